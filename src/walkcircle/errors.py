@@ -1,0 +1,30 @@
+"""Errors a user can act on.
+
+Every error walkcircle raises on purpose is a `WalkcircleError` whose message is one line
+that names the input (file, field, place) and what to do about it. The CLI prints that
+line and exits with status 1; it never shows a traceback for these.
+"""
+
+from __future__ import annotations
+
+
+class WalkcircleError(Exception):
+    """Base class: a problem with the user's input or environment, not a bug."""
+
+
+class InputError(WalkcircleError, ValueError):
+    """An input file or value is missing, unreadable or not what it claims to be."""
+
+
+class DownloadError(WalkcircleError):
+    """An online source (Overpass, Nominatim) failed or could not be reached."""
+
+
+class EmptyNetworkError(InputError):
+    """The input holds no walkable street at all."""
+
+
+OFFLINE_HINT = (
+    "work offline instead: download an extract (e.g. Geofabrik .osm.pbf, or an openstreetmap.org "
+    "export .osm) and pass it with --osm FILE"
+)

@@ -1,0 +1,1 @@
+"""Turn the core's results into files and pictures."""

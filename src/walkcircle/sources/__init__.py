@@ -1,0 +1,1 @@
+"""Readers that turn files and downloads into the core's inputs."""
