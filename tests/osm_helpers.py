@@ -65,12 +65,17 @@ def convert_with_osmium(src: Path, dst: Path) -> Path:
     return dst
 
 
-def overpass_json(nodes, ways) -> dict:
-    """The JSON Overpass returns for `(way[...];>;);out;` over these elements."""
+def overpass_json(nodes, ways, tagged_nodes: bool = False) -> dict:
+    """The JSON Overpass returns for `(way[...];>;);out;` over these elements.
+
+    With `tagged_nodes`, every tagged node is included too (as a features query returns).
+    """
     elements = []
     for wid, refs, tags in ways:
         elements.append({"type": "way", "id": wid, "nodes": refs, "tags": tags})
     used = {r for _, refs, _ in ways for r in refs}
+    if tagged_nodes:
+        used |= {nid for nid, (_, _, tags) in nodes.items() if tags}
     for nid in used:
         if nid in nodes:
             lon, lat, tags = nodes[nid]

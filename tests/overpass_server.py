@@ -10,7 +10,7 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, unquote_plus, urlparse
 
 STATUS_TEXT = (
     "Connected as: 2130706433\n"
@@ -25,8 +25,15 @@ STATUS_TEXT = (
 class FakeOSMServer:
     """Overpass (/api/status, /api/interpreter) and Nominatim (/search) on one port."""
 
-    def __init__(self, overpass_answer: dict, place_bbox: tuple[float, float, float, float], place_name: str):
+    def __init__(
+        self,
+        overpass_answer: dict,
+        place_bbox: tuple[float, float, float, float],
+        place_name: str,
+        features_answer: dict | None = None,
+    ):
         self.overpass_answer = overpass_answer
+        self.features_answer = features_answer or {"version": 0.6, "elements": []}
         self.place_bbox = place_bbox
         self.place_name = place_name
         self.mode = "ok"  # ok | 429 | 503 | stall | empty
@@ -58,17 +65,19 @@ class FakeOSMServer:
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
-                self.rfile.read(length)
+                body = unquote_plus(self.rfile.read(length).decode())
                 server.requests.append(f"POST {self.path}")
+                # a network query asks for highway ways; anything else is a features query
+                answer = server.overpass_answer if 'way["highway"]' in body else server.features_answer
                 if server.mode in {"429", "503"}:
                     self._send(int(server.mode), b"<html>busy</html>", "text/html")
                 elif server.mode == "stall":
                     time.sleep(server.stall_s)
-                    self._send(200, json.dumps(server.overpass_answer).encode())
+                    self._send(200, json.dumps(answer).encode())
                 elif server.mode == "empty":
                     self._send(200, json.dumps({"version": 0.6, "elements": []}).encode())
                 else:
-                    self._send(200, json.dumps(server.overpass_answer).encode())
+                    self._send(200, json.dumps(answer).encode())
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True

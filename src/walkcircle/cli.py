@@ -293,6 +293,269 @@ def network(
             out_console.print(f"edges written to [bold]{written}[/]")
 
 
+ProfileOpt = Annotated[
+    str,
+    typer.Option(
+        "--profile", help="Standard to score against: gb50180-2018, mofcom-2021, hebi-2021, or a .toml path"
+    ),
+]
+FacilitiesOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--facilities", help="Facility table (CSV, GeoJSON, GeoPackage); repeat for several"),
+]
+CrsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--crs",
+        help="Coordinate system of each --facilities table: wgs84, gcj02 (AMap/Gaode, Tencent), bd09 (Baidu); "
+        "one value applies to all",
+    ),
+]
+
+
+def table_specs(
+    tables: list[Path] | None,
+    crs: list[str] | None,
+    lon_col: str | None = None,
+    lat_col: str | None = None,
+    category_col: str | None = None,
+    typecode_col: str | None = None,
+    category: str | None = None,
+) -> list[Any]:
+    """Pair each --facilities table with its --crs and column options.
+
+    Parameters
+    ----------
+    tables
+        Table paths.
+    crs
+        One coordinate system per table, or one for all.
+    lon_col, lat_col, category_col, typecode_col, category
+        Column options applied to every table.
+
+    Returns
+    -------
+    list of TableSpec
+        One per table.
+    """
+    from walkcircle.sources.facilities import TableSpec
+
+    tables = tables or []
+    crs = crs or []
+    if tables and not crs:
+        msg = (
+            "declare the coordinate system of the facility tables with --crs wgs84|gcj02|bd09 "
+            "(AMap/Gaode and Tencent exports are gcj02, Baidu bd09, GPS/OSM wgs84)"
+        )
+        raise UsageError(msg)
+    if crs and not tables:
+        msg = "--crs is for --facilities tables; give a table or drop --crs"
+        raise UsageError(msg)
+    if len(crs) not in (1, len(tables)):
+        msg = f"give one --crs for all tables or one per table ({len(tables)} tables, {len(crs)} --crs)"
+        raise UsageError(msg)
+    systems = crs if len(crs) == len(tables) else crs * len(tables)
+    return [
+        TableSpec(
+            path=Path(t),
+            crs=c,
+            lon_col=lon_col,
+            lat_col=lat_col,
+            category_col=category_col,
+            typecode_col=typecode_col,
+            category=category,
+        )
+        for t, c in zip(tables, systems, strict=True)
+    ]
+
+
+def study_area_bounds(net: Any, margin_deg: float = 0.01) -> tuple[float, float, float, float]:
+    """Return the network's bounds grown by a margin (facilities just outside still count).
+
+    Parameters
+    ----------
+    net
+        WalkNetwork.
+    margin_deg
+        Margin, degrees (0.01 is about 1 km).
+
+    Returns
+    -------
+    tuple
+        (west, south, east, north).
+    """
+    w, s, e, n = net.bounds_lonlat()
+    return (w - margin_deg, s - margin_deg, e + margin_deg, n + margin_deg)
+
+
+@app.command()
+def facilities(
+    osm: OsmOpt = None,
+    place: PlaceOpt = None,
+    bbox: BboxOpt = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Use the offline demo extract (Helsinki centre)")
+    ] = False,
+    tables: FacilitiesOpt = None,
+    crs: CrsOpt = None,
+    profile: ProfileOpt = "hebi-2021",
+    lon_col: Annotated[str | None, typer.Option("--lon-col", help="Longitude column of the tables")] = None,
+    lat_col: Annotated[str | None, typer.Option("--lat-col", help="Latitude column of the tables")] = None,
+    category_col: Annotated[
+        str | None, typer.Option("--category-col", help="Category column (id, zh or en name)")
+    ] = None,
+    typecode_col: Annotated[str | None, typer.Option("--typecode-col", help="AMap type-code column")] = None,
+    category: Annotated[
+        str | None, typer.Option("--category", help="One category for every table row")
+    ] = None,
+    no_osm: Annotated[
+        bool, typer.Option("--no-osm-facilities", help="Use only the tables, not OSM features")
+    ] = False,
+    dedupe_m: Annotated[
+        float, typer.Option("--dedupe-m", help="Same-category facilities closer than this are one", min=0)
+    ] = 30.0,
+    snap_cap: Annotated[
+        float, typer.Option("--snap-cap", help="Farthest a facility may be from a street, metres", min=1)
+    ] = 300.0,
+    lang: Annotated[str, typer.Option("--lang", help="Labels: zh or en")] = "en",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Folder for facilities.gpkg and facilities.csv")
+    ] = None,
+    as_json: JsonOpt = False,
+    overpass_url: OverpassOpt = None,
+    timeout: TimeoutOpt = 180.0,
+    cache_dir: CacheOpt = Path("data/raw"),
+) -> None:
+    """Load facilities (OSM + tables), classify them by a profile and count them per category."""
+    import warnings
+
+    import numpy as np
+
+    from walkcircle.errors import WalkcircleWarning
+    from walkcircle.profiles import load_profile
+    from walkcircle.sources.facilities import category_counts_table, collect_facilities, empty_categories
+    from walkcircle.sources.osm import OverpassConfig
+
+    with handled_errors():
+        if lang not in ("zh", "en"):
+            raise UsageError(f"--lang {lang!r}: use zh or en")
+        prof = load_profile(profile)
+        specs = table_specs(tables, crs, lon_col, lat_col, category_col, typecode_col, category)
+        with err_console.status("loading network", spinner="dots") as spinner:
+            net = network_options_to_network(
+                osm,
+                place,
+                bbox,
+                overpass_url,
+                timeout,
+                cache_dir,
+                False,
+                status=lambda m: spinner.update(m),
+                demo=demo,
+            )
+            spinner.update("loading facilities")
+            osm_file = (
+                None if no_osm or not net.source or (place is not None or bbox is not None) else net.source
+            )
+            area_polygon = None
+            if not no_osm and (place is not None or bbox is not None):
+                import shapely
+
+                area_polygon = shapely.box(*net.bounds_lonlat())
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", WalkcircleWarning)  # reported below, once
+                load = collect_facilities(
+                    prof,
+                    osm_path=osm_file,
+                    overpass_area=area_polygon,
+                    overpass_config=OverpassConfig(
+                        overpass_url=overpass_url or OverpassConfig.overpass_url,
+                        timeout_s=timeout,
+                        cache_dir=cache_dir,
+                    ),
+                    tables=specs,
+                    area=study_area_bounds(net),
+                    dedupe_m=dedupe_m,
+                )
+        counts = category_counts_table(load, prof, lang)
+        fac = load.facilities
+        snapped = (
+            net.snap(fac["lon"].to_numpy(), fac["lat"].to_numpy(), max_offset_m=snap_cap)
+            if len(fac)
+            else None
+        )
+        on_network = (
+            fac.assign(on=~snapped.off_network).groupby("category")["on"].mean()
+            if snapped is not None
+            else {}
+        )
+        counts["snapped_share"] = [
+            float(on_network.get(c, np.nan)) if len(fac) else float("nan") for c in counts.index
+        ]
+        empty = empty_categories(load, prof)
+        warnings_out = [w for r in load.reports for w in r.warnings]
+        written = []
+        if out is not None:
+            from walkcircle.outputs.export import write_csv, write_geopackage
+
+            fac_out = fac.assign(on_network=~snapped.off_network if snapped is not None else [])
+            written.append(write_geopackage({"facilities": fac_out}, Path(out) / "facilities.gpkg"))
+            written.append(write_csv(fac_out, Path(out) / "facilities.csv"))
+        if as_json:
+            payload = {
+                "profile": prof.id,
+                "categories": {
+                    cid: {
+                        "name": row["name"],
+                        "counts": {
+                            k: int(v) for k, v in row.items() if k not in ("name", "total", "snapped_share")
+                        },
+                        "total": int(row["total"]),
+                        "snapped_share": None
+                        if np.isnan(row["snapped_share"])
+                        else round(row["snapped_share"], 4),
+                    }
+                    for cid, row in counts.iterrows()
+                },
+                "empty_categories": empty,
+                "duplicates_removed": load.reports[-1].duplicates_removed,
+                "sources": [r.as_dict() for r in load.reports[:-1]],
+                "warnings": warnings_out,
+                "written": [str(p) for p in written],
+            }
+            print_json(payload)
+            return
+        table = Table(title=f"Facilities by category ({prof.name(lang)})", title_justify="left")
+        table.add_column("category")
+        table.add_column("name")
+        sources = [c for c in counts.columns if c not in ("name", "total", "snapped_share")]
+        for s in sources:
+            table.add_column(s, justify="right")
+        table.add_column("total", justify="right")
+        table.add_column("on network", justify="right")
+        for cid, row in counts.iterrows():
+            share = row["snapped_share"]
+            table.add_row(
+                cid,
+                row["name"],
+                *[str(int(row[s])) for s in sources],
+                str(int(row["total"])),
+                "-" if np.isnan(share) else f"{share:.0%}",
+            )
+        out_console.print(table)
+        dups = load.reports[-1].duplicates_removed
+        if dups:
+            out_console.print(
+                f"near-duplicates kept once (within {dedupe_m:g} m): {sum(dups.values())} ({dups})"
+            )
+        if empty:
+            out_console.print(f"[yellow]no facility at all for:[/] {', '.join(empty)}")
+        for w in warnings_out:
+            err_console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+        for p in written:
+            out_console.print(f"written: {p}")
+
+
 def main() -> None:
     """Run the command line."""
     app()

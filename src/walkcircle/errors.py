@@ -24,6 +24,10 @@ class EmptyNetworkError(InputError):
     """The input holds no walkable street at all."""
 
 
+class WalkcircleWarning(UserWarning):
+    """Something in the input looks wrong but the run can go on (counts are reported)."""
+
+
 OFFLINE_HINT = (
     "work offline instead: download an extract (e.g. Geofabrik .osm.pbf, or an openstreetmap.org "
     "export .osm) and pass it with --osm FILE"

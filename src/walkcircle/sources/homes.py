@@ -1,0 +1,486 @@
+"""Where people live (the origins of every walk): OSM homes, communities, H3 grids.
+
+Homes are points in WGS-84 with a population (residents the point stands for). Sources:
+
+- residential buildings from OSM (``building=residential|apartments|house|...``), one home
+  per building;
+- residential landuse from OSM (``landuse=residential``) without mapped buildings, sampled
+  on a regular grid (default 50 m);
+- a communities file: points or polygons with a name (and optionally a population, a
+  district); polygons get their homes from inside them, points are homes themselves;
+- an H3 grid over the streets (resolution 10 by default, cells about 65 m across).
+
+Columns of a homes table: ``home_id``, ``community`` (name or ""), ``population``, ``source``,
+``lon``, ``lat``, ``geometry``. When no population is known every home has population 1, so
+that shares are shares of homes (documented default).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from walkcircle.coords import normalise_crs, to_wgs84
+from walkcircle.errors import InputError
+from walkcircle.geodesy import to_lonlat, to_projected, utm_epsg
+from walkcircle.sources.facilities import LoadReport, _find_column, _read_table, read_osm_features
+
+if TYPE_CHECKING:
+    from walkcircle.network import WalkNetwork
+
+RESIDENTIAL_BUILDINGS = (
+    "residential",
+    "apartments",
+    "house",
+    "detached",
+    "semidetached_house",
+    "terrace",
+    "dormitory",
+    "bungalow",
+    "farm",
+)
+DEFAULT_GRID_M = 50.0
+DEFAULT_H3_RESOLUTION = 10
+HOME_COLUMNS = ["home_id", "community", "population", "source", "lon", "lat"]
+COMMUNITY_NAME_NAMES = ("name", "community", "名称", "社区", "社区名称", "name_zh")
+POPULATION_NAMES = ("population", "pop", "人口", "常住人口", "residents")
+DISTRICT_NAMES = ("district", "区", "区县", "area_name", "subdistrict", "街道", "street_name")
+
+
+@dataclass
+class Homes:
+    """Homes, the communities they belong to, and how they were made."""
+
+    homes: gpd.GeoDataFrame
+    communities: gpd.GeoDataFrame | None = None
+    report: LoadReport = field(default_factory=lambda: LoadReport(source="homes"))
+
+    @property
+    def population(self) -> float:
+        """Total population of the homes."""
+        return float(self.homes["population"].sum()) if len(self.homes) else 0.0
+
+
+def homes_frame(
+    lon: Sequence[float] | np.ndarray,
+    lat: Sequence[float] | np.ndarray,
+    source: str,
+    community: Sequence[str] | None = None,
+    population: Sequence[float] | np.ndarray | None = None,
+    prefix: str = "h",
+) -> gpd.GeoDataFrame:
+    """Build a homes table.
+
+    Parameters
+    ----------
+    lon, lat
+        WGS-84 degrees.
+    source
+        What the homes come from.
+    community
+        Community name per home ("" for none).
+    population
+        Residents per home (1 each if None).
+    prefix
+        Prefix of the generated ``home_id``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The homes.
+    """
+    lon = np.asarray(lon, np.float64)
+    lat = np.asarray(lat, np.float64)
+    n = lon.size
+    frame = pd.DataFrame(
+        {
+            "home_id": [f"{prefix}{i}" for i in range(n)],
+            "community": list(community) if community is not None else [""] * n,
+            "population": np.ones(n) if population is None else np.asarray(population, np.float64),
+            "source": source,
+            "lon": lon,
+            "lat": lat,
+        }
+    )
+    return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
+
+
+def grid_points_in(polygon: shapely.Geometry, spacing_m: float, epsg: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sample a regular grid inside a polygon given in lon/lat.
+
+    Parameters
+    ----------
+    polygon
+        (Multi)Polygon in WGS-84.
+    spacing_m
+        Grid spacing, metres.
+    epsg
+        Projected CRS used for the grid.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        lon, lat of the points inside (may be empty for slivers).
+    """
+    if spacing_m <= 0:
+        msg = f"grid spacing must be > 0 m (got {spacing_m})"
+        raise InputError(msg)
+    coords = shapely.get_coordinates(polygon)
+    x, y = to_projected(coords[:, 0], coords[:, 1], epsg)
+    projected = shapely.transform(polygon, lambda c: np.column_stack(to_projected(c[:, 0], c[:, 1], epsg)))
+    xmin, xmax, ymin, ymax = x.min(), x.max(), y.min(), y.max()
+    # cell centres, aligned to a global lattice so neighbouring polygons share one grid
+    gx = np.arange(np.floor(xmin / spacing_m) * spacing_m + spacing_m / 2, xmax, spacing_m)
+    gy = np.arange(np.floor(ymin / spacing_m) * spacing_m + spacing_m / 2, ymax, spacing_m)
+    if gx.size == 0 or gy.size == 0:
+        return np.zeros(0), np.zeros(0)
+    xx, yy = np.meshgrid(gx, gy)
+    inside = shapely.contains_xy(projected, xx.ravel(), yy.ravel())
+    lon, lat = to_lonlat(xx.ravel()[inside], yy.ravel()[inside], epsg)
+    # edges straight in metres bow slightly in degrees: keep what is inside the polygon as given
+    keep = shapely.contains_xy(polygon, lon, lat)
+    return lon[keep], lat[keep]
+
+
+def homes_from_osm(
+    path: str | Path,
+    grid_m: float = DEFAULT_GRID_M,
+    buildings: bool = True,
+    landuse: bool = True,
+) -> Homes:
+    """Homes from an OSM file: residential buildings, and residential landuse on a grid.
+
+    Landuse areas that already contain residential buildings are not sampled again.
+
+    Parameters
+    ----------
+    path
+        OSM XML or PBF file.
+    grid_m
+        Grid spacing inside residential landuse, metres.
+    buildings, landuse
+        Which OSM sources to use.
+
+    Returns
+    -------
+    Homes
+        The homes (population 1 each).
+    """
+    tags: dict[str, list[str]] = {}
+    if buildings:
+        tags["building"] = list(RESIDENTIAL_BUILDINGS)
+    if landuse:
+        tags["landuse"] = ["residential"]
+    features = read_osm_features(path, tags)
+    report = LoadReport(source=f"osm:{Path(path).name}", rows_read=len(features.feature_id))
+    b_lon, b_lat, areas = [], [], []
+    for tags_i, lon, lat, geom in zip(
+        features.tags, features.lon, features.lat, features.geometry, strict=True
+    ):
+        if buildings and tags_i.get("building") in RESIDENTIAL_BUILDINGS:
+            b_lon.append(lon)
+            b_lat.append(lat)
+        elif (
+            landuse
+            and tags_i.get("landuse") == "residential"
+            and geom.geom_type in ("Polygon", "MultiPolygon")
+        ):
+            areas.append(geom)
+    lon_parts = [np.asarray(b_lon)]
+    lat_parts = [np.asarray(b_lat)]
+    sources = ["building"] * len(b_lon)
+    if areas:
+        epsg = utm_epsg(*shapely.union_all(areas).centroid.coords[0])
+        tree_pts = shapely.points(np.asarray(b_lon), np.asarray(b_lat)) if b_lon else None
+        for area in areas:
+            if tree_pts is not None and shapely.contains(area, tree_pts).any():
+                continue
+            g_lon, g_lat = grid_points_in(area, grid_m, epsg)
+            if g_lon.size == 0:
+                point = area.representative_point()
+                g_lon, g_lat = np.array([point.x]), np.array([point.y])
+            lon_parts.append(g_lon)
+            lat_parts.append(g_lat)
+            sources.extend(["landuse_grid"] * g_lon.size)
+    lon = np.concatenate(lon_parts)
+    lat = np.concatenate(lat_parts)
+    homes = homes_frame(lon, lat, source="osm")
+    homes["source"] = sources
+    report.kept = len(homes)
+    report.by_category = dict(Counter(sources))
+    if len(homes) == 0:
+        report.warn(
+            f"{path}: no residential buildings or residential landuse in OSM; use --communities or the H3 grid"
+        )
+    return Homes(homes, None, report)
+
+
+def homes_from_h3(network: WalkNetwork, resolution: int = DEFAULT_H3_RESOLUTION) -> Homes:
+    """Homes at the centres of the H3 cells the street network passes through.
+
+    Parameters
+    ----------
+    network
+        The walking network (cells are taken along its edges).
+    resolution
+        H3 resolution (9: ~175 m cells, 10: ~65 m, 11: ~25 m).
+
+    Returns
+    -------
+    Homes
+        One home per cell, population 1, ``community`` = the cell id.
+    """
+    import h3
+
+    if not 0 <= int(resolution) <= 15:
+        msg = f"H3 resolution must be 0-15 (got {resolution})"
+        raise InputError(msg)
+    step_m = h3.average_hexagon_edge_length(int(resolution), unit="m") / 2
+    lines = network.edge_lines
+    dense = shapely.segmentize(lines, step_m)
+    coords = shapely.get_coordinates(dense)
+    lon, lat = to_lonlat(coords[:, 0], coords[:, 1], network.epsg)
+    cells = sorted({h3.latlng_to_cell(la, lo, int(resolution)) for lo, la in zip(lon, lat, strict=True)})
+    centres = np.array([h3.cell_to_latlng(c) for c in cells]) if cells else np.zeros((0, 2))
+    homes = homes_frame(centres[:, 1], centres[:, 0], source=f"h3:r{resolution}")
+    homes["h3_cell"] = cells
+    report = LoadReport(source=f"h3 resolution {resolution}", rows_read=len(cells), kept=len(cells))
+    return Homes(homes, None, report)
+
+
+def read_communities(
+    path: str | Path,
+    *,
+    name_col: str | None = None,
+    population_col: str | None = None,
+    district_col: str | None = None,
+    crs: str = "wgs84",
+    lon_col: str | None = None,
+    lat_col: str | None = None,
+    layer: str | None = None,
+) -> tuple[gpd.GeoDataFrame, LoadReport]:
+    """Read a communities file: points or polygons with a name.
+
+    Parameters
+    ----------
+    path
+        CSV (with lon/lat columns), GeoJSON, GeoPackage or GeoParquet.
+    name_col, population_col, district_col
+        Columns (found by common names when not given). Names are required; duplicate
+        names are made unique (``name (2)``) and reported.
+    crs
+        Coordinate system of the coordinates: ``wgs84`` (default), ``gcj02``, ``bd09``.
+    lon_col, lat_col
+        Coordinate columns of a CSV.
+    layer
+        GeoPackage layer.
+
+    Returns
+    -------
+    tuple
+        The communities (columns ``community``, ``population`` (NaN if unknown),
+        ``district``, ``geometry`` in WGS-84) and the load report.
+    """
+    from walkcircle.sources.facilities import _table_coordinates
+
+    path = Path(path)
+    try:
+        crs_name = normalise_crs(crs)
+    except ValueError as exc:
+        raise InputError(f"{path}: {exc}") from exc
+    table = _read_table(path, layer)
+    report = LoadReport(source=f"communities:{path.name}", rows_read=len(table))
+    if len(table) == 0:
+        msg = f"{path}: the communities file has no rows"
+        raise InputError(msg)
+    name = _find_column(table.columns, name_col, COMMUNITY_NAME_NAMES, path, "community names")
+    if name is None:
+        msg = f"{path}: no name column for the communities (looked for {', '.join(COMMUNITY_NAME_NAMES)}); name it with --name-col"
+        raise InputError(msg)
+    names = table[name].astype(str).str.strip()
+    blank = (names == "") | (names.str.lower().isin({"nan", "none"}))
+    if blank.all():
+        msg = f"{path}: column {name!r} is empty in every row; communities need names"
+        raise InputError(msg)
+    if blank.any():
+        report.warn(f"{path}: {int(blank.sum())} communities have no name in {name!r}; named by row number")
+        names = names.where(~blank, [f"community {i + 1}" for i in range(len(names))])
+    counts = Counter(names)
+    duplicates = {k: v for k, v in counts.items() if v > 1}
+    if duplicates:
+        seen: Counter[str] = Counter()
+        unique = []
+        for n in names:
+            seen[n] += 1
+            unique.append(n if counts[n] == 1 or seen[n] == 1 else f"{n} ({seen[n]})")
+        names = pd.Series(unique, index=names.index)
+        listed = ", ".join(f"{k} x{v}" for k, v in list(duplicates.items())[:5])
+        report.warn(f"{path}: duplicate community names made unique with (2), (3)...: {listed}")
+
+    pop_col = _find_column(table.columns, population_col, POPULATION_NAMES, path, "population")
+    population = pd.Series(np.nan, index=table.index)
+    if pop_col is not None:
+        population = pd.to_numeric(table[pop_col], errors="coerce")
+        if (population < 0).any():
+            bad = names[population < 0].tolist()[:3]
+            msg = (
+                f"{path}: column {pop_col!r} has negative population (e.g. {', '.join(bad)}); fix the values"
+            )
+            raise InputError(msg)
+        missing = population.isna()
+        if missing.all():
+            msg = f"{path}: column {pop_col!r} has no numeric population; fix it or leave the column out"
+            raise InputError(msg)
+        if missing.any():
+            report.warn(
+                f"{path}: {int(missing.sum())} communities have no population in {pop_col!r}; they count one resident per home"
+            )
+    district = _find_column(table.columns, district_col, DISTRICT_NAMES, path, "districts")
+
+    if isinstance(table, gpd.GeoDataFrame) and lon_col is None and lat_col is None:
+        geo = table
+        if geo.crs is not None and not geo.crs.is_geographic:
+            geo = geo.to_crs("EPSG:4326")
+        geometry = geo.geometry
+        if crs_name != "wgs84":
+            geometry = geometry.apply(lambda g: _geometry_to_wgs84(g, crs_name) if g is not None else None)
+    else:
+        lon, lat = _table_coordinates(table, path, lon_col, lat_col, crs_name)
+        lon, lat = to_wgs84(lon, lat, crs_name)
+        geometry = gpd.GeoSeries(gpd.points_from_xy(lon, lat), index=table.index)
+    empty_geom = geometry.isna() | geometry.is_empty
+    if empty_geom.all():
+        msg = f"{path}: no community has a location"
+        raise InputError(msg)
+    if empty_geom.any():
+        report.warn(f"{path}: {int(empty_geom.sum())} communities have no location and were left out")
+    communities = gpd.GeoDataFrame(
+        {
+            "community": names.to_numpy(),
+            "population": population.to_numpy(np.float64),
+            "district": table[district].astype(str).to_numpy() if district else "",
+        },
+        geometry=geometry.to_numpy(),
+        crs="EPSG:4326",
+    )[~empty_geom.to_numpy()].reset_index(drop=True)
+    report.kept = len(communities)
+    return communities, report
+
+
+def _geometry_to_wgs84(geometry: shapely.Geometry, crs_name: str) -> shapely.Geometry:
+    return shapely.transform(geometry, lambda c: np.column_stack(to_wgs84(c[:, 0], c[:, 1], crs_name)))
+
+
+def homes_for_communities(
+    communities: gpd.GeoDataFrame,
+    candidates: gpd.GeoDataFrame | None = None,
+    grid_m: float = DEFAULT_GRID_M,
+    report: LoadReport | None = None,
+) -> Homes:
+    """Make the homes of each community.
+
+    Polygons take the candidate homes inside them (e.g. OSM buildings); a polygon with
+    none gets a grid at `grid_m`, and a sliver too small for the grid its representative
+    point; both are reported, never dropped. A community point is one home. A community's
+    population, when known, is shared equally among its homes.
+
+    Parameters
+    ----------
+    communities
+        From `read_communities`.
+    candidates
+        Homes to assign to polygons (optional).
+    grid_m
+        Grid spacing for polygons without candidates.
+    report
+        Report to add warnings to.
+
+    Returns
+    -------
+    Homes
+        Homes with ``community`` set, and the communities with an ``n_homes`` column.
+    """
+    report = report or LoadReport(source="communities")
+    epsg = utm_epsg(*shapely.union_all(communities.geometry.to_numpy()).centroid.coords[0])
+    parts = []
+    without_candidates: list[str] = []
+    n_homes = []
+    cand_points = candidates.geometry.to_numpy() if candidates is not None and len(candidates) else None
+    for row in communities.itertuples(index=False):
+        geom = row.geometry
+        if geom.geom_type in ("Polygon", "MultiPolygon"):
+            lon = lat = None
+            source = "community_polygon"
+            if cand_points is not None:
+                inside = shapely.contains(geom, cand_points)
+                if inside.any():
+                    lon = candidates["lon"].to_numpy()[inside]
+                    lat = candidates["lat"].to_numpy()[inside]
+                    source = "community_polygon"
+            if lon is None:
+                without_candidates.append(row.community)
+                lon, lat = grid_points_in(geom, grid_m, epsg)
+                source = "community_grid"
+                if lon.size == 0:
+                    point = geom.representative_point()
+                    lon, lat = np.array([point.x]), np.array([point.y])
+                    source = "community_point"
+        else:
+            point = geom if geom.geom_type == "Point" else geom.representative_point()
+            lon, lat = np.array([point.x]), np.array([point.y])
+            source = "community_point"
+        pop = row.population
+        per_home = np.full(lon.size, 1.0 if not np.isfinite(pop) else pop / lon.size)
+        frame = homes_frame(
+            lon, lat, source=source, community=[row.community] * lon.size, population=per_home
+        )
+        parts.append(frame)
+        n_homes.append(lon.size)
+    homes = pd.concat(parts, ignore_index=True)
+    homes["home_id"] = [f"h{i}" for i in range(len(homes))]
+    homes = gpd.GeoDataFrame(homes, geometry="geometry", crs="EPSG:4326")
+    if without_candidates and cand_points is not None:
+        listed = ", ".join(without_candidates[:5])
+        report.warn(
+            f"{len(without_candidates)} community polygons contain no mapped home; they were sampled on a {grid_m:g} m grid: {listed}"
+        )
+    out = communities.copy()
+    out["n_homes"] = n_homes
+    return Homes(homes, out, report)
+
+
+def attach_population(homes: gpd.GeoDataFrame, column: str, source: Any) -> gpd.GeoDataFrame:
+    """Validate and set a per-home population column.
+
+    Parameters
+    ----------
+    homes
+        Homes table.
+    column
+        Column holding residents per home.
+    source
+        Name of the input, for messages.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A copy with ``population`` set (missing values -> 1, negatives are an error).
+    """
+    if column not in homes.columns:
+        msg = f"{source}: no population column {column!r}"
+        raise InputError(msg)
+    values = pd.to_numeric(homes[column], errors="coerce")
+    if (values < 0).any():
+        msg = f"{source}: column {column!r} has negative population; fix the values"
+        raise InputError(msg)
+    out = homes.copy()
+    out["population"] = values.fillna(1.0).to_numpy(np.float64)
+    return out
