@@ -556,6 +556,177 @@ def facilities(
             out_console.print(f"written: {p}")
 
 
+def parse_minutes(text: str) -> list[float]:
+    """Parse ``5,10,15`` into minutes.
+
+    Parameters
+    ----------
+    text
+        Comma-separated positive numbers.
+
+    Returns
+    -------
+    list of float
+        The budgets.
+    """
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or any(v <= 0 for v in values):
+        msg = f"--minutes {text!r}: expected positive numbers such as 5,10,15"
+        raise UsageError(msg)
+    return values
+
+
+def parse_point(text: str) -> tuple[float, float]:
+    """Parse ``LON,LAT``.
+
+    Parameters
+    ----------
+    text
+        Two comma-separated numbers.
+
+    Returns
+    -------
+    tuple of float
+        (lon, lat).
+    """
+    try:
+        lon, lat = (float(v) for v in text.split(","))
+    except ValueError:
+        msg = f"--at {text!r}: expected LON,LAT in degrees, e.g. 114.297,35.748"
+        raise UsageError(msg) from None
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        msg = f"--at {text!r}: LON must be within -180..180 and LAT within -90..90 (swapped?)"
+        raise UsageError(msg)
+    return lon, lat
+
+
+SpeedOpt = Annotated[
+    float | None, typer.Option("--speed", help="Walking speed, km/h (default 4.8; --elderly uses 3.6)")
+]
+ElderlyOpt = Annotated[bool, typer.Option("--elderly", help="Elderly scenario: walk at 3.6 km/h")]
+
+
+def resolve_speed(speed: float | None, elderly: bool, default: float = 4.8) -> float:
+    """Return the walking speed from --speed/--elderly.
+
+    Parameters
+    ----------
+    speed
+        Explicit speed or None.
+    elderly
+        The elderly flag.
+    default
+        Speed when neither is given.
+
+    Returns
+    -------
+    float
+        km/h.
+    """
+    from walkcircle.access import ELDERLY_SPEED_KMH
+
+    if speed is not None and elderly:
+        msg = "give --speed or --elderly, not both"
+        raise UsageError(msg)
+    if elderly:
+        return ELDERLY_SPEED_KMH
+    value = default if speed is None else speed
+    if value <= 0:
+        msg = f"--speed {value}: walking speed must be > 0 km/h"
+        raise UsageError(msg)
+    return value
+
+
+@app.command()
+def isochrones(
+    at: Annotated[list[str], typer.Option("--at", help="Origin LON,LAT (WGS-84); repeat for several")],
+    osm: OsmOpt = None,
+    place: PlaceOpt = None,
+    bbox: BboxOpt = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Use the offline demo extract (Helsinki centre)")
+    ] = False,
+    minutes: Annotated[str, typer.Option("--minutes", help="Time budgets, minutes")] = "5,10,15",
+    speed: SpeedOpt = None,
+    elderly: ElderlyOpt = False,
+    half_width: Annotated[
+        float, typer.Option("--half-width", help="Street half-width buffer, metres", min=0.1)
+    ] = 25.0,
+    out: Annotated[Path | None, typer.Option("--out", help="GeoPackage to write (layer isochrones)")] = None,
+    as_json: JsonOpt = False,
+    overpass_url: OverpassOpt = None,
+    timeout: TimeoutOpt = 180.0,
+    cache_dir: CacheOpt = Path("data/raw"),
+) -> None:
+    """Draw walking isochrones (5/10/15 minutes by default) around one or more points."""
+    import warnings
+
+    from walkcircle.errors import WalkcircleWarning
+    from walkcircle.isochrones import isochrones as make_isochrones
+
+    with handled_errors():
+        points = [parse_point(p) for p in at]
+        budgets = parse_minutes(minutes)
+        kmh = resolve_speed(speed, elderly)
+        if out is not None and Path(out).suffix.lower() != ".gpkg":
+            raise UsageError(f"--out {out}: isochrones are written as a GeoPackage; use a .gpkg name")
+        with err_console.status("loading network", spinner="dots") as spinner:
+            net = network_options_to_network(
+                osm,
+                place,
+                bbox,
+                overpass_url,
+                timeout,
+                cache_dir,
+                False,
+                status=lambda m: spinner.update(m),
+                demo=demo,
+            )
+            spinner.update(f"routing from {len(points)} origin(s)")
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", WalkcircleWarning)
+                iso = make_isochrones(
+                    net,
+                    [p[0] for p in points],
+                    [p[1] for p in points],
+                    budgets,
+                    speed_kmh=kmh,
+                    half_width_m=half_width,
+                    origin_ids=[f"{p[0]:.6f},{p[1]:.6f}" for p in points],
+                )
+        for w in caught:
+            err_console.print(f"[yellow]warning:[/] {w.message}", highlight=False, soft_wrap=True)
+        written = None
+        if out is not None:
+            from walkcircle.outputs.export import write_geopackage
+
+            written = write_geopackage({"isochrones": iso}, out)
+        if as_json:
+            print_json(
+                {
+                    "speed_kmh": kmh,
+                    "isochrones": iso.drop(columns="geometry").to_dict(orient="records"),
+                    **({"gpkg": str(written)} if written else {}),
+                }
+            )
+            return
+        table = Table(
+            title=f"Isochrones at {kmh:g} km/h (street half-width {half_width:g} m)", title_justify="left"
+        )
+        for col in ("origin", "minutes", "metres", "area (ha)"):
+            table.add_column(col, justify="right" if col != "origin" else "left")
+        for row in iso.itertuples():
+            table.add_row(
+                row.origin_id, f"{row.minutes:g}", f"{row.budget_m:,.0f}", f"{row.area_m2 / 1e4:,.1f}"
+            )
+        out_console.print(table)
+        if written:
+            out_console.print(f"written: {written}")
+
+
 def main() -> None:
     """Run the command line."""
     app()

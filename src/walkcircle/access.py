@@ -1,0 +1,495 @@
+"""Every home's walk to every kind of service: nearest, k nearest, counts within thresholds.
+
+Homes and facilities are snapped onto edges (not nodes). The routing graph splits each edge
+at the snapped points, so a home and a facility on the same edge reach each other along it,
+and hangs each point off the street by its straight-line offset: a facility is a source node
+with a one-way link to the street, a home a target node with a one-way link from it, so no
+walk passes through a home or a facility. One multi-source pass per category then answers
+all homes at once (see `walkcircle.paths`).
+
+Unreachable is ``inf`` (metres and seconds) with facility index ``-1``: homes that are off the
+network (farther than the snap cap from any street), and homes on an island without that
+category. There is never a fake number.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from walkcircle import paths
+from walkcircle.errors import InputError, WalkcircleWarning
+from walkcircle.network import DEFAULT_SNAP_CAP_M, Snapped, WalkNetwork
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+DEFAULT_SPEED_KMH = 4.8
+ELDERLY_SPEED_KMH = 3.6
+DEFAULT_TIERS_MIN = (5.0, 10.0, 15.0)
+
+
+def speed_mps(speed_kmh: float) -> float:
+    """Convert km/h to m/s, refusing speeds that are not positive.
+
+    Parameters
+    ----------
+    speed_kmh
+        Walking speed.
+
+    Returns
+    -------
+    float
+        Metres per second.
+    """
+    if not np.isfinite(speed_kmh) or speed_kmh <= 0:
+        msg = f"walking speed must be > 0 km/h (got {speed_kmh}); the default is {DEFAULT_SPEED_KMH}, elderly {ELDERLY_SPEED_KMH}"
+        raise InputError(msg)
+    return speed_kmh / 3.6
+
+
+def minutes_to_metres(minutes: float | Sequence[float] | np.ndarray, speed_kmh: float) -> np.ndarray:
+    """Convert walking minutes to metres at a speed.
+
+    Parameters
+    ----------
+    minutes
+        Minutes (> 0).
+    speed_kmh
+        Walking speed.
+
+    Returns
+    -------
+    numpy.ndarray
+        Metres.
+    """
+    values = np.atleast_1d(np.asarray(minutes, np.float64))
+    if (values <= 0).any() or not np.isfinite(values).all():
+        msg = f"time budgets must be > 0 minutes (got {values.tolist()})"
+        raise InputError(msg)
+    return values * speed_mps(speed_kmh) * 60.0
+
+
+# ---------------------------------------------------------------------------- routing graph
+
+
+@dataclass(frozen=True)
+class RoutingGraph:
+    """The street graph split at snapped points, with one virtual node per point.
+
+    Attributes
+    ----------
+    csr
+        Directed adjacency (metres).
+    n_base
+        Nodes ``0..n_base-1`` are the network's nodes.
+    point_node
+        Per point set: the virtual node of each point (``-1`` if off-network).
+    street_node
+        Per point set: the node on the street where each point joins it (``-1`` if off).
+    edge_a, edge_b
+        Undirected street edges of the routing graph (both directions are in `csr`).
+    edge_parent, edge_from_m, edge_to_m
+        Which network edge each street edge is a piece of, and the piece's span along it
+        (metres from the parent's ``edge_u``; ``edge_a`` sits at ``edge_from_m``).
+    """
+
+    csr: sparse.csr_matrix
+    n_base: int
+    point_node: dict[str, np.ndarray]
+    street_node: dict[str, np.ndarray]
+    edge_a: np.ndarray
+    edge_b: np.ndarray
+    edge_parent: np.ndarray
+    edge_from_m: np.ndarray
+    edge_to_m: np.ndarray
+
+    @property
+    def n_nodes(self) -> int:
+        """All nodes: network, split and virtual."""
+        return int(self.csr.shape[0])
+
+
+def routing_graph(network: WalkNetwork, point_sets: Mapping[str, tuple[Snapped, str]]) -> RoutingGraph:
+    """Split the network's edges at snapped points and attach every point by its offset.
+
+    Parameters
+    ----------
+    network
+        The walking network.
+    point_sets
+        Name -> (snapping, kind) where kind is ``"source"`` (walks start there: facilities,
+        isochrone origins) or ``"target"`` (walks end there: homes).
+
+    Returns
+    -------
+    RoutingGraph
+        The graph and where each point sits in it.
+    """
+    n_base = network.n_nodes
+    names = list(point_sets)
+    edge_parts, pos_parts, set_parts, idx_parts, off_parts, kind_parts = [], [], [], [], [], []
+    for s, name in enumerate(names):
+        snapped, kind = point_sets[name]
+        if kind not in ("source", "target"):
+            msg = f"point set {name!r}: kind must be 'source' or 'target'"
+            raise ValueError(msg)
+        on = np.flatnonzero(~snapped.off_network)
+        edge_parts.append(snapped.edge[on])
+        pos_parts.append(snapped.position_m[on])
+        set_parts.append(np.full(on.size, s))
+        idx_parts.append(on)
+        off_parts.append(snapped.offset_m[on])
+        kind_parts.append(np.full(on.size, kind == "source"))
+    edge = np.concatenate(edge_parts) if edge_parts else np.zeros(0, np.int64)
+    pos = np.concatenate(pos_parts) if pos_parts else np.zeros(0)
+    set_id = np.concatenate(set_parts) if set_parts else np.zeros(0, np.int64)
+    local = np.concatenate(idx_parts) if idx_parts else np.zeros(0, np.int64)
+    offset = np.concatenate(off_parts) if off_parts else np.zeros(0)
+    is_source = np.concatenate(kind_parts) if kind_parts else np.zeros(0, bool)
+    n_points = edge.size
+
+    # order points along their edges; point i gets street node n_base + rank
+    order = np.lexsort((pos, edge))
+    street = np.empty(n_points, np.int64)
+    street[order] = n_base + np.arange(n_points)
+    virtual = n_base + n_points + np.arange(n_points)
+
+    # street pieces: untouched edges, then each split edge as a chain u - p1 - ... - pk - v
+    split = np.zeros(network.n_edges, bool)
+    split[edge] = True
+    whole = np.flatnonzero(~split)
+    sorted_edge = edge[order]
+    sorted_pos = pos[order]
+    sorted_node = n_base + np.arange(n_points)
+    first = np.r_[True, sorted_edge[1:] != sorted_edge[:-1]] if n_points else np.zeros(0, bool)
+    last = np.r_[sorted_edge[1:] != sorted_edge[:-1], True] if n_points else np.zeros(0, bool)
+    # piece from the previous chain node to each point
+    prev_node = np.where(first, network.edge_u[sorted_edge], np.r_[-1, sorted_node[:-1]])
+    prev_pos = np.where(first, 0.0, np.r_[0.0, sorted_pos[:-1]])
+    # closing piece from each edge's last point to its v end
+    tail_edge = sorted_edge[last]
+    a = np.concatenate([network.edge_u[whole], prev_node, sorted_node[last]])
+    b = np.concatenate([network.edge_v[whole], sorted_node, network.edge_v[tail_edge]])
+    parent = np.concatenate([whole, sorted_edge, tail_edge])
+    from_m = np.concatenate([np.zeros(whole.size), prev_pos, sorted_pos[last]])
+    to_m = np.concatenate([network.edge_length_m[whole], sorted_pos, network.edge_length_m[tail_edge]])
+    length = np.maximum(to_m - from_m, 0.0)
+
+    # one-way links between each point and the street
+    link_from = np.where(is_source, virtual, street)
+    link_to = np.where(is_source, street, virtual)
+    rows = np.concatenate([a, b, link_from])
+    cols = np.concatenate([b, a, link_to])
+    data = np.concatenate([length, length, offset])
+    n_all = n_base + 2 * n_points
+    csr = _csr_min(rows, cols, data, n_all)
+
+    point_node: dict[str, np.ndarray] = {}
+    street_node: dict[str, np.ndarray] = {}
+    for s, name in enumerate(names):
+        snapped, _ = point_sets[name]
+        pn = np.full(len(snapped), -1, np.int64)
+        sn = np.full(len(snapped), -1, np.int64)
+        mine = set_id == s
+        pn[local[mine]] = virtual[mine]
+        sn[local[mine]] = street[mine]
+        point_node[name] = pn
+        street_node[name] = sn
+    return RoutingGraph(csr, n_base, point_node, street_node, a, b, parent, from_m, to_m)
+
+
+def _csr_min(rows: np.ndarray, cols: np.ndarray, data: np.ndarray, n: int) -> sparse.csr_matrix:
+    """CSR matrix keeping the smallest weight among duplicate (row, col) entries; no self-loops."""
+    keep = rows != cols
+    rows, cols, data = rows[keep], cols[keep], data[keep]
+    order = np.lexsort((data, cols, rows))
+    rows, cols, data = rows[order], cols[order], data[order]
+    first = np.ones(rows.size, bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    rows, cols, data = rows[first], cols[first], data[first]
+    indptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    return sparse.csr_matrix((data, cols, indptr), shape=(n, n))
+
+
+# ---------------------------------------------------------------------------- results
+
+
+@dataclass
+class AccessResult:
+    """Access of every home to every category.
+
+    Arrays are indexed [home, category] (and [..., k] or [..., tier]). Unreachable is
+    ``inf`` with facility ``-1``.
+
+    Attributes
+    ----------
+    categories
+        Category ids, in column order.
+    nearest_m
+        Walking distance to the nearest facility, metres.
+    nearest_facility
+        Row (position) of that facility in the facilities table given, or -1.
+    threshold_m
+        Each category's threshold, metres.
+    count_within_threshold
+        Facilities within the category's threshold.
+    tiers_min, tier_counts
+        Life-circle budgets (minutes) and facilities within each, [home, category, tier].
+    knn_m, knn_facility
+        The k nearest, [home, category, k].
+    speed_kmh
+        Walking speed used for times and minute budgets.
+    home_off_network, facility_off_network
+        Points farther than the snap cap from every street.
+    home_offset_m
+        Each home's distance to the street.
+    """
+
+    categories: list[str]
+    nearest_m: np.ndarray
+    nearest_facility: np.ndarray
+    threshold_m: np.ndarray
+    count_within_threshold: np.ndarray
+    tiers_min: np.ndarray
+    tier_counts: np.ndarray
+    knn_m: np.ndarray
+    knn_facility: np.ndarray
+    speed_kmh: float
+    home_off_network: np.ndarray
+    facility_off_network: np.ndarray
+    home_offset_m: np.ndarray
+    empty_categories: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def walk_time_s(self) -> np.ndarray:
+        """Walking time to the nearest facility, seconds (``inf`` where unreachable)."""
+        return self.nearest_m / speed_mps(self.speed_kmh)
+
+    @property
+    def reached(self) -> np.ndarray:
+        """True where the nearest facility is within the category's threshold."""
+        return self.nearest_m <= self.threshold_m[None, :]
+
+    def column(self, category: str) -> int:
+        """Return the column of a category.
+
+        Parameters
+        ----------
+        category
+            Category id.
+
+        Returns
+        -------
+        int
+            Index into the category axis.
+        """
+        try:
+            return self.categories.index(category)
+        except ValueError:
+            msg = f"no access results for category {category!r}; computed: {', '.join(self.categories)}"
+            raise InputError(msg) from None
+
+    def to_frame(self, home_ids: Sequence[Any] | None = None) -> pd.DataFrame:
+        """Return a wide table: one row per home, columns per category.
+
+        Columns: ``<cat>_m``, ``<cat>_min``, ``<cat>_facility``, ``<cat>_n`` (within the
+        threshold), ``<cat>_n<T>min`` per tier, and ``<cat>_k<j>_m`` when k > 1.
+
+        Parameters
+        ----------
+        home_ids
+            Index for the rows.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The table (``inf`` where unreachable).
+        """
+        out: dict[str, Any] = {"off_network": self.home_off_network}
+        minutes = self.walk_time_s / 60.0
+        for c, cid in enumerate(self.categories):
+            out[f"{cid}_m"] = self.nearest_m[:, c]
+            out[f"{cid}_min"] = minutes[:, c]
+            out[f"{cid}_facility"] = self.nearest_facility[:, c]
+            out[f"{cid}_n"] = self.count_within_threshold[:, c]
+            for t, tier in enumerate(self.tiers_min):
+                out[f"{cid}_n{tier:g}min"] = self.tier_counts[:, c, t]
+            for j in range(1, self.knn_m.shape[2]):
+                out[f"{cid}_k{j + 1}_m"] = self.knn_m[:, c, j]
+        return pd.DataFrame(out, index=pd.Index(home_ids, name="home_id") if home_ids is not None else None)
+
+
+def compute_access(
+    network: WalkNetwork,
+    homes: Snapped | gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    categories: Sequence[str] | None = None,
+    thresholds_m: Mapping[str, float] | None = None,
+    tiers_min: Sequence[float] = DEFAULT_TIERS_MIN,
+    speed_kmh: float = DEFAULT_SPEED_KMH,
+    k: int = 1,
+    snap_cap_m: float = DEFAULT_SNAP_CAP_M,
+    engine: str = "numba",
+    progress: Callable[[str], None] | None = None,
+) -> AccessResult:
+    """Compute each home's access to each category of facility.
+
+    Parameters
+    ----------
+    network
+        The walking network.
+    homes
+        Homes with ``lon``/``lat`` columns (or an existing snapping of them).
+    facilities
+        Facilities with ``category``, ``lon``, ``lat``.
+    categories
+        Categories to compute (default: those present in `facilities`, sorted). A category
+        with no facility is all unreachable and listed in ``empty_categories``.
+    thresholds_m
+        Each category's threshold, metres (default: the largest tier).
+    tiers_min
+        Life-circle budgets in minutes for the tier counts (default 5, 10, 15).
+    speed_kmh
+        Walking speed (4.8 default; 3.6 for the elderly scenario).
+    k
+        How many nearest facilities to keep per category.
+    snap_cap_m
+        Points farther than this from every street are off-network.
+    engine
+        ``"numba"`` or ``"scipy"`` for the nearest pass (counts and k > 1 use numba).
+    progress
+        Called with a short message before each pass.
+
+    Returns
+    -------
+    AccessResult
+        Distances, times, facilities, counts.
+    """
+    speed_mps(speed_kmh)  # validates
+    tiers = np.sort(np.asarray(list(tiers_min), np.float64))
+    tier_m = minutes_to_metres(tiers, speed_kmh) if tiers.size else np.zeros(0)
+    if k < 1:
+        msg = f"k must be >= 1 (got {k})"
+        raise InputError(msg)
+    missing_cols = [c for c in ("category", "lon", "lat") if c not in facilities.columns]
+    if missing_cols:
+        msg = f"facilities table lacks column(s) {', '.join(missing_cols)}"
+        raise InputError(msg)
+    if categories is None:
+        categories = sorted(map(str, facilities["category"].unique()))
+    categories = list(categories)
+    thresholds_m = dict(thresholds_m or {})
+    threshold = np.array(
+        [float(thresholds_m.get(c, tier_m.max() if tier_m.size else 1200.0)) for c in categories], np.float64
+    )
+    if (threshold <= 0).any():
+        msg = f"thresholds must be > 0 m (got {dict(zip(categories, threshold.tolist(), strict=True))})"
+        raise InputError(msg)
+
+    result_warnings: list[str] = []
+    if progress:
+        progress("snapping homes and facilities onto streets")
+    home_snap = (
+        homes
+        if isinstance(homes, Snapped)
+        else network.snap(homes["lon"].to_numpy(), homes["lat"].to_numpy(), snap_cap_m)
+    )
+    fac_snap = network.snap(facilities["lon"].to_numpy(), facilities["lat"].to_numpy(), snap_cap_m)
+    if home_snap.off_network.any():
+        result_warnings.append(
+            f"{int(home_snap.off_network.sum())} of {len(home_snap)} homes are more than {snap_cap_m:g} m from any street: unreachable"
+        )
+    fac_categories = facilities["category"].astype(str).to_numpy()
+    off_fac = fac_snap.off_network & np.isin(fac_categories, categories)
+    if off_fac.any():
+        result_warnings.append(
+            f"{int(off_fac.sum())} facilities are more than {snap_cap_m:g} m from any street and not used"
+        )
+
+    graph = routing_graph(network, {"homes": (home_snap, "target"), "facilities": (fac_snap, "source")})
+    fac_node = graph.point_node["facilities"]
+    home_node = graph.point_node["homes"]
+    groups = []  # routing-graph source nodes per category
+    group_rows = []  # facility table rows, same order
+    empty = []
+    for cid in categories:
+        rows = np.flatnonzero((fac_categories == cid) & (fac_node >= 0))
+        if rows.size == 0:
+            empty.append(cid)
+        groups.append(fac_node[rows])
+        group_rows.append(rows)
+    if empty:
+        result_warnings.append(f"no facility on the network for: {', '.join(empty)} (every home unreachable)")
+
+    n_homes = len(home_snap)
+    n_cat = len(categories)
+    on = home_node >= 0
+    if progress:
+        progress(f"nearest facility for {n_cat} categories")
+    dist, label = paths.nearest(graph.csr, groups, engine=engine)
+    nearest_m = np.full((n_homes, n_cat), np.inf)
+    nearest_fac = np.full((n_homes, n_cat), -1, np.int64)
+    nearest_m[on] = dist[:, home_node[on]].T
+    lab = label[:, home_node[on]].T
+    for c in range(n_cat):
+        found = lab[:, c] >= 0
+        col = np.full(on.sum(), -1, np.int64)
+        col[found] = group_rows[c][lab[found, c]]
+        nearest_fac[on, c] = col
+
+    if progress:
+        progress(f"counting facilities within {', '.join(f'{t:g}' for t in tiers)} min and each threshold")
+    limits = np.column_stack([np.tile(tier_m, (n_cat, 1)), threshold]) if tier_m.size else threshold[:, None]
+    order = np.argsort(limits, axis=1, kind="stable")
+    counts_sorted = paths.counts_within(graph.csr, groups, np.take_along_axis(limits, order, axis=1))
+    counts = np.empty_like(counts_sorted)
+    for c in range(n_cat):
+        counts[c][:, order[c]] = counts_sorted[c]
+    tier_counts = np.zeros((n_homes, n_cat, tier_m.size), np.int32)
+    within = np.zeros((n_homes, n_cat), np.int32)
+    tier_counts[on] = counts[:, home_node[on], : tier_m.size].transpose(1, 0, 2)
+    within[on] = counts[:, home_node[on], tier_m.size].T
+
+    knn_m = nearest_m[:, :, None].copy()
+    knn_fac = nearest_fac[:, :, None].copy()
+    if k > 1:
+        if progress:
+            progress(f"{k} nearest facilities per category")
+        kd, kl = paths.k_nearest(graph.csr, groups, k)
+        knn_m = np.full((n_homes, n_cat, k), np.inf)
+        knn_fac = np.full((n_homes, n_cat, k), -1, np.int64)
+        knn_m[on] = kd[:, home_node[on], :].transpose(1, 0, 2)
+        raw = kl[:, home_node[on], :].transpose(1, 0, 2)
+        for c in range(n_cat):
+            hit = raw[:, c, :] >= 0
+            block = np.full(raw[:, c, :].shape, -1, np.int64)
+            block[hit] = group_rows[c][raw[:, c, :][hit]]
+            knn_fac[on, c, :] = block
+    for message in result_warnings:
+        warnings.warn(message, WalkcircleWarning, stacklevel=2)
+    return AccessResult(
+        categories=categories,
+        nearest_m=nearest_m,
+        nearest_facility=nearest_fac,
+        threshold_m=threshold,
+        count_within_threshold=within,
+        tiers_min=tiers,
+        tier_counts=tier_counts,
+        knn_m=knn_m,
+        knn_facility=knn_fac,
+        speed_kmh=float(speed_kmh),
+        home_off_network=home_snap.off_network.copy(),
+        facility_off_network=fac_snap.off_network.copy(),
+        home_offset_m=home_snap.offset_m.copy(),
+        empty_categories=empty,
+        warnings=result_warnings,
+    )

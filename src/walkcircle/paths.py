@@ -1,0 +1,483 @@
+"""Multi-source shortest paths over a CSR graph (numba kernels; scipy as the reference).
+
+Three passes answer every access question for one kind of destination at once:
+
+- `nearest`: one multi-source Dijkstra from all sources: each node's distance to its nearest
+  source and which source that is;
+- `k_nearest`: the same with up to ``k`` distinct sources per node (label-setting with a
+  per-node cap: a source that is not among a node's k nearest cannot be among the k nearest
+  of any node reached through it);
+- `counts_within`: how many sources lie within each of several distances, by one bounded
+  Dijkstra per source that touches only the nodes inside the largest distance.
+
+Graphs are directed ``scipy.sparse.csr_matrix`` with non-negative weights (metres). Distances
+to nodes no source reaches are ``inf`` and their source label is ``-1``. The functions take
+several sources' groups (categories) at once and run the groups in parallel threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numba
+import numpy as np
+from numba import njit, prange
+from scipy import sparse
+from scipy.sparse.csgraph import dijkstra
+
+ENGINES = ("numba", "scipy")
+
+
+# ---------------------------------------------------------------------------- heap helpers
+
+
+@njit(cache=True, nogil=True)
+def _push(hd, hn, hl, size, d, n, lab):  # noqa: ANN001, ANN202
+    """Push (d, n, lab) on a binary min-heap held in three arrays; return new size."""
+    i = size
+    while i > 0:
+        parent = (i - 1) >> 1
+        if hd[parent] <= d:
+            break
+        hd[i] = hd[parent]
+        hn[i] = hn[parent]
+        hl[i] = hl[parent]
+        i = parent
+    hd[i] = d
+    hn[i] = n
+    hl[i] = lab
+    return size + 1
+
+
+@njit(cache=True, nogil=True)
+def _pop(hd, hn, hl, size):  # noqa: ANN001, ANN202
+    """Pop the smallest entry; return (d, n, lab, new size)."""
+    d = hd[0]
+    n = hn[0]
+    lab = hl[0]
+    size -= 1
+    if size > 0:
+        last_d = hd[size]
+        last_n = hn[size]
+        last_l = hl[size]
+        i = 0
+        while True:
+            child = 2 * i + 1
+            if child >= size:
+                break
+            if child + 1 < size and hd[child + 1] < hd[child]:
+                child += 1
+            if hd[child] >= last_d:
+                break
+            hd[i] = hd[child]
+            hn[i] = hn[child]
+            hl[i] = hl[child]
+            i = child
+        hd[i] = last_d
+        hn[i] = last_n
+        hl[i] = last_l
+    return d, n, lab, size
+
+
+@njit(cache=True, nogil=True)
+def _grow(hd, hn, hl):  # noqa: ANN001, ANN202
+    new_d = np.empty(hd.size * 2, np.float64)
+    new_n = np.empty(hd.size * 2, np.int64)
+    new_l = np.empty(hd.size * 2, np.int64)
+    new_d[: hd.size] = hd
+    new_n[: hd.size] = hn
+    new_l[: hd.size] = hl
+    return new_d, new_n, new_l
+
+
+@njit(cache=True, nogil=True)
+def _sift_up(hk, hn, pos, i, k, node):  # noqa: ANN001, ANN202
+    """Place (k, node) at slot i of an indexed 4-ary min-heap and move it up.
+
+    Keys live in the heap (``hk``) next to the nodes (``hn``), so sifting never reads the
+    distance array; ``pos[node]`` is the node's slot. Four children per slot halve the depth.
+    """
+    while i > 0:
+        parent = (i - 1) >> 2
+        if hk[parent] <= k:
+            break
+        hk[i] = hk[parent]
+        moved = hn[parent]
+        hn[i] = moved
+        pos[moved] = i
+        i = parent
+    hk[i] = k
+    hn[i] = node
+    pos[node] = i
+
+
+@njit(cache=True, nogil=True)
+def _pop_min(hk, hn, pos, size):  # noqa: ANN001, ANN202
+    """Remove the top of the heap, mark it settled (``pos`` -2); return (node, new size)."""
+    top = hn[0]
+    pos[top] = -2
+    size -= 1
+    if size > 0:
+        k = hk[size]
+        node = hn[size]
+        i = 0
+        while True:
+            child = 4 * i + 1
+            if child >= size:
+                break
+            best = child
+            best_k = hk[child]
+            for j in range(child + 1, min(child + 4, size)):
+                if hk[j] < best_k:
+                    best_k = hk[j]
+                    best = j
+            if best_k >= k:
+                break
+            hk[i] = best_k
+            moved = hn[best]
+            hn[i] = moved
+            pos[moved] = i
+            i = best
+        hk[i] = k
+        hn[i] = node
+        pos[node] = i
+    return top, size
+
+
+# ---------------------------------------------------------------------------- kernels
+
+
+@njit(cache=True, nogil=True)
+def _nearest_one(indptr, indices, weights, sources, n_nodes, limit):  # noqa: ANN001, ANN202
+    # an indexed heap (each node at most once, decrease-key) beats lazy deletion here
+    dist = np.full(n_nodes, np.inf)
+    label = np.full(n_nodes, -1, indices.dtype)
+    pos = np.full(n_nodes, -1, indices.dtype)  # -1 unseen, -2 settled, else heap slot
+    hk = np.empty(n_nodes, np.float64)
+    hn = np.empty(n_nodes, indices.dtype)
+    size = 0
+    for s in range(sources.size):
+        node = sources[s]
+        if node >= 0 and pos[node] == -1:
+            dist[node] = 0.0
+            label[node] = s
+            _sift_up(hk, hn, pos, size, 0.0, node)
+            size += 1
+    while size > 0:
+        u, size = _pop_min(hk, hn, pos, size)
+        du = dist[u]
+        lu = label[u]
+        for e in range(indptr[u], indptr[u + 1]):
+            v = indices[e]
+            p = pos[v]
+            if p == -2:
+                continue
+            nd = du + weights[e]
+            if nd < dist[v] and nd <= limit:
+                dist[v] = nd
+                label[v] = lu
+                if p == -1:
+                    _sift_up(hk, hn, pos, size, nd, v)
+                    size += 1
+                else:
+                    _sift_up(hk, hn, pos, p, nd, v)
+    return dist, label
+
+
+@njit(cache=True, parallel=True)
+def _nearest_groups(indptr, indices, weights, sources, group_ptr, n_nodes, limit):  # noqa: ANN001, ANN202
+    n_groups = group_ptr.size - 1
+    dist = np.empty((n_groups, n_nodes), np.float64)
+    label = np.empty((n_groups, n_nodes), indices.dtype)
+    for g in prange(n_groups):
+        d, lab = _nearest_one(
+            indptr, indices, weights, sources[group_ptr[g] : group_ptr[g + 1]], n_nodes, limit
+        )
+        dist[g] = d
+        label[g] = lab
+    return dist, label
+
+
+@njit(cache=True, nogil=True)
+def _k_nearest_one(indptr, indices, weights, sources, n_nodes, k, limit):  # noqa: ANN001, ANN202
+    kd = np.full((n_nodes, k), np.inf)
+    kl = np.full((n_nodes, k), -1, np.int64)
+    count = np.zeros(n_nodes, np.int64)
+    capacity = max(16, indices.size + sources.size + 1)
+    hd = np.empty(capacity, np.float64)
+    hn = np.empty(capacity, np.int64)
+    hl = np.empty(capacity, np.int64)
+    size = 0
+    for s in range(sources.size):
+        if sources[s] >= 0:
+            if size == hd.size:
+                hd, hn, hl = _grow(hd, hn, hl)
+            size = _push(hd, hn, hl, size, 0.0, sources[s], s)
+    while size > 0:
+        d, u, lab, size = _pop(hd, hn, hl, size)
+        c = count[u]
+        if c >= k:
+            continue
+        seen = False
+        for j in range(c):
+            if kl[u, j] == lab:
+                seen = True
+                break
+        if seen:
+            continue
+        kd[u, c] = d
+        kl[u, c] = lab
+        count[u] = c + 1
+        for e in range(indptr[u], indptr[u + 1]):
+            v = indices[e]
+            nd = d + weights[e]
+            if count[v] < k and nd <= limit:
+                if size == hd.size:
+                    hd, hn, hl = _grow(hd, hn, hl)
+                size = _push(hd, hn, hl, size, nd, v, lab)
+    return kd, kl
+
+
+@njit(cache=True, parallel=True)
+def _k_nearest_groups(indptr, indices, weights, sources, group_ptr, n_nodes, k, limit):  # noqa: ANN001, ANN202
+    n_groups = group_ptr.size - 1
+    kd = np.empty((n_groups, n_nodes, k), np.float64)
+    kl = np.empty((n_groups, n_nodes, k), np.int64)
+    for g in prange(n_groups):
+        d, lab = _k_nearest_one(
+            indptr, indices, weights, sources[group_ptr[g] : group_ptr[g + 1]], n_nodes, k, limit
+        )
+        kd[g] = d
+        kl[g] = lab
+    return kd, kl
+
+
+@njit(cache=True, nogil=True)
+def _counts_one(indptr, indices, weights, sources, n_nodes, limits):  # noqa: ANN001, ANN202
+    """For each node, how many sources lie within each (ascending) limit."""
+    n_limits = limits.size
+    counts = np.zeros((n_nodes, n_limits), np.int32)
+    limit = limits[n_limits - 1]
+    dist = np.full(n_nodes, np.inf)
+    pos = np.full(n_nodes, -1, indices.dtype)
+    hk = np.empty(n_nodes, np.float64)
+    hn = np.empty(n_nodes, indices.dtype)
+    touched = np.empty(n_nodes, indices.dtype)
+    for s in range(sources.size):
+        start = sources[s]
+        if start < 0:
+            continue
+        n_touched = 1
+        touched[0] = start
+        dist[start] = 0.0
+        _sift_up(hk, hn, pos, 0, 0.0, start)
+        size = 1
+        while size > 0:
+            u, size = _pop_min(hk, hn, pos, size)
+            du = dist[u]
+            for t in range(n_limits):
+                if du <= limits[t]:
+                    counts[u, t] += 1
+            for e in range(indptr[u], indptr[u + 1]):
+                v = indices[e]
+                p = pos[v]
+                if p == -2:
+                    continue
+                nd = du + weights[e]
+                if nd < dist[v] and nd <= limit:
+                    dist[v] = nd
+                    if p == -1:
+                        touched[n_touched] = v
+                        n_touched += 1
+                        _sift_up(hk, hn, pos, size, nd, v)
+                        size += 1
+                    else:
+                        _sift_up(hk, hn, pos, p, nd, v)
+        # reset only what this search touched
+        for i in range(n_touched):
+            dist[touched[i]] = np.inf
+            pos[touched[i]] = -1
+    return counts
+
+
+@njit(cache=True, parallel=True)
+def _counts_groups(indptr, indices, weights, sources, group_ptr, n_nodes, limits):  # noqa: ANN001, ANN202
+    n_groups = group_ptr.size - 1
+    counts = np.empty((n_groups, n_nodes, limits.shape[1]), np.int32)
+    for g in prange(n_groups):
+        counts[g] = _counts_one(
+            indptr, indices, weights, sources[group_ptr[g] : group_ptr[g + 1]], n_nodes, limits[g]
+        )
+    return counts
+
+
+# ---------------------------------------------------------------------------- public API
+
+
+def _index_dtype(graph: sparse.csr_matrix) -> type:
+    # 32-bit node ids halve the memory traffic of the heap and adjacency scans
+    return np.int32 if max(graph.shape[0], graph.nnz) < 2**31 - 1 else np.int64
+
+
+def _csr_arrays(graph: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    graph = sparse.csr_matrix(graph)
+    if graph.data.size and graph.data.min() < 0:
+        msg = "edge weights must be >= 0"
+        raise ValueError(msg)
+    dtype = _index_dtype(graph)
+    return (
+        np.ascontiguousarray(graph.indptr, np.int64),
+        np.ascontiguousarray(graph.indices, dtype),
+        np.ascontiguousarray(graph.data, np.float64),
+    )
+
+
+def _groups(source_groups: Sequence[np.ndarray], dtype: type = np.int64) -> tuple[np.ndarray, np.ndarray]:
+    sizes = [len(g) for g in source_groups]
+    ptr = np.zeros(len(sizes) + 1, np.int64)
+    np.cumsum(sizes, out=ptr[1:])
+    flat = (
+        np.concatenate([np.asarray(g, np.int64) for g in source_groups]) if sizes else np.zeros(0, np.int64)
+    )
+    return flat.astype(dtype), ptr
+
+
+def nearest(
+    graph: sparse.csr_matrix,
+    source_groups: Sequence[np.ndarray],
+    limit: float = np.inf,
+    engine: str = "numba",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Find every node's distance to the nearest source of each group, and which source.
+
+    Parameters
+    ----------
+    graph
+        Directed CSR graph, weights >= 0.
+    source_groups
+        One array of source node ids per group (e.g. per category). Negative ids are
+        ignored (off-network sources).
+    limit
+        Stop exploring beyond this distance (nodes farther away get ``inf``).
+    engine
+        ``"numba"`` (binary heap, groups in parallel) or ``"scipy"`` (``csgraph.dijkstra``
+        with ``min_only=True``), which serves as the reference.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``dist`` (groups x nodes, ``inf`` where unreachable) and ``source`` (index of the
+        nearest source within its group, ``-1`` where unreachable).
+    """
+    n = graph.shape[0]
+    if engine == "scipy":
+        dist = np.full((len(source_groups), n), np.inf)
+        label = np.full((len(source_groups), n), -1, np.int64)
+        for g, group in enumerate(source_groups):
+            group = np.asarray(group, np.int64)
+            valid = np.flatnonzero(group >= 0)
+            if valid.size == 0:
+                continue
+            d, _, src = dijkstra(
+                graph,
+                directed=True,
+                indices=group[valid],
+                min_only=True,
+                return_predecessors=True,
+                limit=limit,
+            )
+            dist[g] = d
+            reached = src >= 0
+            # scipy names the source node; map node -> first source index with that node
+            order = np.argsort(group[valid], kind="stable")
+            nodes_sorted = group[valid][order]
+            pos = np.searchsorted(nodes_sorted, src[reached])
+            label[g, reached] = valid[order[pos]]
+        return dist, label
+    if engine != "numba":
+        msg = f"unknown engine {engine!r}; use one of {ENGINES}"
+        raise ValueError(msg)
+    indptr, indices, weights = _csr_arrays(graph)
+    flat, ptr = _groups(source_groups, indices.dtype)
+    dist, label = _nearest_groups(indptr, indices, weights, flat, ptr, n, float(limit))
+    return dist, label.astype(np.int64, copy=False)
+
+
+def k_nearest(
+    graph: sparse.csr_matrix, source_groups: Sequence[np.ndarray], k: int, limit: float = np.inf
+) -> tuple[np.ndarray, np.ndarray]:
+    """Find the `k` nearest distinct sources of each group for every node.
+
+    Parameters
+    ----------
+    graph
+        Directed CSR graph, weights >= 0.
+    source_groups
+        Source node ids per group.
+    k
+        How many (>= 1).
+    limit
+        Sources farther than this are not reported.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``dist`` and ``source`` of shape (groups, nodes, k), ascending by distance; missing
+        entries are ``inf`` / ``-1``.
+    """
+    if k < 1:
+        msg = f"k must be >= 1 (got {k})"
+        raise ValueError(msg)
+    indptr, indices, weights = _csr_arrays(graph)
+    flat, ptr = _groups(source_groups)
+    return _k_nearest_groups(indptr, indices, weights, flat, ptr, graph.shape[0], int(k), float(limit))
+
+
+def counts_within(
+    graph: sparse.csr_matrix,
+    source_groups: Sequence[np.ndarray],
+    limits: np.ndarray | Sequence[Sequence[float]],
+) -> np.ndarray:
+    """How many sources of each group lie within each distance of every node.
+
+    Parameters
+    ----------
+    graph
+        Directed CSR graph, weights >= 0.
+    source_groups
+        Source node ids per group.
+    limits
+        Distances per group: shape (groups, n_limits), each row ascending.
+
+    Returns
+    -------
+    numpy.ndarray
+        int32 counts, shape (groups, nodes, n_limits).
+    """
+    limits = np.asarray(limits, np.float64)
+    if limits.ndim != 2 or limits.shape[0] != len(source_groups):
+        msg = "limits must have one row per source group"
+        raise ValueError(msg)
+    if limits.shape[1] and (np.diff(limits, axis=1) < 0).any():
+        msg = "each row of limits must be ascending"
+        raise ValueError(msg)
+    indptr, indices, weights = _csr_arrays(graph)
+    flat, ptr = _groups(source_groups, indices.dtype)
+    return _counts_groups(indptr, indices, weights, flat, ptr, graph.shape[0], limits)
+
+
+def set_threads(n: int | None) -> int:
+    """Set how many threads the kernels use (None: all cores); return the number in use.
+
+    Parameters
+    ----------
+    n
+        Threads.
+
+    Returns
+    -------
+    int
+        Threads now used.
+    """
+    numba.set_num_threads(n or numba.config.NUMBA_NUM_THREADS)
+    return numba.get_num_threads()

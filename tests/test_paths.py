@@ -1,0 +1,127 @@
+"""The shortest-path kernels against scipy's Dijkstra and brute force, on random graphs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import sparse
+from scipy.sparse.csgraph import dijkstra
+
+from walkcircle import paths
+
+
+@st.composite
+def graphs_with_sources(draw):
+    n = draw(st.integers(2, 40))
+    m = draw(st.integers(0, 120))
+    seed = draw(st.integers(0, 2**31 - 1))
+    rng = np.random.default_rng(seed)
+    u = rng.integers(0, n, m)
+    v = rng.integers(0, n, m)
+    # integer-ish weights make ties common, which is where label bugs hide
+    w = rng.integers(0, 20, m).astype(float) * draw(st.sampled_from([1.0, 0.5, 7.3]))
+    directed = draw(st.booleans())
+    if directed:
+        g = sparse.coo_matrix((w, (u, v)), shape=(n, n))
+    else:
+        g = sparse.coo_matrix((np.r_[w, w], (np.r_[u, v], np.r_[v, u])), shape=(n, n))
+    g = g.tocsr()
+    g.sum_duplicates()  # scipy would add duplicates; keep the graph as scipy reads it
+    n_groups = draw(st.integers(1, 3))
+    groups = [rng.choice(n, draw(st.integers(0, min(n, 6))), replace=True) for _ in range(n_groups)]
+    return g, groups
+
+
+def _all_pairs(g, group):
+    if len(group) == 0:
+        return np.full((0, g.shape[0]), np.inf)
+    return dijkstra(g, directed=True, indices=np.asarray(group))
+
+
+@settings(max_examples=150, deadline=None)
+@given(case=graphs_with_sources())
+def test_nearest_equals_the_minimum_over_sources(case):
+    g, groups = case
+    dist, label = paths.nearest(g, groups)
+    dist_s, _label_s = paths.nearest(g, groups, engine="scipy")
+    for k, group in enumerate(groups):
+        full = _all_pairs(g, group)
+        want = full.min(axis=0) if len(group) else np.full(g.shape[0], np.inf)
+        np.testing.assert_allclose(dist[k], want, atol=1e-9)
+        np.testing.assert_allclose(dist_s[k], want, atol=1e-9)
+        reached = np.isfinite(want)
+        assert (label[k][~reached] == -1).all()
+        # the named source is at the nearest distance (ties may name any of them)
+        named = full[label[k][reached], np.flatnonzero(reached)]
+        np.testing.assert_allclose(named, want[reached], atol=1e-9)
+        named_s = full[_label_s[k][reached], np.flatnonzero(reached)]
+        np.testing.assert_allclose(named_s, want[reached], atol=1e-9)
+
+
+@settings(max_examples=150, deadline=None)
+@given(case=graphs_with_sources(), k=st.integers(1, 4))
+def test_k_nearest_equals_brute_force(case, k):
+    g, groups = case
+    kd, kl = paths.k_nearest(g, groups, k)
+    for gi, group in enumerate(groups):
+        full = _all_pairs(g, group)
+        for node in range(g.shape[0]):
+            # distinct sources: a source listed twice is one source per index
+            best = sorted(full[:, node])[:k] if len(group) else []
+            best = [b for b in best if np.isfinite(b)]
+            got = kd[gi, node][np.isfinite(kd[gi, node])]
+            np.testing.assert_allclose(got, best, atol=1e-9)
+            labels = kl[gi, node][kl[gi, node] >= 0]
+            assert len(set(labels.tolist())) == len(labels)
+            np.testing.assert_allclose(full[labels, node], got, atol=1e-9)
+
+
+@settings(max_examples=150, deadline=None)
+@given(case=graphs_with_sources())
+def test_counts_equal_brute_force(case):
+    g, groups = case
+    limits = np.array([[0.0, 5.0, 12.5, 40.0]] * len(groups))
+    counts = paths.counts_within(g, groups, limits)
+    for gi, group in enumerate(groups):
+        full = _all_pairs(g, group)
+        for t, limit in enumerate(limits[gi]):
+            want = (full <= limit).sum(axis=0) if len(group) else np.zeros(g.shape[0])
+            np.testing.assert_array_equal(counts[gi, :, t], want)
+
+
+def test_limit_stops_the_search():
+    g = sparse.csr_matrix(np.array([[0, 5, 0], [5, 0, 5], [0, 5, 0]], float))
+    dist, label = paths.nearest(g, [np.array([0])], limit=6)
+    assert dist[0].tolist() == [0, 5, np.inf] and label[0].tolist() == [0, 0, -1]
+    kd, _ = paths.k_nearest(g, [np.array([0, 2])], 2, limit=6)
+    assert kd[0, 1].tolist() == [5, 5]
+    assert kd[0, 0].tolist() == [0, np.inf]
+
+
+def test_off_network_sources_are_ignored():
+    g = sparse.csr_matrix(np.array([[0, 1], [1, 0]], float))
+    dist, label = paths.nearest(g, [np.array([-1, 1])])
+    assert dist[0].tolist() == [1, 0] and label[0].tolist() == [1, 1]
+    assert paths.counts_within(g, [np.array([-1])], [[5.0]]).sum() == 0
+
+
+def test_bad_arguments():
+    g = sparse.csr_matrix(np.array([[0, -1], [1, 0]], float))
+    with pytest.raises(ValueError, match="weights must be >= 0"):
+        paths.nearest(g, [np.array([0])])
+    g = abs(g)
+    with pytest.raises(ValueError, match="unknown engine"):
+        paths.nearest(g, [np.array([0])], engine="pandana")
+    with pytest.raises(ValueError, match="k must be >= 1"):
+        paths.k_nearest(g, [np.array([0])], 0)
+    with pytest.raises(ValueError, match="ascending"):
+        paths.counts_within(g, [np.array([0])], [[5.0, 1.0]])
+    with pytest.raises(ValueError, match="one row per source group"):
+        paths.counts_within(g, [np.array([0])], [[1.0], [2.0]])
+
+
+def test_threads_can_be_set():
+    assert paths.set_threads(1) == 1
+    assert paths.set_threads(None) >= 1
