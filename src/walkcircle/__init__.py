@@ -2,7 +2,8 @@
 
 from walkcircle.errors import WalkcircleError
 from walkcircle.network import Snapped, WalkNetwork
+from walkcircle.study import Study, StudyConfig
 
 __version__ = "0.1.0"
 
-__all__ = ["Snapped", "WalkNetwork", "WalkcircleError", "__version__"]
+__all__ = ["Snapped", "Study", "StudyConfig", "WalkNetwork", "WalkcircleError", "__version__"]

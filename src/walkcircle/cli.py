@@ -727,6 +727,342 @@ def isochrones(
             out_console.print(f"written: {written}")
 
 
+CommunitiesOpt = Annotated[
+    Path | None,
+    typer.Option("--communities", help="Communities file: points or polygons with a name (CSV/GeoJSON/GPKG)"),
+]
+
+
+@contextmanager
+def step_reporter(quiet: bool = False) -> Iterator[Callable[[str], None]]:
+    """Show each step of a long job on stderr as a spinner line, and log finished steps.
+
+    Parameters
+    ----------
+    quiet
+        Show nothing.
+
+    Yields
+    ------
+    callable
+        Call with a message when a step starts.
+    """
+    if quiet:
+        yield lambda _message: None
+        return
+    import time
+
+    started = time.perf_counter()
+    with err_console.status("starting", spinner="dots") as status:
+        last: list[str] = []
+
+        def report(message: str) -> None:
+            if last:
+                err_console.log(f"[green]done[/] {last[-1]}", highlight=False)
+            last.append(message)
+            status.update(f"{message} ({time.perf_counter() - started:.0f} s)")
+
+        yield report
+        if last:
+            err_console.log(f"[green]done[/] {last[-1]}", highlight=False)
+
+
+def build_study(
+    *,
+    osm: Path | None,
+    place: str | None,
+    bbox: str | None,
+    demo: bool,
+    tables: list[Path] | None,
+    crs: list[str] | None,
+    communities: Path | None,
+    communities_crs: str,
+    profile: str,
+    speed: float | None,
+    elderly: bool,
+    homes: str,
+    no_osm: bool,
+    overpass_url: str | None,
+    timeout: float,
+    cache_dir: Path,
+    lang: str,
+    progress: Callable[[str], None],
+    **extra: Any,
+) -> Any:
+    """Make a `Study` from the command-line options shared by score, suggest and run.
+
+    Parameters
+    ----------
+    osm, place, bbox, demo
+        Network source.
+    tables, crs
+        Facility tables and their coordinate systems.
+    communities, communities_crs
+        Communities file.
+    profile, speed, elderly, homes, no_osm, lang
+        Study settings.
+    overpass_url, timeout, cache_dir
+        Download settings.
+    progress
+        Step callback.
+    **extra
+        Other `StudyConfig` fields.
+
+    Returns
+    -------
+    Study
+        The study.
+    """
+    from walkcircle.study import Study
+
+    given = [x is not None for x in (osm, place, bbox)]
+    if sum(given) > 1 or (demo and any(given)):
+        msg = "give only one network source: --osm, --place, --bbox or --demo"
+        raise UsageError(msg)
+    if lang not in ("zh", "en"):
+        raise UsageError(f"--lang {lang!r}: use zh or en")
+    return Study(
+        progress=progress,
+        osm=osm,
+        place=place,
+        bbox=parse_bbox(bbox),
+        demo=demo,
+        facilities=table_specs(tables, crs),
+        osm_facilities=not no_osm,
+        communities=communities,
+        communities_crs=communities_crs,
+        profile=profile,
+        speed_kmh=resolve_speed(speed, elderly),
+        homes=homes,
+        overpass_url=overpass_url,
+        timeout_s=timeout,
+        cache_dir=cache_dir,
+        lang=lang,
+        **extra,
+    )
+
+
+def write_score_tables(results: Any, out: Path) -> list[Path]:
+    """Write the scoring tables as CSV and one GeoPackage.
+
+    Parameters
+    ----------
+    results
+        `StudyResults`.
+    out
+        Folder.
+
+    Returns
+    -------
+    list of Path
+        Files written.
+    """
+    from walkcircle.outputs.export import write_csv, write_geopackage
+
+    out = Path(out)
+    written = [
+        write_csv(results.homes, out / "homes.csv"),
+        write_csv(results.communities, out / "communities.csv"),
+        write_csv(results.districts, out / "districts.csv"),
+        write_csv(results.ledger, out / "ledger.csv"),
+        write_csv(results.community_by_category.reset_index(), out / "community_by_category.csv"),
+    ]
+    layers: dict[str, Any] = {
+        "homes": results.homes,
+        "facilities": results.facilities,
+        "ledger": results.ledger,
+    }
+    if hasattr(results.communities, "geometry") and len(results.communities):
+        layers["communities"] = results.communities
+    else:
+        layers["communities_table"] = results.communities
+    layers["districts"] = results.districts
+    written.append(write_geopackage(layers, out / "study.gpkg"))
+    return written
+
+
+HomesOpt = Annotated[
+    str, typer.Option("--homes", help="Homes without polygons: auto (OSM buildings, else H3), osm, h3")
+]
+CommCrsOpt = Annotated[
+    str, typer.Option("--communities-crs", help="Coordinate system of the communities file")
+]
+LangOpt = Annotated[str, typer.Option("--lang", help="Labels: zh or en")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output")]
+NoOsmOpt = Annotated[bool, typer.Option("--no-osm-facilities", help="Use only the tables, not OSM features")]
+
+
+@app.command()
+def score(
+    osm: OsmOpt = None,
+    place: PlaceOpt = None,
+    bbox: BboxOpt = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Use the offline demo extract (Helsinki centre)")
+    ] = False,
+    tables: FacilitiesOpt = None,
+    crs: CrsOpt = None,
+    communities: CommunitiesOpt = None,
+    communities_crs: CommCrsOpt = "wgs84",
+    profile: ProfileOpt = "hebi-2021",
+    speed: SpeedOpt = None,
+    elderly: ElderlyOpt = False,
+    homes: HomesOpt = "auto",
+    no_osm: NoOsmOpt = False,
+    out: Annotated[Path, typer.Option("--out", help="Folder for the tables")] = Path("data/processed/score"),
+    as_json: JsonOpt = False,
+    lang: LangOpt = "en",
+    quiet: QuietOpt = False,
+    overpass_url: OverpassOpt = None,
+    timeout: TimeoutOpt = 180.0,
+    cache_dir: CacheOpt = Path("data/raw"),
+) -> None:
+    """Score homes, communities and districts against a standard, with the programme ledger."""
+    with handled_errors():
+        with step_reporter(quiet or as_json) as progress:
+            study = build_study(
+                osm=osm, place=place, bbox=bbox, demo=demo, tables=tables, crs=crs, communities=communities,
+                communities_crs=communities_crs, profile=profile, speed=speed, elderly=elderly, homes=homes,
+                no_osm=no_osm, overpass_url=overpass_url, timeout=timeout, cache_dir=cache_dir, lang=lang,
+                progress=progress,
+            )  # fmt: skip
+            results = study.run()
+            progress("writing tables")
+            written = write_score_tables(results, out)
+        if as_json:
+            print_json({**results.summary, "written": [str(p) for p in written]})
+            return
+        print_score_summary(results, study, lang)
+        for w in results.summary["warnings"]:
+            err_console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+        out_console.print(f"tables written to [bold]{out}[/]: {', '.join(p.name for p in written)}")
+
+
+def print_score_summary(results: Any, study: Any, lang: str) -> None:
+    """Print coverage per category and the ledger.
+
+    Parameters
+    ----------
+    results
+        `StudyResults`.
+    study
+        The study (for the profile).
+    lang
+        Label language.
+    """
+    summary = results.summary
+    gaps = set(summary["data_gaps"])
+    table = Table(
+        title=f"Coverage of {summary['homes']:,} homes ({summary['population']:,.0f} residents), "
+        f"{study.profile.name(lang)}, {summary['speed_kmh']:g} km/h",
+        title_justify="left",
+    )
+    for col in ("category", "name", "threshold", "facilities", "covered", "note"):
+        table.add_column(col, justify="right" if col in ("threshold", "facilities", "covered") else "left")
+    for c, cid in enumerate(results.access.categories):
+        cat = study.profile.category(cid)
+        note = (
+            "data gap: map incomplete"
+            if cid in gaps
+            else ("no facility in the data" if summary["facilities"][cid] == 0 else "")
+        )
+        table.add_row(
+            cid, cat.name(lang), f"{results.access.threshold_m[c]:,.0f} m", str(summary["facilities"][cid]),
+            f"{summary['coverage'][cid]:.0%}", note,
+        )  # fmt: skip
+    out_console.print(table)
+    out_console.print(f"mean score {summary['score_mean']:.1f} / 100; tiers: " + ", ".join(
+        f"{k.removeprefix('tier_')} {v:.0%}" for k, v in summary["tiers"].items()))  # fmt: skip
+    programme = summary["programme"]
+    if programme["communities"]:
+        claimed = f" (the programme claims {programme['claimed']})" if programme.get("claimed") else ""
+        out_console.print(
+            f"communities meeting every category: {programme['meet_all']} of {programme['communities']}{claimed}"
+        )
+
+
+@app.command()
+def suggest(
+    category: Annotated[str, typer.Option("--category", help="Category to add sites for (a profile id)")],
+    count: Annotated[int, typer.Option("--count", help="How many new sites", min=1)] = 3,
+    candidates: Annotated[
+        Path | None, typer.Option("--candidates", help="Candidate sites (points); default: every street node")
+    ] = None,
+    candidates_crs: Annotated[
+        str, typer.Option("--candidates-crs", help="Coordinate system of --candidates")
+    ] = "wgs84",
+    method: Annotated[str, typer.Option("--method", help="auto, greedy or exact")] = "auto",
+    osm: OsmOpt = None,
+    place: PlaceOpt = None,
+    bbox: BboxOpt = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Use the offline demo extract (Helsinki centre)")
+    ] = False,
+    tables: FacilitiesOpt = None,
+    crs: CrsOpt = None,
+    communities: CommunitiesOpt = None,
+    communities_crs: CommCrsOpt = "wgs84",
+    profile: ProfileOpt = "hebi-2021",
+    speed: SpeedOpt = None,
+    elderly: ElderlyOpt = False,
+    homes: HomesOpt = "auto",
+    no_osm: NoOsmOpt = False,
+    out: Annotated[Path, typer.Option("--out", help="Folder for suggestions.csv / .gpkg")] = Path(
+        "data/processed/suggest"
+    ),
+    as_json: JsonOpt = False,
+    lang: LangOpt = "en",
+    quiet: QuietOpt = False,
+    overpass_url: OverpassOpt = None,
+    timeout: TimeoutOpt = 180.0,
+    cache_dir: CacheOpt = Path("data/raw"),
+) -> None:
+    """Suggest where K new facilities of a category would cover the most uncovered residents."""
+    from walkcircle.outputs.export import write_csv, write_geopackage
+
+    with handled_errors():
+        with step_reporter(quiet or as_json) as progress:
+            study = build_study(
+                osm=osm, place=place, bbox=bbox, demo=demo, tables=tables, crs=crs, communities=communities,
+                communities_crs=communities_crs, profile=profile, speed=speed, elderly=elderly, homes=homes,
+                no_osm=no_osm, overpass_url=overpass_url, timeout=timeout, cache_dir=cache_dir, lang=lang,
+                progress=progress, suggest_method=method,
+            )  # fmt: skip
+            study.profile.category(category)
+            cand = None
+            if candidates is not None:
+                from walkcircle.sources.facilities import read_candidate_points
+
+                cand = read_candidate_points(candidates, candidates_crs)
+            result = study.suggest(category, count, cand)
+            progress("writing")
+            written = [
+                write_csv(result.sites, Path(out) / "suggestions.csv"),
+                write_geopackage({"suggestions": result.sites}, Path(out) / "suggestions.gpkg"),
+            ]
+        if as_json:
+            print_json({**result.summary(), "sites": result.sites.drop(columns="geometry").to_dict(orient="records"),
+                        "written": [str(p) for p in written]})  # fmt: skip
+            return
+        cat = study.profile.category(category)
+        table = Table(
+            title=f"{count} new sites for {cat.name(lang)} (within {result.threshold_m:,.0f} m, {result.method})",
+            title_justify="left",
+        )
+        for col in ("rank", "site", "lon", "lat", "+ residents", "+ homes", "coverage after"):
+            table.add_column(col, justify="left" if col == "site" else "right")
+        for row in result.sites.itertuples():
+            table.add_row(
+                str(row.rank), row.candidate, f"{row.lon:.6f}", f"{row.lat:.6f}", f"{row.gain_population:,.0f}",
+                str(row.gain_homes), f"{row.coverage_after:.1%}",
+            )  # fmt: skip
+        out_console.print(table)
+        out_console.print(f"coverage {result.coverage_before:.1%} -> {result.coverage_after:.1%}")
+        for w in study.warnings:
+            err_console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+        out_console.print(f"written: {', '.join(str(p) for p in written)}")
+
+
 def main() -> None:
     """Run the command line."""
     app()

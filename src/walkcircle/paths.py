@@ -481,3 +481,86 @@ def set_threads(n: int | None) -> int:
     """
     numba.set_num_threads(n or numba.config.NUMBA_NUM_THREADS)
     return numba.get_num_threads()
+
+
+@njit(cache=True, nogil=True)
+def _reach_lists(indptr, indices, weights, starts, n_nodes, limit):  # noqa: ANN001, ANN202
+    """Every (start, node, distance) with distance <= limit, one bounded search per start."""
+    dist = np.full(n_nodes, np.inf)
+    pos = np.full(n_nodes, -1, indices.dtype)
+    hk = np.empty(n_nodes, np.float64)
+    hn = np.empty(n_nodes, indices.dtype)
+    touched = np.empty(n_nodes, indices.dtype)
+    capacity = max(16, starts.size * 8)
+    out_start = np.empty(capacity, np.int64)
+    out_node = np.empty(capacity, np.int64)
+    out_dist = np.empty(capacity, np.float64)
+    n_out = 0
+    for s in range(starts.size):
+        start = starts[s]
+        if start < 0:
+            continue
+        n_touched = 1
+        touched[0] = start
+        dist[start] = 0.0
+        _sift_up(hk, hn, pos, 0, 0.0, start)
+        size = 1
+        while size > 0:
+            u, size = _pop_min(hk, hn, pos, size)
+            du = dist[u]
+            if n_out == out_start.size:
+                grown_s = np.empty(out_start.size * 2, np.int64)
+                grown_n = np.empty(out_start.size * 2, np.int64)
+                grown_d = np.empty(out_start.size * 2, np.float64)
+                grown_s[:n_out] = out_start[:n_out]
+                grown_n[:n_out] = out_node[:n_out]
+                grown_d[:n_out] = out_dist[:n_out]
+                out_start, out_node, out_dist = grown_s, grown_n, grown_d
+            out_start[n_out] = s
+            out_node[n_out] = u
+            out_dist[n_out] = du
+            n_out += 1
+            for e in range(indptr[u], indptr[u + 1]):
+                v = indices[e]
+                p = pos[v]
+                if p == -2:
+                    continue
+                nd = du + weights[e]
+                if nd < dist[v] and nd <= limit:
+                    dist[v] = nd
+                    if p == -1:
+                        touched[n_touched] = v
+                        n_touched += 1
+                        _sift_up(hk, hn, pos, size, nd, v)
+                        size += 1
+                    else:
+                        _sift_up(hk, hn, pos, p, nd, v)
+        for i in range(n_touched):
+            dist[touched[i]] = np.inf
+            pos[touched[i]] = -1
+    return out_start[:n_out], out_node[:n_out], out_dist[:n_out]
+
+
+def reach_within(
+    graph: sparse.csr_matrix, starts: np.ndarray, limit: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """List every node within `limit` of each start (bounded searches).
+
+    Parameters
+    ----------
+    graph
+        Directed CSR graph, weights >= 0.
+    starts
+        Start nodes (negative ids are skipped).
+    limit
+        Largest distance, metres.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``start`` (index into `starts`), ``node`` and ``dist`` of every pair found, grouped
+        by start in increasing distance.
+    """
+    indptr, indices, weights = _csr_arrays(graph)
+    starts = np.asarray(starts, np.int64).astype(indices.dtype)
+    return _reach_lists(indptr, indices, weights, starts, graph.shape[0], float(limit))

@@ -261,6 +261,21 @@ class Circle:
     en: str
     categories: tuple[str, ...]
 
+    def name(self, lang: str = "en") -> str:
+        """Return the label in ``"zh"`` or ``"en"``.
+
+        Parameters
+        ----------
+        lang
+            Language code.
+
+        Returns
+        -------
+        str
+            The name.
+        """
+        return self.zh if lang == "zh" else self.en
+
 
 @dataclass(frozen=True)
 class LedgerItem:

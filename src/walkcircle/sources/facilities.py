@@ -987,3 +987,47 @@ def collect_facilities(
         table_loads.append(load)
     loads = [*table_loads, *([osm_load] if osm_load is not None else [])]
     return merge_facilities(loads, dedupe_m=dedupe_m)
+
+
+def read_candidate_points(
+    path: str | Path, crs: str, lon_col: str | None = None, lat_col: str | None = None
+) -> gpd.GeoDataFrame:
+    """Read candidate sites (points) for `walkcircle.siting`, converted to WGS-84.
+
+    Parameters
+    ----------
+    path
+        CSV, GeoJSON, GeoPackage or GeoParquet.
+    crs
+        ``wgs84``, ``gcj02`` or ``bd09``.
+    lon_col, lat_col
+        Coordinate columns of a CSV.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The table with ``lon``/``lat`` in WGS-84 (rows without coordinates dropped, counted
+        in a warning).
+    """
+    path = Path(path)
+    try:
+        crs_name = normalise_crs(crs)
+    except ValueError as exc:
+        raise InputError(f"{path}: {exc}") from exc
+    table = _read_table(path, None)
+    lon, lat = _table_coordinates(table, path, lon_col, lat_col, crs_name)
+    valid = np.isfinite(lon) & np.isfinite(lat)
+    if not valid.any():
+        msg = f"{path}: no candidate has valid coordinates"
+        raise InputError(msg)
+    if (~valid).any():
+        warnings.warn(
+            f"{path}: {int((~valid).sum())} candidates without coordinates left out",
+            WalkcircleWarning,
+            stacklevel=2,
+        )
+    w_lon, w_lat = to_wgs84(lon[valid], lat[valid], crs_name)
+    frame = pd.DataFrame(table).loc[valid].drop(columns=["geometry"], errors="ignore").reset_index(drop=True)
+    frame["lon"] = w_lon
+    frame["lat"] = w_lat
+    return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(w_lon, w_lat), crs="EPSG:4326")

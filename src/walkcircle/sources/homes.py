@@ -484,3 +484,82 @@ def attach_population(homes: gpd.GeoDataFrame, column: str, source: Any) -> gpd.
     out = homes.copy()
     out["population"] = values.fillna(1.0).to_numpy(np.float64)
     return out
+
+
+def assign_to_community_points(
+    homes: gpd.GeoDataFrame,
+    communities: gpd.GeoDataFrame,
+    max_distance_m: float = 1000.0,
+    report: LoadReport | None = None,
+) -> Homes:
+    """Give each home the nearest community point (within `max_distance_m`).
+
+    A community's population, when known, is shared equally among the homes assigned to it;
+    a community point that no home is assigned to becomes a home itself (reported).
+
+    Parameters
+    ----------
+    homes
+        Candidate homes (e.g. OSM buildings or an H3 grid).
+    communities
+        Community points from `read_communities`.
+    max_distance_m
+        Homes farther than this from every community point stay unassigned (community "").
+    report
+        Report for warnings.
+
+    Returns
+    -------
+    Homes
+        Homes with ``community`` and ``population`` set, and the communities with ``n_homes``.
+    """
+    from scipy.spatial import cKDTree
+
+    report = report or LoadReport(source="communities")
+    points = communities.geometry.representative_point()
+    epsg = utm_epsg(float(points.x.median()), float(points.y.median()))
+    cx, cy = to_projected(points.x.to_numpy(), points.y.to_numpy(), epsg)
+    out = homes.copy()
+    if len(out):
+        hx, hy = to_projected(out["lon"].to_numpy(), out["lat"].to_numpy(), epsg)
+        dist, idx = cKDTree(np.column_stack([cx, cy])).query(
+            np.column_stack([hx, hy]), distance_upper_bound=max_distance_m
+        )
+        assigned = np.isfinite(dist)
+        names = communities["community"].to_numpy()
+        out["community"] = np.where(assigned, names[np.minimum(idx, len(names) - 1)], "")
+    else:
+        out["community"] = []
+    counts = out["community"].value_counts()
+    lonely = [name for name in communities["community"] if counts.get(name, 0) == 0]
+    if lonely:
+        extra = communities[communities["community"].isin(lonely)]
+        pts = extra.geometry.representative_point()
+        out = pd.concat(
+            [
+                out,
+                homes_frame(
+                    pts.x.to_numpy(),
+                    pts.y.to_numpy(),
+                    "community_point",
+                    community=extra["community"].tolist(),
+                ),
+            ],
+            ignore_index=True,
+        )
+        report.warn(
+            f"{len(lonely)} community points have no home within {max_distance_m:g} m; each counts as one home: "
+            + ", ".join(lonely[:5])
+        )
+    population = out["population"].to_numpy(np.float64).copy()
+    n_homes = out["community"].value_counts()
+    for row in communities.itertuples(index=False):
+        if np.isfinite(row.population):
+            mask = (out["community"] == row.community).to_numpy()
+            population[mask] = row.population / max(int(mask.sum()), 1)
+    out["population"] = population
+    out["home_id"] = [f"h{i}" for i in range(len(out))]
+    out = gpd.GeoDataFrame(out, geometry=gpd.points_from_xy(out["lon"], out["lat"]), crs="EPSG:4326")
+    comm = communities.copy()
+    comm["n_homes"] = [int(n_homes.get(name, 0)) for name in comm["community"]]
+    return Homes(out, comm, report)

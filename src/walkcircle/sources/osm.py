@@ -629,7 +629,7 @@ def check_reachable(url: str, timeout_s: float = 10.0) -> None:
 
 
 def download_network(
-    place: str | None = None,
+    place: str | list[str] | None = None,
     bbox: tuple[float, float, float, float] | None = None,
     polygon: BaseGeometry | None = None,
     *,
@@ -644,7 +644,8 @@ def download_network(
     Parameters
     ----------
     place
-        A place name Nominatim resolves to a boundary, e.g. ``"淇滨区, 鹤壁市, 河南省, 中国"``.
+        A place name Nominatim resolves to a boundary, e.g. ``"淇滨区, 鹤壁市, 河南省, 中国"``,
+        or a list of them (their union).
     bbox
         (west, south, east, north) in degrees.
     polygon
@@ -737,7 +738,7 @@ def download_network(
     return network
 
 
-def _geocode_place(place: str, config: OverpassConfig) -> BaseGeometry:
+def _geocode_place(place: str | list[str], config: OverpassConfig) -> BaseGeometry:
     import osmnx as ox
     import osmnx._errors as _osmnx_errors
 

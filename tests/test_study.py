@@ -1,0 +1,95 @@
+"""The Study pipeline on real fixtures, with communities files."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from walkcircle import Study
+from walkcircle.errors import InputError
+
+
+def _community_points(path, net):
+    rng = np.random.default_rng(4)
+    pick = rng.choice(net.n_nodes, 5, replace=False)
+    frame = pd.DataFrame(
+        {
+            "name": ["东区", "西区", "东区", "南区", "北区"],  # one duplicate name
+            "lon": net.lon[pick],
+            "lat": net.lat[pick],
+            "population": [1000, 2000, 1500, None, 800],
+            "district": ["海淀", "海淀", "海淀", "朝阳", "朝阳"],
+        }
+    )
+    frame.to_csv(path, index=False, encoding="utf-8")
+    return path
+
+
+def test_study_with_community_points(tmp_path, cau_osm, cau_net):
+    path = _community_points(tmp_path / "communities.csv", cau_net)
+    study = Study(osm=cau_osm, communities=path, profile="hebi-2021")
+    results = study.run()
+    names = set(results.communities["community"])
+    assert names == {"东区", "东区 (2)", "西区", "南区", "北区"}
+    assert any("duplicate community names" in w for w in study.warnings)
+    assert any("no population" in w for w in study.warnings)
+    # known populations are shared among the homes assigned to each point
+    for name, pop in (("西区", 2000), ("北区", 800)):
+        assert results.homes.loc[results.homes["community"] == name, "population"].sum() == pytest.approx(pop)
+    assert set(results.districts["district"]) >= {"海淀", "朝阳"}
+    summary = results.summary
+    assert summary["homes"] == len(results.homes)
+    assert summary["programme"]["communities"] == 5
+    assert summary["programme"]["claimed"] == 55
+    assert set(summary["coverage"]) == set(study.profile.category_ids)
+    assert results.community_by_category.shape == (5, len(study.profile.category_ids))
+
+
+def test_study_with_polygons_keeps_empty_ones(tmp_path, cau_osm, cau_net):
+    w, s, e, n = cau_net.bounds_lonlat()
+    mid_x, mid_y = (w + e) / 2, (s + n) / 2
+    polys = gpd.GeoDataFrame(
+        {"name": ["全区", "空地"], "population": [5000, 300]},
+        geometry=[shapely.box(w, s, mid_x, mid_y), shapely.box(e + 0.001, n + 0.001, e + 0.002, n + 0.002)],
+        crs="EPSG:4326",
+    )
+    polys.to_file(tmp_path / "c.gpkg", driver="GPKG")
+    study = Study(osm=cau_osm, communities=tmp_path / "c.gpkg")
+    results = study.run()
+    assert set(results.communities["community"]) == {"全区", "空地"}
+    assert any("contain no mapped home" in w for w in study.warnings)
+    empty = results.communities.set_index("community").loc["空地"]
+    assert empty["population"] == pytest.approx(300)
+    assert results.homes.loc[results.homes["community"] == "全区", "population"].sum() == pytest.approx(5000)
+
+
+def test_study_settings_are_checked(tmp_path, cau_osm, cau_net):
+    with pytest.raises(InputError, match="unknown study setting"):
+        Study(osm=cau_osm, colour="red")
+    with pytest.raises(InputError, match="homes must be one of"):
+        Study(osm=cau_osm, homes="census")
+    mixed = gpd.GeoDataFrame(
+        {"name": ["a", "b"]},
+        geometry=[
+            shapely.Point(cau_net.lon[0], cau_net.lat[0]),
+            shapely.Point(cau_net.lon[1], cau_net.lat[1]).buffer(0.001),
+        ],
+        crs="EPSG:4326",
+    )
+    mixed.to_file(tmp_path / "mixed.gpkg", driver="GPKG")
+    with pytest.raises(InputError, match="mixes points and polygons"):
+        Study(osm=cau_osm, communities=tmp_path / "mixed.gpkg").homes()
+    with pytest.raises(InputError, match="only one network source"):
+        Study(osm=cau_osm, demo=True).network()
+
+
+def test_study_h3_homes_and_elderly_speed(cau_osm):
+    fast = Study(osm=cau_osm, homes="h3").run()
+    slow = Study(osm=cau_osm, homes="h3", speed_kmh=3.6).run()
+    assert (fast.homes["source"].str.startswith("h3")).all()
+    # minute thresholds (convenience store, 5 min) shrink at the slower speed
+    assert slow.summary["coverage"]["convenience_store"] <= fast.summary["coverage"]["convenience_store"]
+    assert slow.summary["speed_kmh"] == 3.6
