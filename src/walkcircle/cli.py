@@ -842,45 +842,6 @@ def build_study(
     )
 
 
-def write_score_tables(results: Any, out: Path) -> list[Path]:
-    """Write the scoring tables as CSV and one GeoPackage.
-
-    Parameters
-    ----------
-    results
-        `StudyResults`.
-    out
-        Folder.
-
-    Returns
-    -------
-    list of Path
-        Files written.
-    """
-    from walkcircle.outputs.export import write_csv, write_geopackage
-
-    out = Path(out)
-    written = [
-        write_csv(results.homes, out / "homes.csv"),
-        write_csv(results.communities, out / "communities.csv"),
-        write_csv(results.districts, out / "districts.csv"),
-        write_csv(results.ledger, out / "ledger.csv"),
-        write_csv(results.community_by_category.reset_index(), out / "community_by_category.csv"),
-    ]
-    layers: dict[str, Any] = {
-        "homes": results.homes,
-        "facilities": results.facilities,
-        "ledger": results.ledger,
-    }
-    if hasattr(results.communities, "geometry") and len(results.communities):
-        layers["communities"] = results.communities
-    else:
-        layers["communities_table"] = results.communities
-    layers["districts"] = results.districts
-    written.append(write_geopackage(layers, out / "study.gpkg"))
-    return written
-
-
 HomesOpt = Annotated[
     str, typer.Option("--homes", help="Homes without polygons: auto (OSM buildings, else H3), osm, h3")
 ]
@@ -928,7 +889,9 @@ def score(
             )  # fmt: skip
             results = study.run()
             progress("writing tables")
-            written = write_score_tables(results, out)
+            from walkcircle.outputs.export import export_results
+
+            written = export_results(results, out)
         if as_json:
             print_json({**results.summary, "written": [str(p) for p in written]})
             return
@@ -1061,6 +1024,168 @@ def suggest(
         for w in study.warnings:
             err_console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
         out_console.print(f"written: {', '.join(str(p) for p in written)}")
+
+
+def parse_suggest(items: list[str] | None) -> dict[str, int]:
+    """Parse ``CATEGORY:K`` items.
+
+    Parameters
+    ----------
+    items
+        Strings such as ``elderly_care:5``.
+
+    Returns
+    -------
+    dict
+        Category -> count.
+    """
+    out: dict[str, int] = {}
+    for item in items or []:
+        name, _, count = item.partition(":")
+        try:
+            k = int(count) if count else 3
+        except ValueError:
+            k = 0
+        if not name or k < 1:
+            msg = f"--suggest {item!r}: expected CATEGORY:K, e.g. elderly_care:5"
+            raise UsageError(msg)
+        out[name] = k
+    return out
+
+
+BasemapOpt = Annotated[
+    str, typer.Option("--basemap", help="osm, amap (高德, GCJ-02: overlays shifted) or none")
+]
+OnlineOpt = Annotated[
+    bool,
+    typer.Option(
+        "--online/--offline", help="Load Leaflet from CDNs (smaller file) or inline everything (default)"
+    ),
+]
+IsoAtOpt = Annotated[
+    list[str] | None, typer.Option("--isochrones-at", help="Draw isochrones around LON,LAT; repeat")
+]
+IsoMinOpt = Annotated[str, typer.Option("--isochrone-minutes", help="Isochrone budgets, minutes")]
+SuggestOpt = Annotated[
+    list[str] | None,
+    typer.Option("--suggest", help="Suggest sites: CATEGORY:K (repeat for several categories)"),
+]
+
+
+def _isochrones_for(study: Any, points: list[str] | None, minutes: str) -> Any:
+    if not points:
+        return None
+    from walkcircle.isochrones import isochrones as make_isochrones
+
+    parsed = [parse_point(p) for p in points]
+    return make_isochrones(
+        study.network(), [p[0] for p in parsed], [p[1] for p in parsed], parse_minutes(minutes),
+        speed_kmh=study.config.speed_kmh, origin_ids=[f"{p[0]:.5f},{p[1]:.5f}" for p in parsed],
+    )  # fmt: skip
+
+
+@app.command("map")
+def map_command(
+    out: Annotated[Path, typer.Option("--out", help="HTML file to write")] = Path("data/processed/map.html"),
+    osm: OsmOpt = None,
+    place: PlaceOpt = None,
+    bbox: BboxOpt = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Use the offline demo extract (Helsinki centre)")
+    ] = False,
+    tables: FacilitiesOpt = None,
+    crs: CrsOpt = None,
+    communities: CommunitiesOpt = None,
+    communities_crs: CommCrsOpt = "wgs84",
+    profile: ProfileOpt = "hebi-2021",
+    speed: SpeedOpt = None,
+    elderly: ElderlyOpt = False,
+    homes: HomesOpt = "auto",
+    no_osm: NoOsmOpt = False,
+    basemap: BasemapOpt = "osm",
+    online: OnlineOpt = False,
+    isochrones_at: IsoAtOpt = None,
+    isochrone_minutes: IsoMinOpt = "5,10,15",
+    suggest_sites: SuggestOpt = None,
+    title: Annotated[str | None, typer.Option("--title", help="Map title")] = None,
+    lang: LangOpt = "en",
+    quiet: QuietOpt = False,
+    overpass_url: OverpassOpt = None,
+    timeout: TimeoutOpt = 180.0,
+    cache_dir: CacheOpt = Path("data/raw"),
+) -> None:
+    """Draw the study map (folium HTML; self-contained and offline by default)."""
+    from walkcircle.outputs.maps import BASEMAPS, save_map, study_map
+
+    with handled_errors():
+        if basemap not in BASEMAPS:
+            raise UsageError(f"--basemap {basemap!r}: use one of {', '.join(BASEMAPS)}")
+        if Path(out).suffix.lower() not in (".html", ".htm"):
+            raise UsageError(f"--out {out}: the map is an HTML file; use a .html name")
+        with step_reporter(quiet) as progress:
+            study = build_study(
+                osm=osm, place=place, bbox=bbox, demo=demo, tables=tables, crs=crs, communities=communities,
+                communities_crs=communities_crs, profile=profile, speed=speed, elderly=elderly, homes=homes,
+                no_osm=no_osm, overpass_url=overpass_url, timeout=timeout, cache_dir=cache_dir, lang=lang,
+                progress=progress, suggest=parse_suggest(suggest_sites),
+            )  # fmt: skip
+            results = study.run()
+            iso = _isochrones_for(study, isochrones_at, isochrone_minutes)
+            progress("drawing the map")
+            fmap = study_map(
+                results.homes, results.facilities, study.profile, results.communities, iso, results.suggestions,
+                lang=lang, basemap=basemap, title=title or study.config.name, demo=study.config.demo,
+            )  # fmt: skip
+            written = save_map(fmap, out, offline=not online)
+        out_console.print(f"map written to [bold]{written}[/] ({written.stat().st_size / 1e6:.1f} MB, "
+                          f"{'needs internet for Leaflet' if online else 'self-contained, works offline'})")  # fmt: skip
+
+
+@app.command()
+def report(
+    out: Annotated[Path, typer.Option("--out", help="HTML file to write")] = Path(
+        "data/processed/report.html"
+    ),
+    osm: OsmOpt = None,
+    place: PlaceOpt = None,
+    bbox: BboxOpt = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Use the offline demo extract (Helsinki centre)")
+    ] = False,
+    tables: FacilitiesOpt = None,
+    crs: CrsOpt = None,
+    communities: CommunitiesOpt = None,
+    communities_crs: CommCrsOpt = "wgs84",
+    profile: ProfileOpt = "hebi-2021",
+    speed: SpeedOpt = None,
+    elderly: ElderlyOpt = False,
+    homes: HomesOpt = "auto",
+    no_osm: NoOsmOpt = False,
+    suggest_sites: SuggestOpt = None,
+    title: Annotated[str | None, typer.Option("--title", help="Report title")] = None,
+    lang: LangOpt = "en",
+    quiet: QuietOpt = False,
+    overpass_url: OverpassOpt = None,
+    timeout: TimeoutOpt = 180.0,
+    cache_dir: CacheOpt = Path("data/raw"),
+) -> None:
+    """Write the study report (one self-contained HTML page with tables and charts)."""
+    from walkcircle.outputs.report import write_report
+
+    with handled_errors():
+        if Path(out).suffix.lower() not in (".html", ".htm"):
+            raise UsageError(f"--out {out}: the report is an HTML file; use a .html name")
+        with step_reporter(quiet) as progress:
+            study = build_study(
+                osm=osm, place=place, bbox=bbox, demo=demo, tables=tables, crs=crs, communities=communities,
+                communities_crs=communities_crs, profile=profile, speed=speed, elderly=elderly, homes=homes,
+                no_osm=no_osm, overpass_url=overpass_url, timeout=timeout, cache_dir=cache_dir, lang=lang,
+                progress=progress, suggest=parse_suggest(suggest_sites),
+            )  # fmt: skip
+            results = study.run()
+            progress("writing the report")
+            written = write_report(results, study.profile, out, lang=lang, title=title)
+        out_console.print(f"report written to [bold]{written}[/]")
 
 
 def main() -> None:

@@ -403,7 +403,10 @@ def ledger_table(
                     "note": "not a walkable destination; not compared",
                 }
             )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    for col in ("claimed", "found", "in_area"):
+        table[col] = table[col].astype("Int64")  # counts stay whole numbers next to blanks
+    return table
 
 
 def category_gaps(ledger: pd.DataFrame) -> dict[str, bool]:

@@ -118,3 +118,87 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     with atomic_path(path) as tmp:
         table.to_csv(tmp, index=False, encoding="utf-8-sig")
     return path
+
+
+def write_json(payload: object, path: str | os.PathLike[str]) -> Path:
+    """Write JSON (UTF-8, Chinese kept readable) atomically.
+
+    Parameters
+    ----------
+    payload
+        JSON-ready data (numpy scalars and paths are converted).
+    path
+        Target file.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+    """
+    import json
+
+    import numpy as np
+
+    def convert(value: object) -> object:
+        if isinstance(value, np.generic):
+            return value.item()
+        if isinstance(value, float) and value != value:  # NaN is not JSON
+            return None
+        return str(value)
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(payload, ensure_ascii=False, indent=2, default=convert), encoding="utf-8")
+    return path
+
+
+def export_results(results: object, folder: str | os.PathLike[str]) -> list[Path]:
+    """Write a study's tables: CSV files, one GeoPackage, homes as GeoParquet, summary.json.
+
+    Parameters
+    ----------
+    results
+        `walkcircle.study.StudyResults`.
+    folder
+        Output folder (created).
+
+    Returns
+    -------
+    list of pathlib.Path
+        Files written: ``homes.csv``, ``homes.parquet``, ``communities.csv``,
+        ``districts.csv``, ``ledger.csv``, ``community_by_category.csv``, ``facilities.csv``,
+        ``suggestions.csv`` (if any), ``study.gpkg`` and ``summary.json``.
+    """
+    folder = Path(folder)
+    r = results
+    written = [
+        write_csv(r.homes, folder / "homes.csv"),  # type: ignore[attr-defined]
+        write_geoparquet(r.homes, folder / "homes.parquet"),  # type: ignore[attr-defined]
+        write_csv(r.communities, folder / "communities.csv"),  # type: ignore[attr-defined]
+        write_csv(r.districts, folder / "districts.csv"),  # type: ignore[attr-defined]
+        write_csv(r.ledger, folder / "ledger.csv"),  # type: ignore[attr-defined]
+        write_csv(r.community_by_category.reset_index(), folder / "community_by_category.csv"),  # type: ignore[attr-defined]
+        write_csv(r.facilities, folder / "facilities.csv"),  # type: ignore[attr-defined]
+    ]
+    layers: dict[str, pd.DataFrame] = {
+        "homes": r.homes,  # type: ignore[attr-defined]
+        "facilities": r.facilities,  # type: ignore[attr-defined]
+        "edges": r.network.edges_geodataframe(),  # type: ignore[attr-defined]
+    }
+    communities = r.communities  # type: ignore[attr-defined]
+    if isinstance(communities, gpd.GeoDataFrame) and len(communities):
+        layers["communities"] = communities
+    elif len(communities):
+        layers["communities"] = pd.DataFrame(communities)
+    layers["districts"] = r.districts  # type: ignore[attr-defined]
+    layers["ledger"] = r.ledger  # type: ignore[attr-defined]
+    suggestions = [s.sites for s in r.suggestions if len(s.sites)]  # type: ignore[attr-defined]
+    if suggestions:
+        sites = gpd.GeoDataFrame(
+            pd.concat(suggestions, ignore_index=True), geometry="geometry", crs="EPSG:4326"
+        )
+        layers["suggestions"] = sites
+        written.append(write_csv(sites, folder / "suggestions.csv"))
+    written.append(write_geopackage(layers, folder / "study.gpkg"))
+    written.append(write_json(r.summary, folder / "summary.json"))  # type: ignore[attr-defined]
+    return written
