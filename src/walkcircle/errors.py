@@ -30,5 +30,5 @@ class WalkcircleWarning(UserWarning):
 
 OFFLINE_HINT = (
     "work offline instead: download an extract (e.g. Geofabrik .osm.pbf, or an openstreetmap.org "
-    "export .osm) and pass it with --osm FILE"
+    "export .osm) and pass it with --osm FILE, or try the offline demo with --demo"
 )

@@ -93,6 +93,7 @@ class StudyConfig:
     bbox: tuple[float, float, float, float] | None = None
     demo: bool = False
     overpass_url: str | None = None
+    nominatim_url: str | None = None
     timeout_s: float = 180.0
     cache_dir: Path = Path("data/raw")
     include_private: bool = False
@@ -278,6 +279,7 @@ class Study:
         c = self.config
         return OverpassConfig(
             overpass_url=c.overpass_url or OverpassConfig.overpass_url,
+            nominatim_url=c.nominatim_url or OverpassConfig.nominatim_url,
             timeout_s=c.timeout_s,
             cache_dir=c.cache_dir,
         )
@@ -536,6 +538,80 @@ class Study:
             access=access,
             summary=summary,
         )
+
+    def results(self) -> StudyResults:
+        """Run the study once and keep the results (`run` recomputes the summary each time).
+
+        Returns
+        -------
+        StudyResults
+            The results.
+        """
+        if "results" not in self._cache:
+            self._cache["results"] = self.run()
+        return self._cache["results"]
+
+    def map(
+        self,
+        isochrones_at: list[tuple[float, float]] | None = None,
+        minutes: tuple[float, ...] = (5, 10, 15),
+        basemap: str = "osm",
+        **kwargs: Any,
+    ) -> Any:
+        """Draw the study map (a folium Map; display it in a notebook or save it).
+
+        Parameters
+        ----------
+        isochrones_at
+            (lon, lat) origins for isochrones.
+        minutes
+            Isochrone budgets.
+        basemap
+            ``osm``, ``amap`` or ``none``.
+        **kwargs
+            Passed to `walkcircle.outputs.maps.study_map`.
+
+        Returns
+        -------
+        folium.Map
+            The map.
+        """
+        from walkcircle.isochrones import isochrones
+        from walkcircle.outputs.maps import study_map
+
+        r = self.results()
+        iso = None
+        if isochrones_at:
+            iso = isochrones(
+                r.network, [p[0] for p in isochrones_at], [p[1] for p in isochrones_at], minutes,
+                speed_kmh=self.config.speed_kmh,
+            )  # fmt: skip
+        kwargs.setdefault("lang", self.config.lang)
+        kwargs.setdefault("title", self.config.name)
+        kwargs.setdefault("demo", self.config.demo)
+        return study_map(
+            r.homes, r.facilities, self.profile, r.communities, iso, r.suggestions, basemap=basemap, **kwargs
+        )
+
+    def report(self, path: str | Path | None = None) -> str | Path:
+        """Render the HTML report; write it to `path` if given.
+
+        Parameters
+        ----------
+        path
+            Target ``.html`` (None: return the HTML text).
+
+        Returns
+        -------
+        str or pathlib.Path
+            The HTML, or the file written.
+        """
+        from walkcircle.outputs.report import render_report, write_report
+
+        r = self.results()
+        if path is None:
+            return render_report(r, self.profile, self.config.lang)
+        return write_report(r, self.profile, path, self.config.lang)
 
     def _note(self, caught: list[warnings.WarningMessage]) -> None:
         for w in caught:
