@@ -444,8 +444,6 @@ def facilities(
     """Load facilities (OSM + tables), classify them by a profile and count them per category."""
     import warnings
 
-    import numpy as np
-
     from walkcircle.errors import WalkcircleWarning
     from walkcircle.profiles import load_profile
     from walkcircle.sources.facilities import category_counts_table, collect_facilities, empty_categories
@@ -1204,66 +1202,6 @@ def report(
 
 
 @contextmanager
-def output_folder(final: Path, overwrite: bool) -> Iterator[Path]:
-    """Write a run's outputs into a hidden partial folder, then move it into place.
-
-    A run that fails or is interrupted (Ctrl-C) leaves nothing under the final name and
-    removes its partial folder; partial folders of runs that were killed outright are
-    removed by the next run.
-
-    Parameters
-    ----------
-    final
-        The output folder.
-    overwrite
-        Replace an existing folder; without it an existing folder is a usage error.
-
-    Yields
-    ------
-    pathlib.Path
-        The partial folder to write into.
-    """
-    import os
-    import shutil
-
-    final = Path(final)
-    if final.exists() and not overwrite:
-        msg = f"output folder {final} exists; pass --overwrite to replace it, or choose another --out"
-        raise UsageError(msg)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    for stale in final.parent.glob(f".{final.name}.partial-*"):
-        pid = stale.name.rsplit("-", 1)[-1]
-        if not pid.isdigit() or not _alive(int(pid)):
-            shutil.rmtree(stale, ignore_errors=True)
-    partial = final.parent / f".{final.name}.partial-{os.getpid()}"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir()
-    try:
-        yield partial
-        if final.exists():
-            old = final.parent / f".{final.name}.old-{os.getpid()}"
-            final.rename(old)
-            partial.rename(final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            partial.rename(final)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    import os
-
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-@contextmanager
 def interruptible() -> Iterator[Callable[[], None]]:
     """Make Ctrl-C stop a run even when it lands inside a C callback that swallows it.
 
@@ -1504,10 +1442,16 @@ def run(
             raise UsageError(f"--suggest: profile {checked.id} has no category {unknown[0]!r}")
         final = Path(out) if out is not None else outputs.folder or Path("data/processed") / study_config.name
 
+        from walkcircle.pipeline import output_folder, write_study
+
+        if final.exists() and not overwrite:
+            raise UsageError(
+                f"output folder {final} exists; pass --overwrite to replace it, or choose another --out"
+            )
         with (
             interruptible() as check_interrupt,
-            output_folder(final, overwrite) as folder,
             progress_bar(16, quiet or as_json, verbose) as show_step,
+            output_folder(final, overwrite) as folder,
         ):
 
             def progress(message: str) -> None:
@@ -1515,45 +1459,7 @@ def run(
                 show_step(message)
 
             study = Study(study_config, progress=progress)
-            results = study.run()
-            iso = None
-            points = outputs.isochrones_at
-            if study_config.demo and not points:
-                centre = results.network.component == 0
-                lon0, lat0 = (
-                    float(np.median(results.network.lon[centre])),
-                    float(np.median(results.network.lat[centre])),
-                )
-                points = [(lon0, lat0)]
-            if points:
-                from walkcircle.isochrones import isochrones as make_isochrones
-
-                progress("isochrones")
-                iso = make_isochrones(
-                    results.network, [p[0] for p in points], [p[1] for p in points], outputs.isochrone_minutes,
-                    speed_kmh=study_config.speed_kmh, origin_ids=[f"{p[0]:.5f},{p[1]:.5f}" for p in points],
-                )  # fmt: skip
-            from walkcircle.outputs.export import export_results, write_geopackage
-
-            progress("writing tables")
-            export_results(results, folder)
-            if iso is not None:
-                write_geopackage({"isochrones": iso}, folder / "isochrones.gpkg")
-            if outputs.map:
-                from walkcircle.outputs.maps import save_map, study_map
-
-                progress("drawing the map")
-                title = f"{study_config.name} — {study.profile.name(study_config.lang)}"
-                fmap = study_map(
-                    results.homes, results.facilities, study.profile, results.communities, iso, results.suggestions,
-                    lang=study_config.lang, basemap=outputs.basemap, title=title, demo=study_config.demo,
-                )  # fmt: skip
-                save_map(fmap, folder / "map.html", offline=outputs.offline)
-            if outputs.report:
-                from walkcircle.outputs.report import write_report
-
-                progress("writing the report")
-                write_report(results, study.profile, folder / "report.html", lang=study_config.lang)
+            results = write_study(study, outputs, folder, progress)
             check_interrupt()  # never move a run that was interrupted into place
         files = sorted(p.name for p in final.iterdir())
         if as_json:
