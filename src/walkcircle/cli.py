@@ -1473,6 +1473,115 @@ def run(
             out_console.print(f"{label}outputs in [bold]{final}[/]: {', '.join(files)}")
 
 
+@app.command()
+def batch(
+    areas_file: Annotated[Path, typer.Argument(help="Areas: AREAS.toml ([[area]] tables) or AREAS.csv")],
+    out: Annotated[
+        Path, typer.Option("--out", help="Output folder: one subfolder per area + areas.csv")
+    ] = Path("data/processed/batch"),
+    scheduler: Annotated[
+        str,
+        typer.Option(
+            "--scheduler", help="'local' (a LocalCluster) or a Dask scheduler address tcp://host:8786"
+        ),
+    ] = "local",
+    workers: Annotated[
+        int, typer.Option("--workers", help="Worker processes of the local cluster", min=1)
+    ] = 2,
+    force: Annotated[bool, typer.Option("--force", help="Recompute every area, done or failed")] = False,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Try again areas that failed in an earlier run")
+    ] = False,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Run many study areas on Dask (a province, a country): resumable and fault tolerant.
+
+    Areas already done are skipped, and so are areas that failed before with the same
+    settings (after fixing their input, use --retry-failed); --force recomputes everything.
+    """
+    from walkcircle.batch import read_areas, run_batch
+
+    with handled_errors():
+        try:
+            areas = read_areas(areas_file)
+        except WalkcircleError as exc:
+            raise UsageError(str(exc)) from exc
+        show = not (quiet or as_json)
+        if show:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                           console=err_console)  # fmt: skip
+            bar.start()
+            task = bar.add_task("areas", total=len(areas))
+        try:
+
+            def progress(done: int, total: int, area: str, status: str) -> None:
+                if show:
+                    bar.update(task, completed=done, description=f"{area}: {status}")
+                    if status == "failed":
+                        bar.console.print(f"[red]failed[/] {area}", highlight=False)
+
+            def dashboard(link: str | None) -> None:
+                if show:
+                    bar.console.print(f"Dask dashboard: {link}" if link else "Dask dashboard: not available")
+
+            result = run_batch(
+                areas,
+                out,
+                scheduler=scheduler,
+                workers=workers,
+                force=force,
+                progress=progress,
+                on_dashboard=dashboard,
+            )
+        finally:
+            if show:
+                bar.stop()
+        table = result.areas
+        counts = table["status"].value_counts().to_dict()
+        if as_json:
+            print_json({"out": str(out), "counts": counts, "areas": table.to_dict(orient="records")})
+        else:
+            if not quiet:
+                summary = Table(title=f"{len(table)} areas", title_justify="left")
+                for col in ("area", "status", "nodes", "homes", "score", "error"):
+                    summary.add_column(col)
+                for row in table.itertuples():
+                    nodes = getattr(row, "network_nodes", None)
+                    score = getattr(row, "score_mean", None)
+                    summary.add_row(
+                        row.area, row.status, "" if pd_isna(nodes) else f"{int(nodes):,}",
+                        "" if pd_isna(getattr(row, "homes", None)) else f"{int(row.homes):,}",
+                        "" if pd_isna(score) else f"{score:.1f}", str(row.error or "")[:120],
+                    )  # fmt: skip
+                out_console.print(summary)
+                out_console.print(
+                    f"combined tables in [bold]{out}[/]: areas.csv, areas.parquet, communities/"
+                )
+        if counts.get("failed") or counts.get("failed earlier"):
+            raise typer.Exit(1)
+
+
+def pd_isna(value: Any) -> bool:
+    """Tell whether a table cell is empty (None or NaN).
+
+    Parameters
+    ----------
+    value
+        A cell.
+
+    Returns
+    -------
+    bool
+        True if missing.
+    """
+    import pandas as pd
+
+    return value is None or bool(pd.isna(value))
+
+
 def main() -> None:
     """Run the command line."""
     app()
