@@ -125,3 +125,17 @@ def test_bad_arguments():
 def test_threads_can_be_set():
     assert paths.set_threads(1) == 1
     assert paths.set_threads(None) >= 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(case=graphs_with_sources(), limit=st.sampled_from([0.0, 3.0, 12.5, 1e9]))
+def test_reach_within_lists_exactly_the_nodes_within_the_limit(case, limit):
+    g, groups = case
+    starts = groups[0]
+    start_idx, node, dist = paths.reach_within(g, starts, limit)
+    full = _all_pairs(g, starts)
+    got = {(int(s), int(v)): d for s, v, d in zip(start_idx, node, dist, strict=True)}
+    want = {(s, v): full[s, v] for s in range(len(starts)) for v in range(g.shape[0]) if full[s, v] <= limit}
+    assert got.keys() == want.keys()
+    for key, d in got.items():
+        assert d == pytest.approx(want[key], abs=1e-9)

@@ -746,40 +746,6 @@ CommunitiesOpt = Annotated[
 ]
 
 
-@contextmanager
-def step_reporter(quiet: bool = False) -> Iterator[Callable[[str], None]]:
-    """Show each step of a long job on stderr as a spinner line, and log finished steps.
-
-    Parameters
-    ----------
-    quiet
-        Show nothing.
-
-    Yields
-    ------
-    callable
-        Call with a message when a step starts.
-    """
-    if quiet:
-        yield lambda _message: None
-        return
-    import time
-
-    started = time.perf_counter()
-    with err_console.status("starting", spinner="dots") as status:
-        last: list[str] = []
-
-        def report(message: str) -> None:
-            if last:
-                err_console.log(f"[green]done[/] {last[-1]}", highlight=False)
-            last.append(message)
-            status.update(f"{message} ({time.perf_counter() - started:.0f} s)")
-
-        yield report
-        if last:
-            err_console.log(f"[green]done[/] {last[-1]}", highlight=False)
-
-
 def build_study(
     *,
     osm: Path | None,
@@ -893,7 +859,7 @@ def score(
 ) -> None:
     """Score homes, communities and districts against a standard, with the programme ledger."""
     with handled_errors():
-        with step_reporter(quiet or as_json) as progress:
+        with progress_bar(10, quiet or as_json, verbose=False) as progress:
             study = build_study(
                 osm=osm, place=place, bbox=bbox, demo=demo, tables=tables, crs=crs, communities=communities,
                 communities_crs=communities_crs, profile=profile, speed=speed, elderly=elderly, homes=homes,
@@ -997,7 +963,7 @@ def suggest(
     from walkcircle.outputs.export import write_csv, write_geopackage
 
     with handled_errors():
-        with step_reporter(quiet or as_json) as progress:
+        with progress_bar(10, quiet or as_json, verbose=False) as progress:
             study = build_study(
                 osm=osm, place=place, bbox=bbox, demo=demo, tables=tables, crs=crs, communities=communities,
                 communities_crs=communities_crs, profile=profile, speed=speed, elderly=elderly, homes=homes,
@@ -1135,7 +1101,7 @@ def map_command(
             raise UsageError(f"--basemap {basemap!r}: use one of {', '.join(BASEMAPS)}")
         if Path(out).suffix.lower() not in (".html", ".htm"):
             raise UsageError(f"--out {out}: the map is an HTML file; use a .html name")
-        with step_reporter(quiet) as progress:
+        with progress_bar(10, quiet, verbose=False) as progress:
             study = build_study(
                 osm=osm, place=place, bbox=bbox, demo=demo, tables=tables, crs=crs, communities=communities,
                 communities_crs=communities_crs, profile=profile, speed=speed, elderly=elderly, homes=homes,
@@ -1188,7 +1154,7 @@ def report(
     with handled_errors():
         if Path(out).suffix.lower() not in (".html", ".htm"):
             raise UsageError(f"--out {out}: the report is an HTML file; use a .html name")
-        with step_reporter(quiet) as progress:
+        with progress_bar(10, quiet, verbose=False) as progress:
             study = build_study(
                 osm=osm, place=place, bbox=bbox, demo=demo, tables=tables, crs=crs, communities=communities,
                 communities_crs=communities_crs, profile=profile, speed=speed, elderly=elderly, homes=homes,

@@ -253,50 +253,68 @@ def _k_nearest_groups(indptr, indices, weights, sources, group_ptr, n_nodes, k, 
 
 
 @njit(cache=True, nogil=True)
+def _bounded_search(indptr, indices, weights, start, limit, dist, pos, hk, hn, touched):  # noqa: ANN001, ANN202
+    """Dijkstra from one node up to `limit`; return how many nodes it reached.
+
+    The reached nodes are ``touched[:n]`` with their distances in ``dist``. ``dist`` must be
+    ``inf`` and ``pos`` -1 everywhere on entry; callers reset the touched entries after use,
+    so one set of arrays serves thousands of small searches.
+    """
+    n_touched = 1
+    touched[0] = start
+    dist[start] = 0.0
+    _sift_up(hk, hn, pos, 0, 0.0, start)
+    size = 1
+    while size > 0:
+        u, size = _pop_min(hk, hn, pos, size)
+        du = dist[u]
+        for e in range(indptr[u], indptr[u + 1]):
+            v = indices[e]
+            p = pos[v]
+            if p == -2:
+                continue
+            nd = du + weights[e]
+            if nd < dist[v] and nd <= limit:
+                dist[v] = nd
+                if p == -1:
+                    touched[n_touched] = v
+                    n_touched += 1
+                    _sift_up(hk, hn, pos, size, nd, v)
+                    size += 1
+                else:
+                    _sift_up(hk, hn, pos, p, nd, v)
+    return n_touched
+
+
+@njit(cache=True, nogil=True)
+def _reset(dist, pos, touched, n_touched):  # noqa: ANN001, ANN202
+    for i in range(n_touched):
+        dist[touched[i]] = np.inf
+        pos[touched[i]] = -1
+
+
+@njit(cache=True, nogil=True)
 def _counts_one(indptr, indices, weights, sources, n_nodes, limits):  # noqa: ANN001, ANN202
     """For each node, how many sources lie within each (ascending) limit."""
     n_limits = limits.size
     counts = np.zeros((n_nodes, n_limits), np.int32)
-    limit = limits[n_limits - 1]
     dist = np.full(n_nodes, np.inf)
     pos = np.full(n_nodes, -1, indices.dtype)
     hk = np.empty(n_nodes, np.float64)
     hn = np.empty(n_nodes, indices.dtype)
     touched = np.empty(n_nodes, indices.dtype)
     for s in range(sources.size):
-        start = sources[s]
-        if start < 0:
+        if sources[s] < 0:
             continue
-        n_touched = 1
-        touched[0] = start
-        dist[start] = 0.0
-        _sift_up(hk, hn, pos, 0, 0.0, start)
-        size = 1
-        while size > 0:
-            u, size = _pop_min(hk, hn, pos, size)
-            du = dist[u]
-            for t in range(n_limits):
-                if du <= limits[t]:
-                    counts[u, t] += 1
-            for e in range(indptr[u], indptr[u + 1]):
-                v = indices[e]
-                p = pos[v]
-                if p == -2:
-                    continue
-                nd = du + weights[e]
-                if nd < dist[v] and nd <= limit:
-                    dist[v] = nd
-                    if p == -1:
-                        touched[n_touched] = v
-                        n_touched += 1
-                        _sift_up(hk, hn, pos, size, nd, v)
-                        size += 1
-                    else:
-                        _sift_up(hk, hn, pos, p, nd, v)
-        # reset only what this search touched
+        n_touched = _bounded_search(
+            indptr, indices, weights, sources[s], limits[n_limits - 1], dist, pos, hk, hn, touched
+        )
         for i in range(n_touched):
-            dist[touched[i]] = np.inf
-            pos[touched[i]] = -1
+            u = touched[i]
+            for t in range(n_limits):
+                if dist[u] <= limits[t]:
+                    counts[u, t] += 1
+        _reset(dist, pos, touched, n_touched)
     return counts
 
 
@@ -491,53 +509,25 @@ def _reach_lists(indptr, indices, weights, starts, n_nodes, limit):  # noqa: ANN
     hk = np.empty(n_nodes, np.float64)
     hn = np.empty(n_nodes, indices.dtype)
     touched = np.empty(n_nodes, indices.dtype)
-    capacity = max(16, starts.size * 8)
-    out_start = np.empty(capacity, np.int64)
-    out_node = np.empty(capacity, np.int64)
-    out_dist = np.empty(capacity, np.float64)
+    out_start = np.empty(max(16, starts.size * 8), np.int64)
+    out_node = np.empty(out_start.size, np.int64)
+    out_dist = np.empty(out_start.size, np.float64)
     n_out = 0
     for s in range(starts.size):
-        start = starts[s]
-        if start < 0:
+        if starts[s] < 0:
             continue
-        n_touched = 1
-        touched[0] = start
-        dist[start] = 0.0
-        _sift_up(hk, hn, pos, 0, 0.0, start)
-        size = 1
-        while size > 0:
-            u, size = _pop_min(hk, hn, pos, size)
-            du = dist[u]
-            if n_out == out_start.size:
-                grown_s = np.empty(out_start.size * 2, np.int64)
-                grown_n = np.empty(out_start.size * 2, np.int64)
-                grown_d = np.empty(out_start.size * 2, np.float64)
-                grown_s[:n_out] = out_start[:n_out]
-                grown_n[:n_out] = out_node[:n_out]
-                grown_d[:n_out] = out_dist[:n_out]
-                out_start, out_node, out_dist = grown_s, grown_n, grown_d
-            out_start[n_out] = s
-            out_node[n_out] = u
-            out_dist[n_out] = du
-            n_out += 1
-            for e in range(indptr[u], indptr[u + 1]):
-                v = indices[e]
-                p = pos[v]
-                if p == -2:
-                    continue
-                nd = du + weights[e]
-                if nd < dist[v] and nd <= limit:
-                    dist[v] = nd
-                    if p == -1:
-                        touched[n_touched] = v
-                        n_touched += 1
-                        _sift_up(hk, hn, pos, size, nd, v)
-                        size += 1
-                    else:
-                        _sift_up(hk, hn, pos, p, nd, v)
+        n_touched = _bounded_search(indptr, indices, weights, starts[s], limit, dist, pos, hk, hn, touched)
+        while n_out + n_touched > out_start.size:
+            grown = out_start.size * 2
+            out_start = np.concatenate((out_start, np.empty(grown - out_start.size, np.int64)))
+            out_node = np.concatenate((out_node, np.empty(grown - out_node.size, np.int64)))
+            out_dist = np.concatenate((out_dist, np.empty(grown - out_dist.size, np.float64)))
         for i in range(n_touched):
-            dist[touched[i]] = np.inf
-            pos[touched[i]] = -1
+            out_start[n_out] = s
+            out_node[n_out] = touched[i]
+            out_dist[n_out] = dist[touched[i]]
+            n_out += 1
+        _reset(dist, pos, touched, n_touched)
     return out_start[:n_out], out_node[:n_out], out_dist[:n_out]
 
 
@@ -559,7 +549,7 @@ def reach_within(
     -------
     tuple of numpy.ndarray
         ``start`` (index into `starts`), ``node`` and ``dist`` of every pair found, grouped
-        by start in increasing distance.
+        by start (the start itself first, at distance 0).
     """
     indptr, indices, weights = _csr_arrays(graph)
     starts = np.asarray(starts, np.int64).astype(indices.dtype)
