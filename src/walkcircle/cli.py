@@ -384,25 +384,6 @@ def table_specs(
     ]
 
 
-def study_area_bounds(net: Any, margin_deg: float = 0.01) -> tuple[float, float, float, float]:
-    """Return the network's bounds grown by a margin (facilities just outside still count).
-
-    Parameters
-    ----------
-    net
-        WalkNetwork.
-    margin_deg
-        Margin, degrees (0.01 is about 1 km).
-
-    Returns
-    -------
-    tuple
-        (west, south, east, north).
-    """
-    w, s, e, n = net.bounds_lonlat()
-    return (w - margin_deg, s - margin_deg, e + margin_deg, n + margin_deg)
-
-
 @app.command()
 def facilities(
     osm: OsmOpt = None,
@@ -442,54 +423,27 @@ def facilities(
     cache_dir: CacheOpt = Path("data/raw"),
 ) -> None:
     """Load facilities (OSM + tables), classify them by a profile and count them per category."""
-    import warnings
-
-    from walkcircle.errors import WalkcircleWarning
-    from walkcircle.profiles import load_profile
-    from walkcircle.sources.facilities import category_counts_table, collect_facilities, empty_categories
-    from walkcircle.sources.osm import OverpassConfig
+    from walkcircle.sources.facilities import category_counts_table, empty_categories
+    from walkcircle.study import Study
 
     with handled_errors():
         if lang not in ("zh", "en"):
             raise UsageError(f"--lang {lang!r}: use zh or en")
-        prof = load_profile(profile)
+        given = [x is not None for x in (osm, place, bbox)]
+        if sum(given) > 1 or (demo and any(given)):
+            raise UsageError("give only one network source: --osm, --place, --bbox or --demo")
+        if not (any(given) or demo):
+            raise UsageError("give a network source: --osm FILE, --place TEXT or --bbox W,S,E,N")
         specs = table_specs(tables, crs, lon_col, lat_col, category_col, typecode_col, category)
-        with err_console.status("loading network", spinner="dots") as spinner:
-            net = network_options_to_network(
-                osm,
-                place,
-                bbox,
-                overpass_url,
-                timeout,
-                cache_dir,
-                False,
-                status=lambda m: spinner.update(m),
-                demo=demo,
-            )
-            spinner.update("loading facilities")
-            osm_file = (
-                None if no_osm or not net.source or (place is not None or bbox is not None) else net.source
-            )
-            area_polygon = None
-            if not no_osm and (place is not None or bbox is not None):
-                import shapely
-
-                area_polygon = shapely.box(*net.bounds_lonlat())
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", WalkcircleWarning)  # reported below, once
-                load = collect_facilities(
-                    prof,
-                    osm_path=osm_file,
-                    overpass_area=area_polygon,
-                    overpass_config=OverpassConfig(
-                        overpass_url=overpass_url or OverpassConfig.overpass_url,
-                        timeout_s=timeout,
-                        cache_dir=cache_dir,
-                    ),
-                    tables=specs,
-                    area=study_area_bounds(net),
-                    dedupe_m=dedupe_m,
-                )
+        with progress_bar(3, quiet=as_json, verbose=False) as progress:
+            study = Study(
+                progress=progress, osm=osm, place=place, bbox=parse_bbox(bbox), demo=demo, facilities=specs,
+                osm_facilities=not no_osm, profile=profile, dedupe_m=dedupe_m, overpass_url=overpass_url,
+                timeout_s=timeout, cache_dir=cache_dir, lang=lang,
+            )  # fmt: skip
+            prof = study.profile
+            net = study.network()
+            load = study.facilities()
         counts = category_counts_table(load, prof, lang)
         fac = load.facilities
         snapped = (
@@ -678,7 +632,7 @@ def isochrones(
     import warnings
 
     from walkcircle.errors import WalkcircleWarning
-    from walkcircle.isochrones import isochrones as make_isochrones
+    from walkcircle.isochrones import isochrones_around
 
     with handled_errors():
         points = [parse_point(p) for p in at]
@@ -701,15 +655,7 @@ def isochrones(
             spinner.update(f"routing from {len(points)} origin(s)")
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", WalkcircleWarning)
-                iso = make_isochrones(
-                    net,
-                    [p[0] for p in points],
-                    [p[1] for p in points],
-                    budgets,
-                    speed_kmh=kmh,
-                    half_width_m=half_width,
-                    origin_ids=[f"{p[0]:.6f},{p[1]:.6f}" for p in points],
-                )
+                iso = isochrones_around(net, points, budgets, kmh, half_width_m=half_width)
         for w in caught:
             err_console.print(f"[yellow]warning:[/] {w.message}", highlight=False, soft_wrap=True)
         written = None
@@ -1051,18 +997,6 @@ SuggestOpt = Annotated[
 ]
 
 
-def _isochrones_for(study: Any, points: list[str] | None, minutes: str) -> Any:
-    if not points:
-        return None
-    from walkcircle.isochrones import isochrones as make_isochrones
-
-    parsed = [parse_point(p) for p in points]
-    return make_isochrones(
-        study.network(), [p[0] for p in parsed], [p[1] for p in parsed], parse_minutes(minutes),
-        speed_kmh=study.config.speed_kmh, origin_ids=[f"{p[0]:.5f},{p[1]:.5f}" for p in parsed],
-    )  # fmt: skip
-
-
 @app.command("map")
 def map_command(
     out: Annotated[Path, typer.Option("--out", help="HTML file to write")] = Path("data/processed/map.html"),
@@ -1094,7 +1028,7 @@ def map_command(
     cache_dir: CacheOpt = Path("data/raw"),
 ) -> None:
     """Draw the study map (folium HTML; self-contained and offline by default)."""
-    from walkcircle.outputs.maps import BASEMAPS, save_map, study_map
+    from walkcircle.outputs.maps import BASEMAPS, save_map
 
     with handled_errors():
         if basemap not in BASEMAPS:
@@ -1108,13 +1042,13 @@ def map_command(
                 no_osm=no_osm, overpass_url=overpass_url, timeout=timeout, cache_dir=cache_dir, lang=lang,
                 progress=progress, suggest=parse_suggest(suggest_sites),
             )  # fmt: skip
-            results = study.run()
-            iso = _isochrones_for(study, isochrones_at, isochrone_minutes)
+            points = [parse_point(p) for p in isochrones_at or []]
+            minutes = parse_minutes(isochrone_minutes)
+            study.results()
             progress("drawing the map")
-            fmap = study_map(
-                results.homes, results.facilities, study.profile, results.communities, iso, results.suggestions,
-                lang=lang, basemap=basemap, title=title or study.config.name, demo=study.config.demo,
-            )  # fmt: skip
+            fmap = study.map(
+                isochrones_at=points, minutes=minutes, basemap=basemap, title=title or study.config.name
+            )
             written = save_map(fmap, out, offline=not online)
         out_console.print(f"map written to [bold]{written}[/] ({written.stat().st_size / 1e6:.1f} MB, "
                           f"{'needs internet for Leaflet' if online else 'self-contained, works offline'})")  # fmt: skip

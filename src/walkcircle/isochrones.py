@@ -382,3 +382,41 @@ def _one_isochrone(
     if method == "union":
         return buffer_lines_union(array, half_width_m)
     return buffer_lines_raster(array, half_width_m, cell_m)
+
+
+def isochrones_around(
+    network: WalkNetwork,
+    points: Sequence[tuple[float, float]],
+    minutes: Sequence[float] = (5, 10, 15),
+    speed_kmh: float = DEFAULT_SPEED_KMH,
+    **options: object,
+) -> gpd.GeoDataFrame:
+    """Isochrones around (lon, lat) points, each named ``"lon,lat"`` (what maps and files show).
+
+    Parameters
+    ----------
+    network
+        The walking network.
+    points
+        Origins as (lon, lat) pairs, WGS-84.
+    minutes
+        Budgets, minutes.
+    speed_kmh
+        Walking speed.
+    **options
+        Passed to `isochrones` (``half_width_m``, ``method``, ``cell_m``...).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        As `isochrones`.
+    """
+    return isochrones(
+        network,
+        [p[0] for p in points],
+        [p[1] for p in points],
+        minutes,
+        speed_kmh=speed_kmh,
+        origin_ids=[f"{p[0]:.5f},{p[1]:.5f}" for p in points],
+        **options,  # type: ignore[arg-type]
+    )

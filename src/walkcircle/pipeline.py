@@ -132,17 +132,10 @@ def write_study(
             (float(np.median(results.network.lon[centre])), float(np.median(results.network.lat[centre])))
         ]
     if points:
-        from walkcircle.isochrones import isochrones
+        from walkcircle.isochrones import isochrones_around
 
         progress("isochrones")
-        iso = isochrones(
-            results.network,
-            [p[0] for p in points],
-            [p[1] for p in points],
-            outputs.isochrone_minutes,
-            speed_kmh=config.speed_kmh,
-            origin_ids=[f"{p[0]:.5f},{p[1]:.5f}" for p in points],
-        )
+        iso = isochrones_around(results.network, points, outputs.isochrone_minutes, config.speed_kmh)
     progress("writing tables")
     export_results(results, folder)
     if iso is not None:

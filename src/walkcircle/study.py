@@ -576,16 +576,15 @@ class Study:
         folium.Map
             The map.
         """
-        from walkcircle.isochrones import isochrones
+        from walkcircle.isochrones import isochrones_around
         from walkcircle.outputs.maps import study_map
 
         r = self.results()
-        iso = None
-        if isochrones_at:
-            iso = isochrones(
-                r.network, [p[0] for p in isochrones_at], [p[1] for p in isochrones_at], minutes,
-                speed_kmh=self.config.speed_kmh,
-            )  # fmt: skip
+        iso = (
+            isochrones_around(r.network, isochrones_at, minutes, self.config.speed_kmh)
+            if isochrones_at
+            else None
+        )
         kwargs.setdefault("lang", self.config.lang)
         kwargs.setdefault("title", self.config.name)
         kwargs.setdefault("demo", self.config.demo)
