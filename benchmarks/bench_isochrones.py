@@ -28,7 +28,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from synthetic import street_grid
 from walkcircle import paths
-from walkcircle.access import routing_graph
 from walkcircle.isochrones import (
     DEFAULT_CELL_M,
     buffer_lines_raster,
@@ -36,6 +35,7 @@ from walkcircle.isochrones import (
     edge_substrings,
     reached_pieces,
 )
+from walkcircle.routing import routing_graph
 
 HALF_WIDTH_M = 25.0
 

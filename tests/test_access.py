@@ -14,15 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyproj import Geod
 
-from walkcircle.access import (
-    ELDERLY_SPEED_KMH,
-    compute_access,
-    minutes_to_metres,
-    routing_graph,
-    speed_mps,
-)
+from walkcircle.access import compute_access
+from walkcircle.defaults import ELDERLY_SPEED_KMH
 from walkcircle.errors import InputError, WalkcircleWarning
 from walkcircle.network import build_network
+from walkcircle.routing import minutes_to_metres, routing_graph, speed_mps
 
 GEOD = Geod(ellps="WGS84")
 
@@ -98,9 +94,9 @@ def check_against_networkx(net, homes, facilities, categories, k=1, sample=None)
 
 
 def test_fixture_matches_networkx(tsinghua_osm, tsinghua_net):
-    from walkcircle.profiles import load_profile
-    from walkcircle.sources.facilities import facilities_from_osm_file
+    from walkcircle.profile import load_profile
     from walkcircle.sources.homes import homes_from_osm
+    from walkcircle.sources.osm_features import facilities_from_osm_file
 
     profile = load_profile("hebi-2021")
     facilities = facilities_from_osm_file(tsinghua_osm, profile).facilities
@@ -254,9 +250,9 @@ def test_speed_and_elderly_scenario():
 
 
 def test_engines_agree(cau_osm, cau_net):
-    from walkcircle.profiles import load_profile
-    from walkcircle.sources.facilities import facilities_from_osm_file
+    from walkcircle.profile import load_profile
     from walkcircle.sources.homes import homes_from_h3
+    from walkcircle.sources.osm_features import facilities_from_osm_file
 
     fac = facilities_from_osm_file(cau_osm, load_profile("gb50180-2018")).facilities
     homes = homes_from_h3(cau_net).homes

@@ -20,22 +20,13 @@ from osm_helpers import open_xml, overpass_json, parse_osm_xml
 from overpass_server import FakeOSMServer
 from walkcircle.coords import from_wgs84, wgs84_to_gcj02
 from walkcircle.errors import InputError, WalkcircleWarning
-from walkcircle.profiles import load_profile
-from walkcircle.sources.facilities import (
-    FacilityLoad,
-    LoadReport,
-    TableSpec,
-    _facility_frame,
-    collect_facilities,
-    detect_crs_mismatch,
-    empty_categories,
-    facilities_from_osm_file,
-    facilities_from_overpass,
-    looks_swapped,
-    merge_facilities,
-    read_facility_table,
-)
+from walkcircle.profile import load_profile
+from walkcircle.sources.facilities import collect_facilities, empty_categories
+from walkcircle.sources.loads import FacilityLoad, LoadReport, _facility_frame
+from walkcircle.sources.merge import merge_facilities
 from walkcircle.sources.osm import OverpassConfig
+from walkcircle.sources.osm_features import facilities_from_osm_file, facilities_from_overpass
+from walkcircle.sources.tables import TableSpec, detect_crs_mismatch, looks_swapped, read_facility_table
 
 GEOD = Geod(ellps="WGS84")
 GB = load_profile("gb50180-2018")

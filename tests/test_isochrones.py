@@ -114,8 +114,8 @@ def test_holes_are_kept():
 def test_raster_buffer_matches_the_union_of_edge_buffers(tsinghua_net):
     """The fast raster buffer against buffering each piece and unioning (the reference)."""
     from walkcircle import paths
-    from walkcircle.access import routing_graph
     from walkcircle.isochrones import buffer_lines_raster, buffer_lines_union, reached_pieces
+    from walkcircle.routing import routing_graph
 
     net = tsinghua_net
     snap = net.snap([116.32], [40.005])

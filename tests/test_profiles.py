@@ -7,9 +7,9 @@ import re
 import pytest
 
 from conftest import REFERENCE
+from walkcircle.defaults import ELDERLY_SPEED_KMH
 from walkcircle.errors import InputError
-from walkcircle.profiles import (
-    ELDERLY_SPEED_KMH,
+from walkcircle.profile import (
     TagRule,
     list_profiles,
     load_profile,

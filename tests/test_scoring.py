@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from walkcircle.access import compute_access
 from walkcircle.errors import InputError, WalkcircleWarning
-from walkcircle.profiles import load_profile, profile_from_dict
+from walkcircle.profile import load_profile, profile_from_dict
 from walkcircle.scoring import (
     ScoringRules,
     category_gaps,
@@ -130,7 +130,7 @@ def test_hand_computed_ledger(ten_node):
 
 
 def test_hebi_ledger_lists_all_nine_circles_and_flags_gaps_on_a_fixture(cau_osm):
-    from walkcircle.sources.facilities import facilities_from_osm_file
+    from walkcircle.sources.osm_features import facilities_from_osm_file
 
     hebi = load_profile("hebi-2021")
     facilities = facilities_from_osm_file(cau_osm, hebi).facilities

@@ -89,7 +89,7 @@ def safe_name(name: str) -> str:
 def _area_from_mapping(
     raw: Mapping[str, Any], where: str, base: Path, defaults: Mapping[str, Any]
 ) -> AreaSpec:
-    from walkcircle.sources.facilities import TableSpec
+    from walkcircle.sources.tables import TableSpec
 
     unknown = set(raw) - AREA_KEYS
     if unknown:

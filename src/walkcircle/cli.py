@@ -353,7 +353,7 @@ def table_specs(
     list of TableSpec
         One per table.
     """
-    from walkcircle.sources.facilities import TableSpec
+    from walkcircle.sources.tables import TableSpec
 
     tables = tables or []
     crs = crs or []
@@ -593,7 +593,7 @@ def resolve_speed(speed: float | None, elderly: bool, default: float = 4.8) -> f
     float
         km/h.
     """
-    from walkcircle.access import ELDERLY_SPEED_KMH
+    from walkcircle.defaults import ELDERLY_SPEED_KMH
 
     if speed is not None and elderly:
         msg = "give --speed or --elderly, not both"
@@ -919,7 +919,7 @@ def suggest(
             study.profile.category(category)
             cand = None
             if candidates is not None:
-                from walkcircle.sources.facilities import read_candidate_points
+                from walkcircle.sources.tables import read_candidate_points
 
                 cand = read_candidate_points(candidates, candidates_crs)
             result = study.suggest(category, count, cand)
@@ -1327,7 +1327,7 @@ def run(
         if isochrones_at:
             outputs.isochrones_at = [parse_point(p) for p in isochrones_at]
         from walkcircle.outputs.maps import BASEMAPS
-        from walkcircle.profiles import load_profile
+        from walkcircle.profile import load_profile
 
         if outputs.basemap not in BASEMAPS:
             raise UsageError(f"--basemap {outputs.basemap!r}: use one of {', '.join(BASEMAPS)}")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from walkcircle.errors import InputError
-from walkcircle.sources.facilities import TableSpec
+from walkcircle.sources.tables import TableSpec
 from walkcircle.study import StudyConfig
 
 CONFIG_NAME = "walkcircle.toml"

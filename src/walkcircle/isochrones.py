@@ -29,12 +29,12 @@ import shapely
 from numba import njit
 
 from walkcircle import paths
-from walkcircle.access import DEFAULT_SPEED_KMH, RoutingGraph, minutes_to_metres, routing_graph
+from walkcircle.defaults import DEFAULT_HALF_WIDTH_M, DEFAULT_SNAP_CAP_M, DEFAULT_SPEED_KMH
 from walkcircle.errors import InputError, WalkcircleWarning
 from walkcircle.geodesy import to_lonlat
-from walkcircle.network import DEFAULT_SNAP_CAP_M, WalkNetwork
+from walkcircle.network import WalkNetwork
+from walkcircle.routing import RoutingGraph, minutes_to_metres, routing_graph
 
-DEFAULT_HALF_WIDTH_M = 25.0
 DEFAULT_QUAD_SEGS = 8
 DEFAULT_CELL_M = 4.0
 METHODS = ("raster", "union")

@@ -23,13 +23,13 @@ import shapely
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from walkcircle.defaults import DEFAULT_SNAP_CAP_M
 from walkcircle.errors import EmptyNetworkError, InputError
 from walkcircle.geodesy import geodesic_lengths, to_projected, utm_epsg
 
 if TYPE_CHECKING:
     import geopandas as gpd
 
-DEFAULT_SNAP_CAP_M = 300.0
 _CACHE_FORMAT = 1
 
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     import shapely
 
     from walkcircle.access import AccessResult
-    from walkcircle.profiles import Profile
+    from walkcircle.profile import Profile
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ import pandas as pd
 from scipy import sparse
 
 from walkcircle import paths
-from walkcircle.access import routing_graph
 from walkcircle.errors import InputError, WalkcircleWarning
+from walkcircle.routing import routing_graph
 
 if TYPE_CHECKING:
     from walkcircle.network import Snapped, WalkNetwork

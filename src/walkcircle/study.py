@@ -24,10 +24,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from walkcircle.access import DEFAULT_TIERS_MIN, AccessResult, compute_access
+from walkcircle.access import AccessResult, compute_access
+from walkcircle.defaults import DEFAULT_PROFILE, DEFAULT_TIERS_MIN, HEBI_CENTRAL_PLACES
 from walkcircle.errors import InputError, WalkcircleWarning
 from walkcircle.network import Snapped, WalkNetwork
-from walkcircle.profiles import DEFAULT_PROFILE, Profile, load_profile
+from walkcircle.profile import Profile, load_profile
 from walkcircle.scoring import (
     ScoringRules,
     category_gaps,
@@ -39,7 +40,7 @@ from walkcircle.scoring import (
     programme_summary,
 )
 from walkcircle.siting import Suggestion, suggest_sites
-from walkcircle.sources.facilities import FacilityLoad, TableSpec, collect_facilities
+from walkcircle.sources.facilities import collect_facilities
 from walkcircle.sources.homes import (
     Homes,
     assign_to_community_points,
@@ -48,6 +49,8 @@ from walkcircle.sources.homes import (
     homes_from_osm,
     read_communities,
 )
+from walkcircle.sources.loads import FacilityLoad
+from walkcircle.sources.tables import TableSpec
 
 HOME_SOURCES = ("auto", "osm", "h3")
 Progress = Callable[[str], None]
@@ -269,7 +272,7 @@ class Study:
             else:
                 self.progress("downloading the default study area (Hebi's central districts)")
                 self._cache["network"] = download_network(
-                    place=HEBI_CENTRAL_PLACES, config=self._overpass_config(), rules=rules
+                    place=list(HEBI_CENTRAL_PLACES), config=self._overpass_config(), rules=rules
                 )
         return self._cache["network"]
 
@@ -615,11 +618,3 @@ class Study:
     def _note(self, caught: list[warnings.WarningMessage]) -> None:
         for w in caught:
             self.warnings.append(str(w.message))
-
-
-# Hebi's central urban districts (鹤壁市中心城区), the default study area when no source is given.
-HEBI_CENTRAL_PLACES = [
-    "淇滨区, 鹤壁市, 河南省, 中国",
-    "山城区, 鹤壁市, 河南省, 中国",
-    "鹤山区, 鹤壁市, 河南省, 中国",
-]

@@ -33,7 +33,7 @@ from walkcircle.errors import InputError
 from walkcircle.outputs.export import atomic_path
 
 if TYPE_CHECKING:
-    from walkcircle.profiles import Profile
+    from walkcircle.profile import Profile
     from walkcircle.siting import Suggestion
 
 BASEMAPS: dict[str, dict[str, Any]] = {

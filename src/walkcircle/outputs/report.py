@@ -23,7 +23,7 @@ import pandas as pd
 from walkcircle.outputs.export import atomic_path
 
 if TYPE_CHECKING:
-    from walkcircle.profiles import Profile
+    from walkcircle.profile import Profile
     from walkcircle.study import StudyResults
 
 CJK_FONTS = (

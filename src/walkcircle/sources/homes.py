@@ -29,9 +29,12 @@ import pandas as pd
 import shapely
 
 from walkcircle.coords import normalise_crs, to_wgs84
+from walkcircle.defaults import DEFAULT_GRID_M, DEFAULT_H3_RESOLUTION
 from walkcircle.errors import InputError
 from walkcircle.geodesy import to_lonlat, to_projected, utm_epsg
-from walkcircle.sources.facilities import LoadReport, _find_column, _read_table, read_osm_features
+from walkcircle.sources.loads import LoadReport
+from walkcircle.sources.osm_features import read_osm_features
+from walkcircle.sources.tables import _find_column, _read_table
 
 if TYPE_CHECKING:
     from walkcircle.network import WalkNetwork
@@ -47,8 +50,6 @@ RESIDENTIAL_BUILDINGS = (
     "bungalow",
     "farm",
 )
-DEFAULT_GRID_M = 50.0
-DEFAULT_H3_RESOLUTION = 10
 HOME_COLUMNS = ["home_id", "community", "population", "source", "lon", "lat"]
 COMMUNITY_NAME_NAMES = ("name", "community", "名称", "社区", "社区名称", "name_zh")
 POPULATION_NAMES = ("population", "pop", "人口", "常住人口", "residents")
@@ -289,7 +290,7 @@ def read_communities(
         The communities (columns ``community``, ``population`` (NaN if unknown),
         ``district``, ``geometry`` in WGS-84) and the load report.
     """
-    from walkcircle.sources.facilities import _table_coordinates
+    from walkcircle.sources.tables import _table_coordinates
 
     path = Path(path)
     try:

@@ -23,6 +23,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from walkcircle.defaults import DEFAULT_CACHE_DIR, DEFAULT_NOMINATIM_URL, DEFAULT_OVERPASS_URL
 from walkcircle.errors import OFFLINE_HINT, DownloadError, EmptyNetworkError, InputError
 from walkcircle.geodesy import geodesic_lengths
 from walkcircle.network import WalkNetwork, assemble_network, build_network
@@ -33,9 +34,6 @@ if TYPE_CHECKING:
 
 OSM_SUFFIXES = (".osm", ".osm.xml", ".xml", ".osm.bz2", ".osm.gz", ".osm.pbf", ".pbf")
 GRAPHML_SUFFIXES = (".graphml",)
-DEFAULT_CACHE_DIR = Path("data/raw")
-DEFAULT_OVERPASS_URL = "https://overpass-api.de/api"
-DEFAULT_NOMINATIM_URL = "https://nominatim.openstreetmap.org/"
 
 # Tags a walk rule looks at; anything else on a way is ignored.
 WALK_TAG_KEYS = (
