@@ -454,4 +454,4 @@ def test_cli_facilities_requires_a_declared_crs(tmp_path, cau_osm):
     )
     assert res.returncode == 2 and "one --crs for all tables or one per table" in res.stderr
     res = _cli("facilities", "--osm", str(cau_osm), "--profile", "gb-50180")
-    assert res.returncode == 1 and "unknown profile" in res.stderr
+    assert res.returncode == 2 and "unknown profile" in res.stderr  # a usage error everywhere (issue 11)

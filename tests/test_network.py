@@ -261,3 +261,30 @@ def test_snap_flags_invalid_points():
     assert s.off_network.tolist() == [True, False]
     assert s.edge[0] == -1
     assert len(s.subset(np.array([False, True]))) == 1
+
+
+def test_networkx_round_trip(cau_net):
+    """to_networkx gives osmnx's shape; back again gives the same nodes, lengths and shortest paths."""
+    import networkx as nx
+    import osmnx as ox
+    from scipy.sparse.csgraph import dijkstra
+
+    g = cau_net.to_networkx()
+    assert g.graph["crs"] == "epsg:4326" and g.number_of_nodes() == cau_net.n_nodes
+    assert g.number_of_edges() == 2 * cau_net.n_edges
+    gdf_nodes, gdf_edges = ox.convert.graph_to_gdfs(g)  # osmnx accepts it as its own
+    assert len(gdf_nodes) == cau_net.n_nodes and len(gdf_edges) == 2 * cau_net.n_edges
+    back = WalkNetwork.from_networkx(g)
+    assert sorted(back.node_id) == sorted(cau_net.node_id)
+    assert back.edge_length_m.sum() == pytest.approx(cau_net.edge_length_m.sum(), rel=1e-9)
+    rng = np.random.default_rng(3)
+    sources = rng.choice(cau_net.n_nodes, 5, replace=False)
+    ours = dijkstra(cau_net.graph, indices=sources)
+    index = {n: i for i, n in enumerate(back.node_id)}
+    again = dijkstra(back.graph, indices=[index[cau_net.node_id[s]] for s in sources])
+    for row, s in enumerate(sources):
+        lengths = nx.single_source_dijkstra_path_length(g, int(cau_net.node_id[s]), weight="length")
+        for target, metres in list(lengths.items())[:200]:
+            t_ours = int(np.flatnonzero(cau_net.node_id == target)[0])
+            assert metres == pytest.approx(ours[row, t_ours], abs=1e-6)
+            assert again[row, index[target]] == pytest.approx(metres, abs=0.01)

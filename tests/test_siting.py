@@ -180,4 +180,4 @@ def test_cli_score_and_suggest(tmp_path, cau_osm):
     )
     assert (tmp_path / "g" / "suggestions.gpkg").exists()
     res = _cli("suggest", "--osm", str(cau_osm), "--category", "unicorns")
-    assert res.returncode == 1 and "no category 'unicorns'" in res.stderr
+    assert res.returncode == 2 and "no category 'unicorns'" in res.stderr  # a bad flag value: usage (issue 11)

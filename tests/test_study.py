@@ -93,3 +93,41 @@ def test_study_h3_homes_and_elderly_speed(cau_osm):
     # minute thresholds (convenience store, 5 min) shrink at the slower speed
     assert slow.summary["coverage"]["convenience_store"] <= fast.summary["coverage"]["convenience_store"]
     assert slow.summary["speed_kmh"] == 3.6
+
+
+def test_add_facilities_recomputes_what_depends_on_them(tmp_path, cau_osm, cau_net):
+    from walkcircle.settings import build_settings
+    from walkcircle.study import STEPS, steps_to_forget
+
+    settings = build_settings({"osm": str(cau_osm), "homes": "h3", "osm_facilities": False})
+    before = dataclasses_snapshot(settings)
+    study = Study(settings)
+    first = study.results()
+    net, homes = study.network(), study.homes()
+    assert first.summary["facilities"]["elderly_care"] == 0
+    rng = np.random.default_rng(7)
+    pick = rng.choice(cau_net.n_nodes, 3, replace=False)
+    table = tmp_path / "care.csv"
+    pd.DataFrame({"lon": cau_net.lon[pick], "lat": cau_net.lat[pick], "category": "elderly_care"}).to_csv(table, index=False)
+    study.add_facilities(table, crs="wgs84")
+    again = study.results()
+    assert again is not first and again.summary["facilities"]["elderly_care"] == 3
+    assert again.summary["coverage"]["elderly_care"] > 0
+    assert study.network() is net and study.homes() is homes  # not recomputed
+    assert dataclasses_snapshot(settings) == before and settings.facilities.tables == ()  # caller's settings unchanged
+    # the dependency table: what each change forgets
+    assert steps_to_forget({"facilities.tables"}) == {"facilities", "access", "results"}
+    assert steps_to_forget({"routing.speed_kmh"}) == {"access", "results"}
+    assert steps_to_forget({"sources.osm"}) == set(STEPS) - {"profile"}
+    assert steps_to_forget({"scoring.profile"}) == {"profile", "facilities", "access", "results"}
+    assert steps_to_forget({"lang"}) == {"results"}
+    # map and report follow the new results
+    assert "elderly" in str(study.report()).lower() or "养老" in str(study.report())
+    slow = study.update(speed_kmh=3.6).results()
+    assert slow.summary["speed_kmh"] == 3.6 and study.network() is net
+
+
+def dataclasses_snapshot(settings):
+    import dataclasses
+
+    return dataclasses.asdict(settings)

@@ -21,7 +21,8 @@ import json
 import re
 import time
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,12 +30,11 @@ from typing import Any
 import pandas as pd
 
 from walkcircle.errors import InputError, WalkcircleError
+from walkcircle.settings import build_settings, normalise, settings_fingerprint
 
-AREA_KEYS = {
-    "name", "osm", "place", "bbox", "profile", "communities", "communities_crs", "facilities",
-    "facilities_crs", "speed_kmh", "homes", "h3_resolution", "lang", "suggest", "osm_facilities",
-}  # fmt: skip
 RETRIES = 2
+FINGERPRINT_FILE = ".walkcircle-settings"
+"""Inside each area's folder: the fingerprint of the settings its outputs were computed with."""
 
 
 @dataclass
@@ -46,24 +46,24 @@ class AreaSpec:
     name
         Unique name; also the area's output folder.
     settings
-        `walkcircle.study.StudyConfig` fields (``osm``, ``place``, ``bbox``, ``profile``,
-        ``facilities``, ``communities``...).
+        Checked settings by alias (``osm``, ``place``, ``bbox``, ``profile``, ``facilities``,
+        ``communities``...; see `walkcircle.settings`), as `walkcircle.Study` takes them.
     """
 
     name: str
     settings: dict[str, Any] = field(default_factory=dict)
 
     def fingerprint(self) -> str:
-        """Return a short hash of the settings (an area whose definition changed is rerun).
+        """Return a short hash of every setting that changes the area's results (defaults included).
 
         Returns
         -------
         str
-            Twelve hex digits.
+            Twelve hex digits; an area whose fingerprint changed is computed again.
         """
-        import hashlib
-
-        return hashlib.sha1(json.dumps(self.settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
+        return settings_fingerprint(
+            build_settings(self.settings, origin=f"area {self.name}", check_profile=False)
+        )
 
 
 def safe_name(name: str) -> str:
@@ -89,83 +89,30 @@ def safe_name(name: str) -> str:
 def _area_from_mapping(
     raw: Mapping[str, Any], where: str, base: Path, defaults: Mapping[str, Any]
 ) -> AreaSpec:
-    from walkcircle.sources.tables import TableSpec
-
-    unknown = set(raw) - AREA_KEYS
-    if unknown:
-        msg = f"{where}: unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(AREA_KEYS))}"
-        raise InputError(msg)
+    """Check one area (a ``[[area]]`` table or a CSV row) in the settings vocabulary."""
     merged = {**defaults, **{k: v for k, v in raw.items() if v not in (None, "")}}
-    name = str(merged.pop("name", "") or "").strip()
+    name = str(merged.get("name", "") or "").strip()
     if not name:
         msg = f"{where}: every area needs a name"
         raise InputError(msg)
-    sources = [k for k in ("osm", "place", "bbox") if merged.get(k) not in (None, "")]
+    settings = normalise(merged, f"{where} ({name})", base)
+    sources = [k for k in ("osm", "place", "bbox") if k in settings]
     if len(sources) != 1:
         msg = f"{where} ({name}): give exactly one of osm, place or bbox (got {', '.join(sources) or 'none'})"
         raise InputError(msg)
-
-    def path(value: Any) -> Path:
-        p = Path(str(value))
-        return p if p.is_absolute() else base / p
-
-    settings: dict[str, Any] = {"name": safe_name(name)}
-    if "osm" in merged:
-        settings["osm"] = path(merged.pop("osm"))
-    if "place" in merged:
-        settings["place"] = merged.pop("place")
-    if "bbox" in merged:
-        bbox = merged.pop("bbox")
-        values = [float(v) for v in (bbox.split(",") if isinstance(bbox, str) else bbox)]
-        if len(values) != 4:
-            msg = f"{where} ({name}): bbox must be west,south,east,north"
-            raise InputError(msg)
-        settings["bbox"] = tuple(values)
-    tables = merged.pop("facilities", None)
-    table_crs = merged.pop("facilities_crs", None)
-    specs = []
-    if isinstance(tables, str):
-        specs.append(TableSpec(path=path(tables), crs=table_crs))
-    elif isinstance(tables, list):
-        for t in tables:
-            if isinstance(t, str):
-                specs.append(TableSpec(path=path(t), crs=table_crs))
-            else:
-                specs.append(
-                    TableSpec(path=path(t["path"]), **{k: str(v) for k, v in t.items() if k != "path"})
-                )
-    if specs and any(s.crs is None for s in specs):
-        msg = f"{where} ({name}): declare the facility tables' coordinate system (facilities_crs = wgs84|gcj02|bd09)"
-        raise InputError(msg)
-    settings["facilities"] = specs
-    if "communities" in merged:
-        settings["communities"] = path(merged.pop("communities"))
-    if "communities_crs" in merged:
-        settings["communities_crs"] = str(merged.pop("communities_crs"))
-    for key in ("profile", "homes", "lang"):
-        if key in merged:
-            settings[key] = str(merged.pop(key))
-    if "speed_kmh" in merged:
-        settings["speed_kmh"] = float(merged.pop("speed_kmh"))
-    if "h3_resolution" in merged:
-        settings["h3_resolution"] = int(merged.pop("h3_resolution"))
-    if "osm_facilities" in merged:
-        value = merged.pop("osm_facilities")
-        settings["osm_facilities"] = (
-            value if isinstance(value, bool) else str(value).lower() not in ("0", "false", "no")
-        )
-    if "suggest" in merged:
-        suggest = merged.pop("suggest")
-        settings["suggest"] = dict(suggest) if isinstance(suggest, Mapping) else {}
+    build_settings(settings, f"{where} ({name})")  # the profile and suggested categories exist
+    settings["name"] = safe_name(name)
     return AreaSpec(settings["name"], settings)
 
 
 def read_areas(path: str | Path) -> list[AreaSpec]:
     """Read the areas of a batch from TOML (``[[area]]`` tables, optional ``[defaults]``) or CSV.
 
-    CSV columns: ``name`` and one of ``osm``/``place``/``bbox`` (``"w,s,e,n"``), optionally
-    ``profile``, ``communities``, ``communities_crs``, ``facilities``, ``facilities_crs``,
-    ``homes``, ``speed_kmh``. Relative paths are relative to the file.
+    Areas use the vocabulary of ``walkcircle.toml`` (`walkcircle.settings`): short aliases
+    (``name`` and one of ``osm``/``place``/``bbox`` (``"w,s,e,n"``), ``profile``,
+    ``communities``, ``facilities`` + ``facilities_crs``, ``homes``, ``speed_kmh``...), dotted
+    file keys (``study.speed_kmh``, ``communities.crs``) or, in TOML, sections. CSV columns
+    are the same keys. Relative paths are relative to the file.
 
     Parameters
     ----------
@@ -286,14 +233,13 @@ def run_area(spec: AreaSpec, out_root: str, force: bool = False, numba_threads: 
         The area's row for ``areas.csv``.
     """
     from walkcircle import paths
-    from walkcircle.config import OutputOptions
     from walkcircle.pipeline import output_folder, write_study
     from walkcircle.study import Study
 
     final = Path(out_root) / spec.name
     summary_file = final / "summary.json"
     key = spec.fingerprint()
-    if summary_file.exists() and not force:
+    if _done_with(final, key) and not force:
         return summary_row(
             spec.name, json.loads(summary_file.read_text(encoding="utf-8")), "skipped", fingerprint=key
         )
@@ -301,8 +247,8 @@ def run_area(spec: AreaSpec, out_root: str, force: bool = False, numba_threads: 
     started = time.perf_counter()
     try:
         with output_folder(final, overwrite=True) as folder:
-            study = Study(**spec.settings)
-            results = write_study(study, OutputOptions(), folder)
+            results = write_study(Study(**spec.settings), folder)
+            (folder / FINGERPRINT_FILE).write_text(key, encoding="ascii")
         return summary_row(
             spec.name, results.summary, "ok", seconds=time.perf_counter() - started, fingerprint=key
         )
@@ -313,6 +259,14 @@ def run_area(spec: AreaSpec, out_root: str, force: bool = False, numba_threads: 
         return summary_row(
             spec.name, None, "failed", f"internal error ({text})", time.perf_counter() - started, key
         )
+
+
+def _done_with(folder: Path, fingerprint: str) -> bool:
+    """Tell whether an area's folder holds finished outputs computed with these settings."""
+    stamp = folder / FINGERPRINT_FILE
+    if not (folder / "summary.json").exists() or not stamp.exists():
+        return False
+    return stamp.read_text(encoding="ascii", errors="replace").strip() == fingerprint
 
 
 @dataclass
@@ -366,95 +320,23 @@ def run_batch(
     BatchResult
         The rows and the files written.
     """
-    from distributed import Client, LocalCluster, as_completed
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    previous: dict[str, dict[str, Any]] = {}
-    if (out / "areas.parquet").exists():
-        try:
-            previous = {
-                r["area"]: r for r in pd.read_parquet(out / "areas.parquet").to_dict(orient="records")
-            }
-        except (OSError, ValueError):  # an unreadable table from an old version: recompute
-            previous = {}
+    known, todo = _plan(areas, out, force, retry_failed)
     rows: list[dict[str, Any]] = []
-    todo = []
-    for spec in areas:
-        done = (out / spec.name / "summary.json").exists()
-        before = previous.get(spec.name, {})
-        failed_before = (
-            before.get("status") in ("failed", "failed earlier")
-            and before.get("fingerprint") == spec.fingerprint()
-        )
-        if done and not force:
-            summary = json.loads((out / spec.name / "summary.json").read_text(encoding="utf-8"))
-            rows.append(summary_row(spec.name, summary, "skipped", fingerprint=spec.fingerprint()))
-        elif failed_before and not (force or retry_failed):
-            rows.append(
-                summary_row(
-                    spec.name, None, "failed earlier", str(before.get("error", "")), 0.0, spec.fingerprint()
-                )
-            )
-        else:
-            todo.append(spec)
-            continue
-        if progress:
-            progress(len(rows), len(areas), spec.name, rows[-1]["status"])
 
-    own_cluster = None
-    own_client = None
+    def report(row: dict[str, Any]) -> None:
+        rows.append(row)
+        if progress:
+            progress(len(rows), len(areas), row["area"], row["status"])
+
+    for row in known:
+        report(row)
     if todo:
-        if client is None:
-            if scheduler in (None, "local"):
-                if workers < 1:
-                    msg = f"--workers must be >= 1 (got {workers})"
-                    raise InputError(msg)
-                own_cluster = LocalCluster(
-                    n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
-                )
-                own_client = Client(own_cluster)
-            else:
-                try:
-                    own_client = Client(scheduler, timeout="20s")
-                except (OSError, TimeoutError) as exc:
-                    msg = f"cannot connect to the Dask scheduler at {scheduler} ({exc.__class__.__name__}); start it or use --scheduler local"
-                    raise InputError(msg) from exc
-            client = own_client
-        if on_dashboard:
-            on_dashboard(getattr(client, "dashboard_link", None))
-        try:
-            futures = {
-                client.submit(
-                    run_area,
-                    spec,
-                    str(out),
-                    force,
-                    key=f"walkcircle-area-{spec.name}",
-                    retries=RETRIES,
-                    pure=False,
-                ): spec
-                for spec in todo
-            }
-            for future in as_completed(futures):
-                spec = futures[future]
-                try:
-                    row = future.result()
-                except Exception as exc:  # retries exhausted (e.g. the worker kept dying)
-                    row = summary_row(
-                        spec.name,
-                        None,
-                        "failed",
-                        f"task failed after {RETRIES} retries: {exc.__class__.__name__}: {exc}",
-                    )
-                rows.append(row)
-                if progress:
-                    progress(len(rows), len(areas), spec.name, row["status"])
-        finally:
-            if own_client is not None:
-                own_client.close()
-            if own_cluster is not None:
-                own_cluster.close()
+        with _dask_client(client, scheduler, workers) as live:
+            if on_dashboard:
+                on_dashboard(getattr(live, "dashboard_link", None))
+            _submit(live, todo, out, force, report)
     elif on_dashboard:
         on_dashboard(None)
 
@@ -462,6 +344,87 @@ def run_batch(
     table = pd.DataFrame(rows).sort_values("area", key=lambda s: s.map(order)).reset_index(drop=True)
     files = write_combined(table, areas, out)
     return BatchResult(table, files)
+
+
+def _previous_rows(out: Path) -> dict[str, dict[str, Any]]:
+    if not (out / "areas.parquet").exists():
+        return {}
+    try:
+        return {r["area"]: r for r in pd.read_parquet(out / "areas.parquet").to_dict(orient="records")}
+    except (OSError, ValueError):  # an unreadable table from an old version: recompute
+        return {}
+
+
+def _plan(
+    areas: list[AreaSpec], out: Path, force: bool, retry_failed: bool
+) -> tuple[list[dict[str, Any]], list[AreaSpec]]:
+    """Split the areas into rows known already (done, or failed with the same settings) and work to do."""
+    previous = _previous_rows(out)
+    rows: list[dict[str, Any]] = []
+    todo = []
+    for spec in areas:
+        key = spec.fingerprint()
+        before = previous.get(spec.name, {})
+        failed_before = (
+            before.get("status") in ("failed", "failed earlier") and before.get("fingerprint") == key
+        )
+        if _done_with(out / spec.name, key) and not force:
+            summary = json.loads((out / spec.name / "summary.json").read_text(encoding="utf-8"))
+            rows.append(summary_row(spec.name, summary, "skipped", fingerprint=key))
+        elif failed_before and not (force or retry_failed):
+            rows.append(
+                summary_row(spec.name, None, "failed earlier", str(before.get("error", "")), 0.0, key)
+            )
+        else:
+            todo.append(spec)
+    return rows, todo
+
+
+@contextmanager
+def _dask_client(client: Any, scheduler: str | None, workers: int) -> Iterator[Any]:
+    """Yield the given client, or one on a new LocalCluster or a running scheduler (closed afterwards)."""
+    from distributed import Client, LocalCluster
+
+    if client is not None:
+        yield client
+        return
+    if scheduler not in (None, "local"):
+        try:
+            own = Client(scheduler, timeout="20s")
+        except (OSError, TimeoutError) as exc:
+            msg = f"cannot connect to the Dask scheduler at {scheduler} ({exc.__class__.__name__}); start it or use --scheduler local"
+            raise InputError(msg) from exc
+        with own:
+            yield own
+        return
+    if workers < 1:
+        msg = f"--workers must be >= 1 (got {workers})"
+        raise InputError(msg)
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
+    with cluster, Client(cluster) as own:
+        yield own
+
+
+def _submit(
+    client: Any, todo: list[AreaSpec], out: Path, force: bool, report: Callable[[dict[str, Any]], None]
+) -> None:
+    """Run the areas as Dask tasks (retried if a worker dies) and report each row as it completes."""
+    from distributed import as_completed
+
+    futures = {
+        client.submit(
+            run_area, spec, str(out), force, key=f"walkcircle-area-{spec.name}", retries=RETRIES, pure=False
+        ): spec
+        for spec in todo
+    }
+    for future in as_completed(futures):
+        spec = futures[future]
+        try:
+            row = future.result()
+        except Exception as exc:  # retries exhausted (e.g. the worker kept dying)
+            text = f"task failed after {RETRIES} retries: {exc.__class__.__name__}: {exc}"
+            row = summary_row(spec.name, None, "failed", text, fingerprint=spec.fingerprint())
+        report(row)
 
 
 def write_combined(table: pd.DataFrame, areas: list[AreaSpec], out: Path) -> list[Path]:

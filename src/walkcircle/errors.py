@@ -2,7 +2,9 @@
 
 Every error walkcircle raises on purpose is a `WalkcircleError` whose message is one line
 that names the input (file, field, place) and what to do about it. The CLI prints that
-line and exits with status 1; it never shows a traceback for these.
+line and exits with status 2 for usage errors (`UsageError`, `SettingsError`: a bad flag,
+config key or profile, an output that may not be replaced) and 1 for everything else (bad
+data, a refused download); it never shows a traceback for these.
 """
 
 from __future__ import annotations
@@ -14,6 +16,14 @@ class WalkcircleError(Exception):
 
 class InputError(WalkcircleError, ValueError):
     """An input file or value is missing, unreadable or not what it claims to be."""
+
+
+class SettingsError(InputError):
+    """A setting (config key, batch column, flag, keyword) is unknown or has a bad value."""
+
+
+class UsageError(WalkcircleError):
+    """The command was used in a way that cannot work: conflicting flags, an output that exists."""
 
 
 class DownloadError(WalkcircleError):

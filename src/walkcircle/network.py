@@ -279,6 +279,38 @@ class WalkNetwork:
             crs="EPSG:4326",
         )
 
+    def to_networkx(self) -> Any:
+        """Return the network as an osmnx-style networkx MultiDiGraph (see `walkcircle.nxgraph`).
+
+        Returns
+        -------
+        networkx.MultiDiGraph
+            Nodes with ``x``/``y``; edges both ways with ``length`` (m) and ``geometry``; ``crs``.
+        """
+        from walkcircle.nxgraph import to_networkx
+
+        return to_networkx(self)
+
+    @classmethod
+    def from_networkx(cls, graph: Any, source: str = "networkx graph") -> WalkNetwork:
+        """Build a network from an osmnx-style graph in WGS-84 (see `walkcircle.nxgraph`).
+
+        Parameters
+        ----------
+        graph
+            networkx MultiDiGraph with node ``x``/``y`` and edge geometries.
+        source
+            Description, for reports.
+
+        Returns
+        -------
+        WalkNetwork
+            The network.
+        """
+        from walkcircle.nxgraph import from_networkx
+
+        return from_networkx(graph, source)
+
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Save to an uncompressed ``.npz`` cache (written to a temporary name, then renamed).
 

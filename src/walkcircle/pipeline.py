@@ -1,29 +1,38 @@
-"""Writing a whole study into one folder, atomically: shared by `walkcircle run` and batches.
+"""Writing a whole study into one folder, safely: shared by `walkcircle run`, the other commands and batches.
 
 Outputs go into a hidden partial folder next to the target and are moved into place only
 when everything is written. A run that fails or is interrupted removes its partial folder; a
 process killed outright leaves one behind, which the next run removes.
+
+What may be replaced: only a folder that walkcircle wrote (it holds the marker file
+``.walkcircle-output``) or an empty one, and only with ``overwrite``. Never a regular file, a
+folder that holds an input of the run, the working directory or one of its parents. One run
+at a time writes into a folder: a second one is refused while the first is alive.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from walkcircle.errors import InputError
+from walkcircle.errors import UsageError
 
 if TYPE_CHECKING:
-    from walkcircle.config import OutputOptions
-    from walkcircle.study import Study, StudyResults
+    from walkcircle.results import StudyResults
+    from walkcircle.study import Study
+
+MARKER = ".walkcircle-output"
+"""The file that marks a folder as written by walkcircle (so that it may be replaced)."""
 
 
-class OutputExistsError(InputError):
+class OutputExistsError(UsageError):
     """The output folder exists and may not be replaced."""
 
 
@@ -51,8 +60,93 @@ def clear_stale_partials(final: Path) -> None:
             shutil.rmtree(stale, ignore_errors=True)
 
 
+def _within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def check_output_folder(final: Path, overwrite: bool, inputs: Sequence[Path] = ()) -> None:
+    """Refuse an output folder that may not be written or replaced.
+
+    Parameters
+    ----------
+    final
+        The output folder.
+    overwrite
+        Whether the user allowed replacing it.
+    inputs
+        Input files of the run (a folder holding one is never replaced).
+
+    Raises
+    ------
+    UsageError
+        With one line saying why and what to do.
+    """
+    where = final.resolve()
+    cwd = Path.cwd().resolve()
+    if final.exists() and not final.is_dir():
+        msg = f"--out {final} is a file, not a folder; choose a folder name"
+        raise UsageError(msg)
+    if _within(cwd, where):
+        msg = f"--out {final} is the working folder or one of its parents; choose a new folder for the outputs"
+        raise UsageError(msg)
+    for path in inputs:
+        if _within(Path(path).resolve(), where):
+            msg = f"--out {final} holds {path}, an input of this run; choose another folder for the outputs"
+            raise UsageError(msg)
+    if not final.exists():
+        return
+    if not overwrite:
+        msg = f"output folder {final} exists; pass --overwrite to replace it, or choose another --out"
+        raise OutputExistsError(msg)
+    if not (final / MARKER).exists() and any(final.iterdir()):
+        msg = f"--out {final} was not written by walkcircle (no {MARKER} in it); walkcircle replaces only its own output folders: choose another --out"
+        raise UsageError(msg)
+
+
 @contextmanager
-def output_folder(final: str | os.PathLike[str], overwrite: bool) -> Iterator[Path]:
+def output_lock(final: Path) -> Iterator[None]:
+    """Hold the lock of an output folder: a second writer is refused while this one lives.
+
+    Parameters
+    ----------
+    final
+        The output folder (the lock is a file next to it, removed at the end).
+
+    Yields
+    ------
+    None
+        While the lock is held.
+
+    Raises
+    ------
+    UsageError
+        If another live process holds it.
+    """
+    lock = final.parent / f".{final.name}.lock"
+    final.parent.mkdir(parents=True, exist_ok=True)
+    for _attempt in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            text = lock.read_text(encoding="ascii", errors="replace").strip()
+            if text.isdigit() and _alive(int(text)) and int(text) != os.getpid():
+                msg = f"another walkcircle run (process {text}) is writing to {final}; wait for it to finish or choose another --out"
+                raise UsageError(msg) from None
+            lock.unlink(missing_ok=True)  # left by a process that no longer exists
+            continue
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(str(os.getpid()))
+        break
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            if lock.read_text(encoding="ascii").strip() == str(os.getpid()):
+                lock.unlink()
+
+
+@contextmanager
+def output_folder(final: str | os.PathLike[str], overwrite: bool, inputs: Sequence[Path] = ()) -> Iterator[Path]:
     """Yield a partial folder to write into; move it to `final` when the block succeeds.
 
     Parameters
@@ -60,7 +154,9 @@ def output_folder(final: str | os.PathLike[str], overwrite: bool) -> Iterator[Pa
     final
         The output folder.
     overwrite
-        Replace an existing folder; without it an existing folder is an error.
+        Replace an existing folder that walkcircle wrote; without it an existing folder is an error.
+    inputs
+        Input files of the run (never inside the folder replaced).
 
     Yields
     ------
@@ -69,45 +165,54 @@ def output_folder(final: str | os.PathLike[str], overwrite: bool) -> Iterator[Pa
 
     Raises
     ------
-    OutputExistsError
-        If `final` exists and `overwrite` is False.
+    UsageError
+        If `final` may not be written (see `check_output_folder`) or another run holds it.
     """
     final = Path(final)
-    if final.exists() and not overwrite:
-        msg = f"output folder {final} exists; pass --overwrite to replace it, or choose another --out"
-        raise OutputExistsError(msg)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    clear_stale_partials(final)
-    partial = final.parent / f".{final.name}.partial-{os.getpid()}"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir()
-    try:
-        yield partial
-        if final.exists():
-            old = final.parent / f".{final.name}.old-{os.getpid()}"
-            final.rename(old)
-            partial.rename(final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            partial.rename(final)
-    finally:
+    check_output_folder(final, overwrite, inputs)
+    with output_lock(final):
+        check_output_folder(final, overwrite, inputs)  # the other writer may have finished meanwhile
+        clear_stale_partials(final)
+        partial = final.parent / f".{final.name}.partial-{os.getpid()}"
         shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir()
+        try:
+            (partial / MARKER).write_text("written by walkcircle; this folder may be replaced by a later run\n")
+            yield partial
+            if final.exists():
+                old = final.parent / f".{final.name}.old-{os.getpid()}"
+                final.rename(old)
+                partial.rename(final)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                partial.rename(final)
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
 
 
-def write_study(
-    study: Study,
-    outputs: OutputOptions,
-    folder: str | os.PathLike[str],
-    progress: Callable[[str], None] | None = None,
-) -> StudyResults:
-    """Run a study and write all its outputs into `folder`.
+def listed_files(folder: Path) -> list[str]:
+    """Return the names of the files a run wrote (not the hidden marker).
+
+    Parameters
+    ----------
+    folder
+        An output folder.
+
+    Returns
+    -------
+    list of str
+        Sorted file names.
+    """
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+
+
+def write_study(study: Study, folder: str | os.PathLike[str], progress: Callable[[str], None] | None = None) -> StudyResults:
+    """Run a study and write all its outputs into `folder` (as its settings' outputs say).
 
     Parameters
     ----------
     study
         The study.
-    outputs
-        Map, report, basemap, isochrones.
     folder
         Where to write (normally the partial folder of `output_folder`).
     progress
@@ -122,20 +227,19 @@ def write_study(
 
     progress = progress or (lambda _message: None)
     folder = Path(folder)
-    config = study.config
-    results = study.run()
+    settings = study.settings
+    outputs = settings.outputs
+    results = study.results()
     iso = None
     points = list(outputs.isochrones_at)
-    if config.demo and not points:
+    if settings.sources.demo and not points:
         centre = results.network.component == 0
-        points = [
-            (float(np.median(results.network.lon[centre])), float(np.median(results.network.lat[centre])))
-        ]
+        points = [(float(np.median(results.network.lon[centre])), float(np.median(results.network.lat[centre])))]
     if points:
         from walkcircle.isochrones import isochrones_around
 
         progress("isochrones")
-        iso = isochrones_around(results.network, points, outputs.isochrone_minutes, config.speed_kmh)
+        iso = isochrones_around(results.network, points, outputs.isochrone_minutes, settings.routing.speed_kmh)
     progress("writing tables")
     export_results(results, folder)
     if iso is not None:
@@ -144,23 +248,33 @@ def write_study(
         from walkcircle.outputs.maps import save_map, study_map
 
         progress("drawing the map")
-        title = f"{config.name} — {study.profile.name(config.lang)}"
+        title = f"{settings.name} — {study.profile.name(settings.lang)}"
         fmap = study_map(
-            results.homes,
-            results.facilities,
-            study.profile,
-            results.communities,
-            iso,
-            results.suggestions,
-            lang=config.lang,
-            basemap=outputs.basemap,
-            title=title,
-            demo=config.demo,
-        )
+            results.homes, results.facilities, study.profile, results.communities, iso, results.suggestions,
+            lang=settings.lang, basemap=outputs.basemap, title=title, demo=settings.sources.demo,
+        )  # fmt: skip
         save_map(fmap, folder / "map.html", offline=outputs.offline)
     if outputs.report:
         from walkcircle.outputs.report import write_report
 
         progress("writing the report")
-        write_report(results, study.profile, folder / "report.html", lang=config.lang)
+        write_report(results, study.profile, folder / "report.html", lang=settings.lang)
     return results
+
+
+def study_inputs(study: Study) -> list[Path]:
+    """Return the input files of a study (an output folder must never hold one).
+
+    Parameters
+    ----------
+    study
+        The study.
+
+    Returns
+    -------
+    list of pathlib.Path
+        OSM file, facility tables, communities file.
+    """
+    s = study.settings
+    files = [s.sources.osm, s.homes.communities, *(t.path for t in s.facilities.tables)]
+    return [Path(f) for f in files if f is not None]

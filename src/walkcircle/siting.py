@@ -27,6 +27,7 @@ import pandas as pd
 from scipy import sparse
 
 from walkcircle import paths
+from walkcircle.defaults import DEFAULT_SNAP_CAP_M
 from walkcircle.errors import InputError, WalkcircleWarning
 from walkcircle.routing import routing_graph
 
@@ -205,7 +206,7 @@ def suggest_sites(
     count: int,
     candidates: gpd.GeoDataFrame | None = None,
     method: str = "auto",
-    snap_cap_m: float = 300.0,
+    snap_cap_m: float = DEFAULT_SNAP_CAP_M,
 ) -> Suggestion:
     """Suggest up to `count` new sites for a category.
 

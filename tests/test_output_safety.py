@@ -1,0 +1,114 @@
+"""Never a lost file: what --out may replace, one writer per folder, signals clean up."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+WALKCIRCLE = [sys.executable, "-m", "walkcircle.cli"]
+
+
+def run(*args, cwd=None, timeout=600):
+    return subprocess.run([*WALKCIRCLE, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout)
+
+
+def _one_line(res) -> str:
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, res.stderr
+    assert "Traceback" not in res.stderr and "internal error" not in res.stderr
+    return lines[0]
+
+
+def test_overwrite_never_deletes_a_folder_holding_an_input(tmp_path, cau_osm):
+    folder = tmp_path / "p"
+    folder.mkdir()
+    shutil.copy(cau_osm, folder / "in.osm.bz2")
+    (folder / "notes.txt").write_text("my notes")
+    res = run("run", "--osm", str(folder / "in.osm.bz2"), "--out", str(folder), "--overwrite", "--homes", "h3")
+    assert res.returncode == 2
+    assert "an input of this run" in _one_line(res)
+    assert (folder / "in.osm.bz2").exists() and (folder / "notes.txt").read_text() == "my notes"
+
+
+def test_overwrite_replaces_only_folders_walkcircle_wrote(tmp_path, cau_osm):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.docx").write_text("years of work")
+    res = run("run", "--osm", str(cau_osm), "--out", str(mine), "--overwrite", "--homes", "h3")
+    assert res.returncode == 2 and "was not written by walkcircle" in _one_line(res)
+    assert (mine / "thesis.docx").exists()
+
+
+@pytest.mark.parametrize("where", [".", ".."])
+def test_out_never_names_the_working_folder_or_a_parent(tmp_path, cau_osm, where):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "keep.txt").write_text("x")
+    res = run("run", "--osm", str(cau_osm), "--out", where, "--overwrite", cwd=work)
+    assert res.returncode == 2 and "working folder" in _one_line(res)
+    assert (work / "keep.txt").exists()
+
+
+def test_out_that_is_a_file_is_refused(tmp_path, cau_osm):
+    target = tmp_path / "results"
+    target.write_text("a file the user owns")
+    res = run("run", "--osm", str(cau_osm), "--out", str(target), "--overwrite")
+    assert res.returncode == 2 and "is a file" in _one_line(res)
+    assert target.read_text() == "a file the user owns"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]
+
+
+def test_a_second_writer_is_refused_while_the_first_lives(tmp_path, cau_osm):
+    out = tmp_path / "o"
+    (tmp_path / ".o.lock").write_text(str(os.getpid()))  # this test process is "the other run"
+    res = run("run", "--osm", str(cau_osm), "--out", str(out), "--homes", "h3")
+    assert res.returncode == 2
+    assert f"process {os.getpid()}" in _one_line(res) and not out.exists()
+    # a lock left by a process that no longer exists does not block
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (tmp_path / ".o.lock").write_text(dead.stdout.strip())
+    res = run("run", "--osm", str(cau_osm), "--out", str(out), "--homes", "h3", "-q")
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]  # no lock, no partial folder left
+
+
+def test_output_parent_that_is_a_file_is_one_line(tmp_path, cau_osm):
+    (tmp_path / "plain").write_text("x")
+    res = run("score", "--osm", str(cau_osm), "--homes", "h3", "--out", str(tmp_path / "plain" / "o"))
+    assert res.returncode in (1, 2)
+    line = _one_line(res)
+    assert "plain" in line
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_signals_clean_up(tmp_path, helsinki_pbf, sig, code):
+    out = tmp_path / "o"
+    proc = subprocess.Popen(
+        [*WALKCIRCLE, "run", "--osm", str(helsinki_pbf), "--homes", "h3", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.time() + 300
+    while time.time() < deadline and not list(tmp_path.glob(".o.partial-*")):
+        time.sleep(0.05)
+    assert list(tmp_path.glob(".o.partial-*")), "the run never started writing"
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == code, stderr
+    assert "Traceback" not in stderr and ("terminated" in stderr or "interrupted" in stderr)
+    assert list(tmp_path.iterdir()) == []  # no partial folder, no lock, no output
+
+
+def test_ctrl_c_while_starting_up_prints_no_traceback(tmp_path):
+    proc = subprocess.Popen([*WALKCIRCLE, "run", "--demo", "--out", str(tmp_path / "o")], stderr=subprocess.PIPE, text=True)
+    time.sleep(0.3)  # still importing
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
