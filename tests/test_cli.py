@@ -52,7 +52,7 @@ def test_quiet_json_and_unknown_profile(command, tmp_path, cau_osm):
     args = _work(command, tmp_path / "quiet", cau_osm)[command]
     res = runner.invoke(app, [command, *args, "--quiet"])
     assert res.exit_code == 0, res.output
-    assert res.stdout == "", res.stdout
+    assert len(res.stdout.strip().splitlines()) <= 1, res.stdout  # at most the line naming what was written
     args = _work(command, tmp_path / "json", cau_osm)[command]
     res = runner.invoke(app, [command, *args, "--json"])
     assert res.exit_code == 0, res.output

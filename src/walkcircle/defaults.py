@@ -49,12 +49,15 @@ DEFAULT_CACHE_DIR = Path("data/raw")
 DEFAULT_OVERPASS_URL = "https://overpass-api.de/api"
 DEFAULT_NOMINATIM_URL = "https://nominatim.openstreetmap.org/"
 DEFAULT_TIMEOUT_S = 180.0
+DEFAULT_EXTRACT_MARGIN_M = 1500.0
+"""Walking margin kept around a study area cut from a big extract, metres (homes at the edge keep their walks)."""
 
 # --------------------------------------------------------------------------- outputs
 DEFAULT_OUTPUT_ROOT = Path("data/processed")
 DEFAULT_STUDY_NAME = "study"
 DEFAULT_BASEMAP = "osm"
-BASEMAPS = ("osm", "amap", "none")
+BASEMAPS = ("osm", "amap", "tianditu", "none")
+DEFAULT_OUTPUT_CRS = "EPSG:4326"
 DEFAULT_HALF_WIDTH_M = 25.0
 """Street half-width that isochrones are buffered by, metres."""
 

