@@ -26,9 +26,53 @@ if TYPE_CHECKING:
 FACILITY_COLUMNS = ["facility_id", "feature_id", "category", "name", "source", "lon", "lat"]
 
 
+DROP_REASONS = (
+    "invalid_coordinates",
+    "outside_area",
+    "unclassified",
+    "incomplete_geometry",
+)
+"""Why a source row can be left out; every dropped row has exactly one of these."""
+
+
 @dataclass
 class LoadReport:
-    """What a loader read and what it did with it."""
+    """What a loader read and what it did with it.
+
+    Rows are input rows (table rows, OSM features); facility rows are (row, category) pairs,
+    so one row serving two categories gives two. The accounting closes:
+    ``rows_read == rows_used + sum(dropped.values())`` and, per category,
+    ``by_category == kept_after_merge + merged + doubles``.
+
+    Attributes
+    ----------
+    source
+        ``table:<file>``, ``osm:<file>``, ``osm:overpass`` or ``merged``.
+    rows_read
+        Input rows (features) read.
+    kept
+        Facility rows the loader gave (before merging).
+    by_category
+        Facility rows per category (before merging).
+    unclassified, unknown_labels, invalid_coordinates, outside_area
+        Detail counts of the loader (they may overlap; `dropped` does not).
+    dropped
+        Rows left out, by reason (one reason per row, see `DROP_REASONS`).
+    recovered
+        Features whose full geometry could not be built (members outside the extract)
+        that were kept at a point of the members present.
+    merged
+        Facility rows per category merged into a row of another (earlier) source.
+    doubles
+        Facility rows per category that were the same OSM feature mapped twice (a stop's
+        node and its platform) and were merged into the other mapping.
+    duplicates_removed
+        On the ``merged`` report: facility rows merged away, per category.
+    merged_by_source
+        On the ``merged`` report: source -> category -> facility rows merged away.
+    warnings
+        Lines already emitted as `WalkcircleWarning`.
+    """
 
     source: str
     rows_read: int = 0
@@ -38,8 +82,59 @@ class LoadReport:
     unknown_labels: dict[str, int] = field(default_factory=dict)
     invalid_coordinates: int = 0
     outside_area: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    recovered: int = 0
+    merged: dict[str, int] = field(default_factory=dict)
+    doubles: dict[str, int] = field(default_factory=dict)
     duplicates_removed: dict[str, int] = field(default_factory=dict)
+    merged_by_source: dict[str, dict[str, int]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def rows_used(self) -> int:
+        """Rows that gave at least one facility row (read minus dropped)."""
+        return self.rows_read - sum(self.dropped.values())
+
+    def kept_after_merge(self) -> dict[str, int]:
+        """Return this source's facility rows per category that survive the merge.
+
+        Returns
+        -------
+        dict
+            Category id -> facility rows.
+        """
+        return {
+            cid: n - self.merged.get(cid, 0) - self.doubles.get(cid, 0) for cid, n in self.by_category.items()
+        }
+
+    def describe(self) -> str:
+        """Return one line for the console: read, dropped by reason, used, merged.
+
+        Returns
+        -------
+        str
+            E.g. ``table:a.csv: 120 rows read, 3 dropped (invalid_coordinates 1,
+            unclassified 2), 117 used -> 130 facilities, 5 merged into other sources``.
+        """
+        if self.source == "merged":
+            total = sum(self.duplicates_removed.values())
+            detail = ", ".join(f"{k} {v}" for k, v in sorted(self.duplicates_removed.items()))
+            return f"merged: {self.rows_read} facility rows, {total} near-duplicates kept once" + (
+                f" ({detail})" if detail else ""
+            ) + f", {self.kept} facilities"
+        dropped = sum(self.dropped.values())
+        reasons = ", ".join(f"{k} {v}" for k, v in self.dropped.items() if v)
+        line = f"{self.source}: {self.rows_read} rows read, {dropped} dropped"
+        line += f" ({reasons})" if reasons else ""
+        line += f", {self.rows_used} used -> {self.kept} facilities"
+        if self.recovered:
+            line += f" ({self.recovered} placed from partial geometry)"
+        n_merged, n_doubles = sum(self.merged.values()), sum(self.doubles.values())
+        if n_merged:
+            line += f", {n_merged} merged into other sources"
+        if n_doubles:
+            line += f", {n_doubles} the same feature mapped twice"
+        return line
 
     def warn(self, message: str) -> None:
         """Record a warning and emit it as a `WalkcircleWarning`.
@@ -69,7 +164,14 @@ class LoadReport:
             "unknown_labels": dict(self.unknown_labels),
             "invalid_coordinates": self.invalid_coordinates,
             "outside_area": self.outside_area,
+            "rows_used": self.rows_used,
+            "dropped": dict(self.dropped),
+            "recovered": self.recovered,
+            "merged": dict(self.merged),
+            "doubles": dict(self.doubles),
+            "kept_after_merge": self.kept_after_merge(),
             "duplicates_removed": dict(self.duplicates_removed),
+            "merged_by_source": {k: dict(v) for k, v in self.merged_by_source.items()},
             "warnings": list(self.warnings),
         }
 
