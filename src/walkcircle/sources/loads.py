@@ -119,9 +119,11 @@ class LoadReport:
         if self.source == "merged":
             total = sum(self.duplicates_removed.values())
             detail = ", ".join(f"{k} {v}" for k, v in sorted(self.duplicates_removed.items()))
-            return f"merged: {self.rows_read} facility rows, {total} near-duplicates kept once" + (
-                f" ({detail})" if detail else ""
-            ) + f", {self.kept} facilities"
+            return (
+                f"merged: {self.rows_read} facility rows, {total} near-duplicates kept once"
+                + (f" ({detail})" if detail else "")
+                + f", {self.kept} facilities"
+            )
         dropped = sum(self.dropped.values())
         reasons = ", ".join(f"{k} {v}" for k, v in self.dropped.items() if v)
         line = f"{self.source}: {self.rows_read} rows read, {dropped} dropped"

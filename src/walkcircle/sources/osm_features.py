@@ -228,7 +228,9 @@ def _refuse_bad_location(path: Path, node_id: int, location: Any) -> None:
 
     if location.x == _UNDEFINED_COORDINATE or location.y == _UNDEFINED_COORDINATE:
         return  # missing from the extract, not damaged
-    check_coordinates(np.array([node_id]), np.array([location.x * 1e-7]), np.array([location.y * 1e-7]), str(path))
+    check_coordinates(
+        np.array([node_id]), np.array([location.x * 1e-7]), np.array([location.y * 1e-7]), str(path)
+    )
 
 
 def _member_lines(path: Path, way_ids: set[int]) -> dict[int, shapely.LineString]:
@@ -298,7 +300,10 @@ def read_osm_features(path: str | Path, tags: Mapping[str, bool | Sequence[str]]
     keys = sorted({*tags, "public_transport"})  # stop_area relations link a stop's mappings
     try:
         processor = (
-            osmium.FileProcessor(str(path)).with_locations().with_areas().with_filter(osmium.filter.KeyFilter(*keys))
+            osmium.FileProcessor(str(path))
+            .with_locations()
+            .with_areas()
+            .with_filter(osmium.filter.KeyFilter(*keys))
         )
         for obj in processor:
             if obj.is_node():
@@ -362,7 +367,9 @@ def classify_osm_features(features: OsmFeatures, profile: Profile, source: str) 
 
     report = LoadReport(source=source, rows_read=len(features.feature_id) + features.incomplete)
     ids, cats, names, lons, lats, kinds, areas = [], [], [], [], [], [], []
-    for fid, tags, lon, lat in zip(features.feature_id, features.tags, features.lon, features.lat, strict=True):
+    for fid, tags, lon, lat in zip(
+        features.feature_id, features.tags, features.lon, features.lat, strict=True
+    ):
         matched = profile.classify_tags(tags)
         if not matched:
             report.unclassified += 1
@@ -396,7 +403,9 @@ def classify_osm_features(features: OsmFeatures, profile: Profile, source: str) 
         frame[OSM_KIND_COLUMN] = kinds
         frame[STOP_AREA_COLUMN] = areas
     report.kept = len(frame)
-    report.by_category = {str(k): int(v) for k, v in frame["category"].value_counts().items()} if len(frame) else {}
+    report.by_category = (
+        {str(k): int(v) for k, v in frame["category"].value_counts().items()} if len(frame) else {}
+    )
     return FacilityLoad(frame, [report])
 
 

@@ -225,6 +225,12 @@ def read_facility_table(
         if report.outside_area:
             report.warn(f"{path}: {report.outside_area} rows lie outside the study area and were left out")
 
+    classified = np.array([bool(cats) for cats in labels], dtype=bool)
+    report.dropped = {
+        "invalid_coordinates": int((~valid).sum()),
+        "outside_area": int((valid & ~inside).sum()),
+        "unclassified": int((inside & ~classified).sum()),
+    }
     ids, cats, out_names, lons, lats = [], [], [], [], []
     for i in np.flatnonzero(inside):
         for cid in labels[i]:
