@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from pyproj import Geod
 
 from osm_helpers import open_xml
+from walkcircle.errors import WalkcircleWarning
 from walkcircle.geodesy import to_lonlat
 from walkcircle.profile import load_profile
 from walkcircle.sources.facilities import collect_facilities
@@ -48,7 +49,9 @@ def test_forty_shops_25_m_apart_along_a_street_stay_forty(tmp_path):
     x = X0 + 25.0 * np.arange(40)
     lon, lat = to_lonlat(x, np.full(40, Y0), EPSG)
     path = tmp_path / "shops.csv"
-    pd.DataFrame({"lon": lon, "lat": lat, "category": "convenience_store", "name": "美宜佳"}).to_csv(path, index=False)
+    pd.DataFrame({"lon": lon, "lat": lat, "category": "convenience_store", "name": "美宜佳"}).to_csv(
+        path, index=False
+    )
     load = collect_facilities(HEBI, tables=[TableSpec(path, "wgs84")], dedupe_m=30.0)
     assert load.counts() == {"convenience_store": 40}
     assert load.reports[-1].duplicates_removed == {}
@@ -240,14 +243,16 @@ def _bus_stop_doubles_from_xml(path, dedupe_m):
     doubles = 0
     for pid, pname, plon, plat in platforms:
         for sid, sname, slon, slat in poles:
-            same = (pname and pname == sname) or (stop_area.get(pid) and stop_area.get(pid) == stop_area.get(sid))
+            same = (pname and pname == sname) or (
+                stop_area.get(pid) and stop_area.get(pid) == stop_area.get(sid)
+            )
             if same and GEOD.inv(plon, plat, slon, slat)[2] <= dedupe_m:
                 doubles += 1
                 break
     return doubles
 
 
-@pytest.mark.parametrize("fixture, poles", [("tsinghua_osm", 68), ("cau_osm", 24)])
+@pytest.mark.parametrize(("fixture", "poles"), [("tsinghua_osm", 68), ("cau_osm", 24)])
 def test_bus_stop_poles_of_the_fixtures_stay(request, fixture, poles):
     # fixture README: 68 and 24 nodes tagged highway=bus_stop; only true node+platform doubles merge
     path = request.getfixturevalue(fixture)
@@ -350,7 +355,7 @@ def test_every_table_row_is_accounted_for(tmp_path):
             "category": ["park", "park", "park", "park", "火星", "park|bus_stop"],
         }
     ).to_csv(path, index=False)
-    with pytest.warns(Warning):
+    with pytest.warns(WalkcircleWarning, match="rows"):
         load = collect_facilities(
             HEBI, tables=[TableSpec(path, "wgs84")], area=(114.2, 35.7, 114.4, 35.8), dedupe_m=30.0
         )
