@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pyproj import Geod
 
@@ -368,3 +368,86 @@ def test_every_table_row_is_accounted_for(tmp_path):
     line = r.describe()
     assert "6 rows read, 3 dropped" in line and "3 used -> 4 facilities" in line
     assert "merged" in load.reports[-1].describe()
+
+
+# ---------------------------------------------------------------------------- adding rows (hypothesis)
+
+_CATS = ["park", "primary_school"]
+_THRESHOLDS = {"park": 250.0, "primary_school": 400.0}
+_rows = st.lists(
+    # on a 12.5 m lattice, so that rows often fall within the merge distance of each other
+    st.tuples(
+        st.integers(0, 32).map(lambda k: 12.5 * k),
+        st.integers(-2, 2).map(lambda k: 10.0 * k),
+        st.sampled_from(_CATS),
+    ),
+    max_size=12,
+)
+
+
+def _table_load(rows, source):
+    along = np.array([r[0] for r in rows], float)
+    north = np.array([r[1] for r in rows], float)
+    lon, lat = to_lonlat(X0 + along, Y0 + north, EPSG)
+    ids = [f"{source}:{i}" for i in range(len(rows))]
+    frame = _facility_frame(ids, [r[2] for r in rows], [""] * len(rows), lon, lat, source)
+    return FacilityLoad(frame, [LoadReport(source=source, rows_read=len(rows), kept=len(rows))])
+
+
+def _access(network, homes, rows_a, rows_b):
+    from walkcircle.access import compute_access
+
+    merged = merge_facilities([_table_load(rows_a, "table:a.csv"), _table_load(rows_b, "table:b.csv")], 30.0)
+    result = compute_access(network, homes, merged.facilities, categories=_CATS, thresholds_m=_THRESHOLDS)
+    covered = result.nearest_m <= result.threshold_m[None, :]
+    return covered.mean(axis=0), result.count_within_threshold, result.tier_counts, merged
+
+
+def _far_from(rows, others, dedupe_m=30.0):
+    """Rows farther than the merge distance from every row of another source (same category)."""
+    return [
+        r
+        for r in rows
+        if all(o[2] != r[2] or np.hypot(o[0] - r[0], o[1] - r[1]) > dedupe_m * 1.01 for o in others)
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:no facility on the network:walkcircle.errors.WalkcircleWarning")
+@settings(max_examples=40, deadline=None)
+@given(rows_a=_rows, rows_b=_rows, added=_rows, into_a=st.booleans())
+@example(
+    rows_a=[(100.0, 0.0, "park"), (150.0, 0.0, "park")], rows_b=[], added=[(125.0, 0.0, "park")], into_a=True
+)
+def test_adding_rows_to_a_table_never_lowers_any_coverage_or_count(rows_a, rows_b, added, into_a):
+    """Issue 12: adding rows never lowers coverage or a count (the chained merge broke this).
+
+    The added rows may lie anywhere near rows of their own table (those never merge). Rows
+    that are the same place as a row of the other table (within the merge distance) are left
+    out: such a row is by definition that place, and the group takes the first source's
+    position, which moves it by up to the merge distance (see the next test).
+    """
+    from worlds import line_network, points_at
+
+    network = line_network(12, 100.0)
+    homes = points_at(np.arange(0, 1101, 50.0), 20.0)
+    added = _far_from(added, rows_b if into_a else rows_a)
+    before = _access(network, homes, rows_a, rows_b)
+    after = (
+        _access(network, homes, rows_a + added, rows_b)
+        if into_a
+        else _access(network, homes, rows_a, rows_b + added)
+    )
+    assert (after[0] >= before[0] - 1e-12).all()
+    assert (after[1] >= before[1]).all()
+    assert (after[2] >= before[2]).all()
+    assert len(after[3].facilities) == len(before[3].facilities) + len(added)
+
+
+def test_a_duplicate_added_to_the_first_table_takes_the_place_of_the_later_row():
+    # the documented exception: one place, the first source's position wins (moved 20 m here)
+    first = _table_load([(500.0, 0.0, "park")], "table:a.csv")
+    later = _table_load([(520.0, 0.0, "park")], "table:b.csv")
+    merged = merge_facilities([first, later], 30.0)
+    assert merged.facilities["feature_id"].tolist() == ["table:a.csv:0"]
+    assert merged.reports[-1].merged_by_source == {"table:b.csv": {"park": 1}}
