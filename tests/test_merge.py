@@ -451,3 +451,27 @@ def test_a_duplicate_added_to_the_first_table_takes_the_place_of_the_later_row()
     merged = merge_facilities([first, later], 30.0)
     assert merged.facilities["feature_id"].tolist() == ["table:a.csv:0"]
     assert merged.reports[-1].merged_by_source == {"table:b.csv": {"park": 1}}
+
+
+def test_accounting_for_summary_console_and_report(tmp_path, cau_osm):
+    import json
+
+    from walkcircle.sources.loads import accounting_table, source_accounting
+
+    x = X0 + 25.0 * np.arange(5)
+    lon, lat = to_lonlat(x, np.full(5, Y0), EPSG)
+    path = tmp_path / "stops.csv"
+    pd.DataFrame({"lon": lon, "lat": lat, "category": "bus_stop"}).to_csv(path, index=False)
+    load = collect_facilities(GB, osm_path=cau_osm, tables=[TableSpec(path, "wgs84")], dedupe_m=30.0)
+    data = source_accounting(load.reports)
+    json.dumps(data, allow_nan=False)
+    names = [s["source"] for s in data["sources"]]
+    assert names == ["table:stops.csv", "osm:cau_map.osm.bz2"]
+    total_kept = sum(sum(s["kept_after_merge"].values()) for s in data["sources"])
+    assert total_kept == data["merged"]["kept"] == len(load.facilities)
+    for s in data["sources"]:
+        assert s["rows_read"] == s["rows_used"] + sum(s["dropped"].values())
+    table = accounting_table(load.reports)
+    per_cat = table[~table["category"].str.startswith("(")].groupby("category")["kept"].sum()
+    assert per_cat[per_cat > 0].to_dict() == load.counts()
+    assert (table["facility_rows"] >= table["merged"] + table["doubles"]).all()

@@ -208,6 +208,83 @@ class FacilityLoad:
         return self.facilities.groupby(["category", "source"]).size().unstack(fill_value=0)
 
 
+def source_accounting(reports: Sequence[LoadReport]) -> dict[str, Any]:
+    """Return what every source gave, dropped (why) and merged, ready for summary.json.
+
+    Parameters
+    ----------
+    reports
+        A `FacilityLoad`'s reports (the sources' and the last ``merged`` one).
+
+    Returns
+    -------
+    dict
+        ``sources``: one entry per source with ``source``, ``rows_read``, ``rows_used``,
+        ``dropped`` {reason: rows}, ``recovered``, ``by_category`` {category: facility
+        rows}, ``merged`` and ``doubles`` {category: facility rows merged away},
+        ``kept_after_merge`` {category: facility rows}, ``warnings``; ``merged``: the
+        totals per category (``duplicates_removed``) and per source (``merged_by_source``)
+        and the facilities kept.
+    """
+    sources = [r for r in reports if r.source != "merged"]
+    last = next((r for r in reversed(reports) if r.source == "merged"), None)
+    keys = ("source", "rows_read", "rows_used", "dropped", "recovered", "by_category", "merged", "doubles")
+    out_sources = []
+    for r in sources:
+        d = r.as_dict()
+        out_sources.append(
+            {**{k: d[k] for k in keys}, "kept_after_merge": d["kept_after_merge"], "warnings": d["warnings"]}
+        )
+    merged = {
+        "facility_rows": last.rows_read if last else sum(r.kept for r in sources),
+        "kept": last.kept if last else sum(r.kept for r in sources),
+        "duplicates_removed": dict(last.duplicates_removed) if last else {},
+        "merged_by_source": {k: dict(v) for k, v in last.merged_by_source.items()} if last else {},
+    }
+    return {"sources": out_sources, "merged": merged}
+
+
+def accounting_table(reports: Sequence[LoadReport]) -> pd.DataFrame:
+    """Return a source x category table for the console and the report.
+
+    Parameters
+    ----------
+    reports
+        A `FacilityLoad`'s reports.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``source``, ``category``, ``facility_rows`` (given by the source),
+        ``merged`` (into another source's row), ``doubles`` (one OSM feature mapped twice),
+        ``kept``; plus one row per source and drop reason with ``category`` set to
+        ``"(dropped: <reason>)"`` and the row count in ``facility_rows``.
+    """
+    rows: list[dict[str, Any]] = []
+    for r in reports:
+        if r.source == "merged":
+            continue
+        after = r.kept_after_merge()
+        for cid, n in sorted(r.by_category.items()):
+            rows.append(
+                {
+                    "source": r.source,
+                    "category": cid,
+                    "facility_rows": n,
+                    "merged": r.merged.get(cid, 0),
+                    "doubles": r.doubles.get(cid, 0),
+                    "kept": after[cid],
+                }
+            )
+        for reason, n in r.dropped.items():
+            if n:
+                rows.append(
+                    {"source": r.source, "category": f"(dropped: {reason})", "facility_rows": n,
+                     "merged": 0, "doubles": 0, "kept": 0}
+                )  # fmt: skip
+    return pd.DataFrame(rows, columns=["source", "category", "facility_rows", "merged", "doubles", "kept"])
+
+
 def empty_facilities() -> gpd.GeoDataFrame:
     """Return an empty facilities table with the standard columns.
 
