@@ -301,46 +301,59 @@ def test_helsinki_doubles_follow_the_rule(helsinki_pbf):
 
 
 @pytest.mark.slow
-def test_a_million_row_table_keeps_its_rows_and_merges_fast():
-    rng = np.random.default_rng(12)
-    n = 1_000_000
-    side_m = 20_000.0  # 1M points in 20 x 20 km: about one per 20 m
-    cats = np.array(["convenience_store", "pharmacy", "bus_stop", "park"])
-    x = X0 + rng.uniform(0, side_m, n)
-    y = Y0 + rng.uniform(0, side_m, n)
-    lon, lat = to_lonlat(x, y, EPSG)
-    category = cats[rng.integers(0, cats.size, n)]
-    ids = [f"t:{i}" for i in range(n)]
-    table_frame = _facility_frame(ids, category.tolist(), [""] * n, lon, lat, "table:big.csv")
-    table = FacilityLoad(table_frame, [LoadReport(source="table:big.csv", rows_read=n, kept=n)])
-    m = 5_000
-    ox, oy = X0 + rng.uniform(0, side_m, m), Y0 + rng.uniform(0, side_m, m)
-    olon, olat = to_lonlat(ox, oy, EPSG)
-    ocat = cats[rng.integers(0, cats.size, m)]
-    osm_frame = _facility_frame([f"o:{i}" for i in range(m)], ocat.tolist(), [""] * m, olon, olat, "osm:x")
-    osm = FacilityLoad(osm_frame, [LoadReport(source="osm:x", rows_read=m, kept=m)])
-    start = time.perf_counter()
-    merged = merge_facilities([table, osm], dedupe_m=30.0)
-    elapsed = time.perf_counter() - start
-    print(f"merge of 1,000,000 table rows + 5,000 OSM rows: {elapsed:.2f} s")
-    counts = merged.counts()
-    table_counts = pd.Series(category).value_counts()
-    # every table row stays (issue 12: the old merge left one per category)
-    for cid, n_cat in table_counts.items():
-        table_kept = (merged.facilities["source"] == "table:big.csv") & (merged.facilities["category"] == cid)
-        assert int(table_kept.sum()) == n_cat
-    # each OSM row is either kept or merged into a table row of its category within 30 m
+def test_a_million_row_table_keeps_its_rows_and_merges_fast(tmp_path):
     from scipy.spatial import cKDTree
 
-    merged_osm = sum(merged.reports[-1].duplicates_removed.values())
+    from walkcircle.sources.tables import read_facility_table
+
+    rng = np.random.default_rng(12)
+    side_m = 20_000.0  # 1M points in 20 x 20 km: about one per 20 m
+
+    def table(n, name):
+        x = X0 + rng.uniform(0, side_m, n)
+        y = Y0 + rng.uniform(0, side_m, n)
+        lon, lat = to_lonlat(x, y, EPSG)
+        cats = np.array(["convenience_store", "kindergarten", "bus_stop", "park"])[rng.integers(0, 4, n)]
+        path = tmp_path / name
+        pd.DataFrame({"lon": lon.round(7), "lat": lat.round(7), "category": cats}).to_csv(path, index=False)
+        return path, cats
+
+    big, big_cats = table(1_000_000, "big.csv")
+    small, small_cats = table(5_000, "city.csv")
+    start = time.perf_counter()
+    loads = [read_facility_table(p, HEBI, "wgs84") for p in (big, small)]
+    read_s = time.perf_counter() - start
+    start = time.perf_counter()
+    merged = merge_facilities(loads, dedupe_m=30.0)
+    merge_s = time.perf_counter() - start
+    print(f"1,000,000 + 5,000 table rows: read {read_s:.1f} s, merge {merge_s:.1f} s")
+    fac = merged.facilities
+    # every row of the big table stays (issue 12: the old merge left one per category)
+    big_kept = fac[fac["source"] == "table:big.csv"]["category"].value_counts()
+    assert big_kept.to_dict() == pd.Series(big_cats).value_counts().to_dict()
+    # each row of the second table is kept or merged into a big-table row of its category within 30 m
+    frame = [ld.facilities for ld in loads]
+    bx, by = to_projected_utm(frame[0])
+    sx, sy = to_projected_utm(frame[1])
     near = 0
-    for cid in cats:
-        t = np.column_stack([x[category == cid], y[category == cid]])
-        d, _ = cKDTree(t).query(np.column_stack([ox[ocat == cid], oy[ocat == cid]]))
+    for cid in np.unique(small_cats):
+        in_big = (frame[0]["category"] == cid).to_numpy()
+        in_small = (frame[1]["category"] == cid).to_numpy()
+        d, _ = cKDTree(np.column_stack([bx[in_big], by[in_big]])).query(
+            np.column_stack([sx[in_small], sy[in_small]])
+        )
         near += int((d <= 30.0).sum())
-    assert merged_osm <= near
-    assert merged_osm >= 0.9 * near  # one to one: a few lose their table row to a nearer OSM row
-    assert sum(counts.values()) == n + m - merged_osm
+    gone = sum(merged.reports[-1].duplicates_removed.values())
+    assert gone == sum(merged.reports[-1].merged_by_source.get("table:city.csv", {}).values())
+    assert 0.9 * near <= gone <= near  # one to one: a few lose their big-table row to a nearer row
+    assert len(fac) == 1_005_000 - gone
+    assert loads[0].reports[0].kept_after_merge() == big_kept.to_dict()
+
+
+def to_projected_utm(frame):
+    from walkcircle.geodesy import to_projected
+
+    return to_projected(frame["lon"].to_numpy(), frame["lat"].to_numpy(), EPSG)
 
 
 # ---------------------------------------------------------------------------- accounting
