@@ -221,3 +221,17 @@ def test_complete_extract_does_not_warn(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", WalkcircleWarning)
         read_osm(path)
+
+
+def test_graphml_edge_geometry_out_of_range_is_refused(tmp_path):
+    import osmnx as ox
+
+    graph = nx.MultiDiGraph(crs="epsg:4326")
+    graph.add_node(1, x=114.30, y=35.75)
+    graph.add_node(2, x=114.31, y=35.75)
+    bent = shapely.LineString([(114.30, 35.75), (114.305, 97.0), (114.31, 35.75)])
+    graph.add_edge(1, 2, osmid=10, highway="residential", length=10.0, geometry=bent)
+    path = tmp_path / "g.graphml"
+    ox.save_graphml(graph, path)
+    with pytest.raises(InputError, match="a vertex of way 10 has latitude 97 outside"):
+        read_graphml(path)

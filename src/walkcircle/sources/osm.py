@@ -522,6 +522,10 @@ def network_from_osmnx(
         way_id.append(int(_first(data.get("osmid", -1))))
         highway.append(str(_first(data.get("highway", ""))))
         name.append(str(_first(data.get("name", "")) or ""))
+    vertex_way = np.repeat(np.asarray(way_id, np.int64), np.diff(np.asarray(offsets, np.int64)))
+    check_coordinates(
+        vertex_way, np.asarray(geom_lon), np.asarray(geom_lat), source, element="a vertex of way"
+    )
     return assemble_network(
         node_id=node_id,
         node_lon=node_lon,
