@@ -7,7 +7,10 @@ The rule (issue 12): two facility rows of one category are one place only if
   building: different kinds of element or transport role, with the same name or in the same
   ``public_transport=stop_area`` relation), and
 - the later row lies within ``dedupe_m`` of the row it merges into, which is always the
-  first row of its group (a kept row). Groups never chain.
+  first row of its group (a kept row). Groups never chain. One exception, by design: the
+  second mapping of an OSM feature (within ``dedupe_m`` of its first mapping) follows the
+  first mapping into the group it joins, since both are one feature; it may then lie up to
+  twice ``dedupe_m`` from the group's first row.
 
 Distinct rows of one source stay distinct: forty shops 25 m apart along a street stay forty.
 A group holds at most one row (or one OSM feature mapped twice) per source; when several rows
