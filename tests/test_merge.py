@@ -488,3 +488,23 @@ def test_accounting_for_summary_console_and_report(tmp_path, cau_osm):
     per_cat = table[~table["category"].str.startswith("(")].groupby("category")["kept"].sum()
     assert per_cat[per_cat > 0].to_dict() == load.counts()
     assert (table["facility_rows"] >= table["merged"] + table["doubles"]).all()
+
+
+def test_an_osm_stop_mapped_twice_joins_a_table_row_as_one_feature():
+    # table stop at 0 m; OSM pole at 10 m and its platform way at 18 m (same name)
+    x = X0 + np.array([0.0, 10.0, 18.0])
+    cat = np.array(["bus_stop"] * 3)
+    src = np.array(["table", "osm", "osm"])
+    kinds = np.array(["", "n:pole", "w:platform"], dtype=object)
+    names = np.array(["东门", "东门", "东门"], dtype=object)
+    parent, double = near_duplicate_parents(cat, src, x, np.full(3, Y0), 30.0, name=names, osm_kind=kinds)
+    assert parent.tolist() == [-1, 0, 0]
+    assert double.tolist() == [False, False, True]
+    # through merge_facilities, with the counts on each report
+    table = _load_xy([X0], [Y0], "bus_stop", "table:t.csv", names=["东门"])
+    osm = _load_xy([X0 + 10.0, X0 + 18.0], [Y0, Y0], "bus_stop", "osm:x.osm", names=["东门", "东门"])
+    osm.facilities["osm_kind"] = ["n:pole", "w:platform"]
+    merged = merge_facilities([table, osm], 30.0)
+    assert merged.counts() == {"bus_stop": 1}
+    assert osm.reports[0].merged == {"bus_stop": 1} and osm.reports[0].doubles == {"bus_stop": 1}
+    assert osm.reports[0].kept_after_merge() == {"bus_stop": 0}
