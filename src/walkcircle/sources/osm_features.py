@@ -158,9 +158,9 @@ class _Reader:
             self.relations[obj.id] = (tags, [m.ref for m in obj.members if m.type == "w"])
 
     def node(self, obj: Any) -> None:
-        tags = dict(obj.tags)
-        if not self.wanted(tags):
+        if not self.wanted(obj.tags):  # libosmium's tag list: no dict for objects left out
             return
+        tags = dict(obj.tags)
         if obj.location.valid():
             self.out.add(f"n{obj.id}", tags, shapely.Point(obj.location.lon, obj.location.lat))
         else:
@@ -168,9 +168,9 @@ class _Reader:
             self.out.add_incomplete(tags)
 
     def area(self, obj: Any, factory: Any) -> None:
-        tags = dict(obj.tags)
-        if not self.wanted(tags):
+        if not self.wanted(obj.tags):  # libosmium's tag list: no dict for objects left out
             return
+        tags = dict(obj.tags)
         try:
             geometry = shapely.from_wkb(factory.create_multipolygon(obj))
         except RuntimeError:
@@ -183,9 +183,9 @@ class _Reader:
             self.out.add(f"r{obj.orig_id()}", tags, geometry)
 
     def way(self, obj: Any) -> None:
-        tags = dict(obj.tags)
-        if not self.wanted(tags):
+        if not self.wanted(obj.tags):  # libosmium's tag list: no dict for objects left out
             return
+        tags = dict(obj.tags)
         coords = []
         for n in obj.nodes:
             if n.location.valid():
