@@ -136,13 +136,13 @@ def _greedy_reference(category, source, x, y, dedupe_m):
         for src in dict.fromkeys(source[i] for i in range(n) if category[i] == cat):
             rows = [i for i in range(n) if category[i] == cat and source[i] == src]
             pairs = sorted(
-                (float(np.hypot(x[r] - x[a], y[r] - y[a])), a, r)
+                (float(np.hypot(x[r] - x[a], y[r] - y[a])), r, a)
                 for r in rows
                 for a in anchors
                 if np.hypot(x[r] - x[a], y[r] - y[a]) <= dedupe_m
             )
             used_a, used_r = set(), set()
-            for _, a, r in pairs:
+            for _, r, a in pairs:  # ties: the earlier row, then the earlier kept row
                 if a not in used_a and r not in used_r:
                     used_a.add(a)
                     used_r.add(r)
@@ -192,6 +192,7 @@ def test_matches_a_brute_force_greedy_reference(rows, dedupe):
     b=st.lists(st.tuples(st.floats(0, 100), st.floats(0, 100)), max_size=30),
     within=st.floats(0.5, 50),
 )
+@example(a=[(0.0, 0.0)], b=[(30.0, 0.0), (0.0, 30.0)], within=30.0)  # "within" includes the distance
 def test_one_to_one_matching_equals_greedy_by_distance(a, b, within):
     a_xy = np.array(a, float).reshape(-1, 2)
     b_xy = np.array(b, float).reshape(-1, 2)

@@ -257,12 +257,13 @@ def match_one_to_one(a_xy: np.ndarray, b_xy: np.ndarray, within_m: float) -> tup
     if len(a_xy) == 0 or len(b_xy) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     # only points near the smaller set can pair: find them with one tree on the smaller set
+    bound = np.nextafter(within_m, np.inf)  # query's bound is strict; pairs at within_m count
     a_near = np.arange(len(a_xy))
     b_near = np.arange(len(b_xy))
     if len(a_xy) <= len(b_xy):
-        b_near = np.flatnonzero(np.isfinite(cKDTree(a_xy).query(b_xy, distance_upper_bound=within_m)[0]))
+        b_near = np.flatnonzero(np.isfinite(cKDTree(a_xy).query(b_xy, distance_upper_bound=bound)[0]))
     else:
-        a_near = np.flatnonzero(np.isfinite(cKDTree(b_xy).query(a_xy, distance_upper_bound=within_m)[0]))
+        a_near = np.flatnonzero(np.isfinite(cKDTree(b_xy).query(a_xy, distance_upper_bound=bound)[0]))
     if a_near.size == 0 or b_near.size == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     sdm = cKDTree(a_xy[a_near]).sparse_distance_matrix(cKDTree(b_xy[b_near]), within_m, output_type="ndarray")
