@@ -28,7 +28,8 @@ DEFAULT_K = 3
 
 # --------------------------------------------------------------------------- facilities and homes
 DEFAULT_DEDUPE_M = 30.0
-"""Rows of one category from different sources closer than this are one place, metres."""
+"""Rows of one category from different sources (or one OSM feature mapped twice) within this
+distance of a group's first row are one place, metres."""
 DEFAULT_GRID_M = 50.0
 """Spacing of sample homes in residential areas and polygons without buildings, metres."""
 DEFAULT_H3_RESOLUTION = 10

@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import json
 import socket
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from walkcircle.defaults import DEFAULT_CACHE_DIR, DEFAULT_NOMINATIM_URL, DEFAULT_OVERPASS_URL
-from walkcircle.errors import OFFLINE_HINT, DownloadError, EmptyNetworkError, InputError
+from walkcircle.errors import OFFLINE_HINT, DownloadError, EmptyNetworkError, InputError, WalkcircleWarning
 from walkcircle.geodesy import geodesic_lengths
 from walkcircle.network import WalkNetwork, assemble_network, build_network
 
@@ -180,6 +181,7 @@ class _WayCollector:
         refs = np.asarray(self.refs, np.int64).reshape(-1, 3)
         ref_ids = refs[:, 0]
         valid = (refs[:, 1] != _UNDEFINED_COORDINATE) & (refs[:, 2] != _UNDEFINED_COORDINATE)
+        check_coordinates(ref_ids[valid], refs[valid, 1] * 1e-7, refs[valid, 2] * 1e-7, source)
         ref_lon = np.where(valid, refs[:, 1] * 1e-7, np.nan)
         ref_lat = np.where(valid, refs[:, 2] * 1e-7, np.nan)
         node_id, first, inverse = np.unique(ref_ids, return_index=True, return_inverse=True)
@@ -188,6 +190,7 @@ class _WayCollector:
         same_way = ref_way[1:] == ref_way[:-1]
         both_valid = valid[1:] & valid[:-1]
         seg = np.flatnonzero(same_way & both_valid)
+        _report_missing_nodes(ref_ids, ref_way, valid, seg.size, len(self.way_ids), source)
         return build_network(
             node_id=node_id,
             node_lon=ref_lon[first],
@@ -200,6 +203,69 @@ class _WayCollector:
             way_name=np.asarray(self.names, dtype=str),
             source=source,
         )
+
+
+def check_coordinates(
+    element_id: np.ndarray, lon: np.ndarray, lat: np.ndarray, source: str, element: str = "node"
+) -> None:
+    """Refuse coordinates outside WGS-84's range, naming the first bad element.
+
+    Parameters
+    ----------
+    element_id
+        OSM ids (or graph node ids) of the points.
+    lon, lat
+        Their coordinates, degrees.
+    source
+        The file, for the message.
+    element
+        What the ids are (``node``).
+
+    Raises
+    ------
+    InputError
+        On the first point with latitude outside -90..90 or longitude outside -180..180
+        (or not a number): the file is damaged or not in WGS-84.
+    """
+    lon = np.asarray(lon, np.float64)
+    lat = np.asarray(lat, np.float64)
+    bad_lat = ~(np.abs(lat) <= 90.0)
+    bad_lon = ~(np.abs(lon) <= 180.0)
+    bad = np.flatnonzero(bad_lat | bad_lon)
+    if bad.size == 0:
+        return
+    i = int(bad[0])
+    what, value, limit = ("latitude", lat[i], 90) if bad_lat[i] else ("longitude", lon[i], 180)
+    more = f" (and {bad.size - 1} more)" if bad.size > 1 else ""
+    msg = (
+        f"{source}: {element} {element_id[i]} has {what} {value:g} outside -{limit}..{limit}{more}; "
+        "the file is damaged or not WGS-84"
+    )
+    raise InputError(msg)
+
+
+def _report_missing_nodes(
+    ref_ids: np.ndarray, ref_way: np.ndarray, valid: np.ndarray, n_segments: int, n_ways: int, source: str
+) -> None:
+    """Warn when walkable ways lose nodes missing from the extract; fail when nothing is left."""
+    if valid.all():
+        return
+    ways_hit = int(np.unique(ref_way[~valid]).size)
+    nodes_missing = int(np.unique(ref_ids[~valid]).size)
+    if n_segments == 0:
+        msg = (
+            f"{source}: the nodes of all {n_ways} walkable ways are missing from the extract "
+            f"({nodes_missing} node ids referenced but not in the file); cut the extract again with complete "
+            "ways (e.g. osmium extract --strategy complete_ways) or download it from Geofabrik"
+        )
+        raise EmptyNetworkError(msg)
+    warnings.warn(
+        f"{source}: {ways_hit} of {n_ways} walkable ways miss nodes that are not in the extract "
+        f"({nodes_missing} nodes missing); those ways are cut where nodes are missing, so the network "
+        "may be smaller than the area: cut the extract with complete ways",
+        WalkcircleWarning,
+        stacklevel=3,
+    )
 
 
 # ---------------------------------------------------------------------------- files
@@ -381,6 +447,7 @@ def network_from_osmnx(
     position = {n: i for i, n in enumerate(nodes)}
     node_lon = np.asarray([graph.nodes[n]["x"] for n in nodes], np.float64)
     node_lat = np.asarray([graph.nodes[n]["y"] for n in nodes], np.float64)
+    check_coordinates(node_id, node_lon, node_lat, source)
 
     seen: set[tuple[Any, Any, tuple[Any, ...]]] = set()
     rows: list[tuple[int, int, Any, dict[str, Any]]] = []
@@ -455,6 +522,10 @@ def network_from_osmnx(
         way_id.append(int(_first(data.get("osmid", -1))))
         highway.append(str(_first(data.get("highway", ""))))
         name.append(str(_first(data.get("name", "")) or ""))
+    vertex_way = np.repeat(np.asarray(way_id, np.int64), np.diff(np.asarray(offsets, np.int64)))
+    check_coordinates(
+        vertex_way, np.asarray(geom_lon), np.asarray(geom_lat), source, element="a vertex of way"
+    )
     return assemble_network(
         node_id=node_id,
         node_lon=node_lon,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
+import numpy as np
 import shapely
 
 from walkcircle.errors import InputError
@@ -44,7 +46,22 @@ def representative_point(geometry: BaseGeometry) -> shapely.Point:
 
 @dataclass
 class OsmFeatures:
-    """Tagged OSM features read once from a file: ids, tags and representative points."""
+    """Tagged OSM features read once from a file: ids, tags and representative points.
+
+    Attributes
+    ----------
+    feature_id, tags, lon, lat, geometry
+        One entry per feature with a geometry.
+    incomplete
+        Features with no geometry at all (every member or node missing from the extract).
+    incomplete_tags
+        Their tags, so that the loss is counted against the categories they would serve.
+    recovered
+        Ways and multipolygons cut by the extract's edge, placed at a point of the nodes or
+        members present.
+    stop_area
+        Feature id -> id of the ``public_transport=stop_area`` relation it belongs to.
+    """
 
     feature_id: list[str] = field(default_factory=list)
     tags: list[dict[str, str]] = field(default_factory=list)
@@ -52,6 +69,9 @@ class OsmFeatures:
     lat: list[float] = field(default_factory=list)
     geometry: list[BaseGeometry] = field(default_factory=list)
     incomplete: int = 0
+    incomplete_tags: list[dict[str, str]] = field(default_factory=list)
+    recovered: int = 0
+    stop_area: dict[str, str] = field(default_factory=dict)
 
     def add(self, feature_id: str, tags: dict[str, str], geometry: BaseGeometry) -> None:
         """Append one feature (its representative point is computed here).
@@ -72,11 +92,184 @@ class OsmFeatures:
         self.lat.append(point.y)
         self.geometry.append(geometry)
 
+    def add_incomplete(self, tags: dict[str, str]) -> None:
+        """Count a feature whose geometry is wholly missing from the extract.
+
+        Parameters
+        ----------
+        tags
+            Its OSM tags.
+        """
+        self.incomplete += 1
+        self.incomplete_tags.append(tags)
+
+
+def tag_matcher(tags: Mapping[str, bool | Sequence[str]]) -> Callable[[Mapping[str, str]], bool]:
+    """Return a test for "a feature carries one of `tags`", reading ``;``-lists as lists.
+
+    ``shop=convenience;bakery`` carries ``shop=convenience``. libosmium's exact tag filter
+    would miss it, so files are pre-filtered by key and this test decides.
+
+    Parameters
+    ----------
+    tags
+        Key -> True (any value but ``no``) or a list of values.
+
+    Returns
+    -------
+    callable
+        ``matches(feature_tags) -> bool``.
+    """
+    wanted = {k: None if v is True else frozenset(v) for k, v in tags.items()}  # type: ignore[arg-type]
+
+    def matches(feature_tags: Mapping[str, str]) -> bool:
+        for key, values in wanted.items():
+            value = feature_tags.get(key)
+            if not value or value == "no":
+                continue
+            if values is None or not values.isdisjoint(v.strip() for v in value.split(";")):
+                return True
+        return False
+
+    return matches
+
+
+_MULTIPOLYGON_TYPES = frozenset({"multipolygon", "boundary"})
+
+
+@dataclass
+class _Reader:
+    """State of one pass over an OSM file (see `read_osm_features`)."""
+
+    path: Path
+    wanted: Callable[[Mapping[str, str]], bool]
+    out: OsmFeatures = field(default_factory=OsmFeatures)
+    closed_ways: dict[int, tuple[dict[str, str], Any]] = field(default_factory=dict)
+    ways_as_areas: set[int] = field(default_factory=set)
+    relations: dict[int, tuple[dict[str, str], list[int]]] = field(default_factory=dict)
+    relations_built: set[int] = field(default_factory=set)
+
+    def relation(self, obj: Any) -> None:
+        tags = dict(obj.tags)
+        if tags.get("public_transport") == "stop_area":
+            for m in obj.members:
+                self.out.stop_area.setdefault(f"{m.type}{m.ref}", f"r{obj.id}")
+        if tags.get("type") in _MULTIPOLYGON_TYPES and self.wanted(tags):
+            self.relations[obj.id] = (tags, [m.ref for m in obj.members if m.type == "w"])
+
+    def node(self, obj: Any) -> None:
+        if not self.wanted(obj.tags):  # libosmium's tag list: no dict for objects left out
+            return
+        tags = dict(obj.tags)
+        if obj.location.valid():
+            self.out.add(f"n{obj.id}", tags, shapely.Point(obj.location.lon, obj.location.lat))
+        else:
+            _refuse_bad_location(self.path, obj.id, obj.location)
+            self.out.add_incomplete(tags)
+
+    def area(self, obj: Any, factory: Any) -> None:
+        if not self.wanted(obj.tags):  # libosmium's tag list: no dict for objects left out
+            return
+        tags = dict(obj.tags)
+        try:
+            geometry = shapely.from_wkb(factory.create_multipolygon(obj))
+        except RuntimeError:
+            return  # a way falls back on its outline, a relation on its members present
+        if obj.from_way():
+            self.ways_as_areas.add(obj.orig_id())
+            self.out.add(f"w{obj.orig_id()}", tags, geometry)
+        else:
+            self.relations_built.add(obj.orig_id())
+            self.out.add(f"r{obj.orig_id()}", tags, geometry)
+
+    def way(self, obj: Any) -> None:
+        if not self.wanted(obj.tags):  # libosmium's tag list: no dict for objects left out
+            return
+        tags = dict(obj.tags)
+        coords = []
+        for n in obj.nodes:
+            if n.location.valid():
+                coords.append((n.lon, n.lat))
+            else:
+                _refuse_bad_location(self.path, n.ref, n.location)
+        if not coords:
+            self.out.add_incomplete(tags)
+            return
+        if len(coords) < len(obj.nodes):
+            self.out.recovered += 1
+        if len(coords) == 1:
+            self.out.add(f"w{obj.id}", tags, shapely.Point(coords[0]))
+        elif obj.is_closed():
+            # an area may follow for it; use the outline only if none does
+            self.closed_ways[obj.id] = (tags, coords)
+        else:
+            self.out.add(f"w{obj.id}", tags, shapely.LineString(coords))
+
+    def finish(self) -> OsmFeatures:
+        for way_id, (tags, coords) in self.closed_ways.items():
+            if way_id not in self.ways_as_areas:
+                self.out.add(f"w{way_id}", tags, shapely.LineString(coords))
+        cut = {rid: v for rid, v in self.relations.items() if rid not in self.relations_built}
+        if cut:
+            lines = _member_lines(self.path, {w for _, members in cut.values() for w in members})
+            for rid, (tags, members) in cut.items():
+                present = [lines[w] for w in members if w in lines]
+                if present:
+                    self.out.add(f"r{rid}", tags, _partial_geometry(present))
+                    self.out.recovered += 1
+                else:
+                    self.out.add_incomplete(tags)
+        return self.out
+
+
+def _refuse_bad_location(path: Path, node_id: int, location: Any) -> None:
+    """Raise on a node whose coordinates are given but outside WGS-84's range."""
+    from walkcircle.sources.osm import _UNDEFINED_COORDINATE, check_coordinates
+
+    if location.x == _UNDEFINED_COORDINATE or location.y == _UNDEFINED_COORDINATE:
+        return  # missing from the extract, not damaged
+    check_coordinates(
+        np.array([node_id]), np.array([location.x * 1e-7]), np.array([location.y * 1e-7]), str(path)
+    )
+
+
+def _member_lines(path: Path, way_ids: set[int]) -> dict[int, shapely.LineString]:
+    """Read the ways `way_ids` (any tags) as lines, skipping nodes missing from the file."""
+    import osmium
+
+    out: dict[int, shapely.LineString] = {}
+    if not way_ids:
+        return out
+    processor = (
+        osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
+        .with_locations()
+        .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
+        .with_filter(osmium.filter.IdFilter(way_ids))
+    )
+    for way in processor:
+        coords = [(n.lon, n.lat) for n in way.nodes if n.location.valid()]
+        if len(coords) >= 2:
+            out[way.id] = shapely.LineString(coords)
+    return out
+
+
+def _partial_geometry(lines: list[shapely.LineString]) -> BaseGeometry:
+    """Polygons closed by the members present, else the members' lines."""
+    merged = shapely.line_merge(shapely.MultiLineString(lines))
+    polygons = shapely.get_parts(shapely.polygonize(shapely.get_parts(merged)))
+    if len(polygons):
+        return max(polygons, key=lambda p: p.area)
+    return merged
+
 
 def read_osm_features(path: str | Path, tags: Mapping[str, bool | Sequence[str]]) -> OsmFeatures:
     """Read every node, way and multipolygon carrying one of `tags` from an OSM file.
 
-    Buildings and sites (closed ways, multipolygons) become polygons; open ways lines.
+    Buildings and sites (closed ways, multipolygons) become polygons; open ways lines. A
+    value list such as ``shop=convenience;bakery`` carries each of its values. A
+    multipolygon cut by the extract's edge is placed at a point of the members present
+    (counted in `recovered`); a feature with nothing present is counted in `incomplete`.
+    Memberships of ``public_transport=stop_area`` relations are recorded.
 
     Parameters
     ----------
@@ -88,59 +281,68 @@ def read_osm_features(path: str | Path, tags: Mapping[str, bool | Sequence[str]]
     Returns
     -------
     OsmFeatures
-        The features; `incomplete` counts ways/relations whose geometry could not be built
-        (members missing from the extract).
+        The features.
+
+    Raises
+    ------
+    InputError
+        If the file cannot be read, or a node lies outside WGS-84's range.
     """
     import osmium
 
     from walkcircle.sources.osm import _describe_osmium_error, check_readable
 
     path = check_readable(path)
-    out = OsmFeatures()
     if not tags:
-        return out
-    if all(v is not True for v in tags.values()):
-        # exact pairs let libosmium skip every other object before Python sees it
-        wanted = osmium.filter.TagFilter(*[(k, v) for k, values in tags.items() for v in values])  # type: ignore[union-attr]
-    else:
-        wanted = osmium.filter.KeyFilter(*tags)
+        return OsmFeatures()
+    reader = _Reader(path, tag_matcher(tags))
     factory = osmium.geom.WKBFactory()
-    closed_ways: dict[int, tuple[dict[str, str], Any]] = {}
-    ways_as_areas: set[int] = set()
+    keys = sorted({*tags, "public_transport"})  # stop_area relations link a stop's mappings
     try:
-        processor = osmium.FileProcessor(str(path)).with_locations().with_areas().with_filter(wanted)
+        processor = (
+            osmium.FileProcessor(str(path))
+            .with_locations()
+            .with_areas()
+            .with_filter(osmium.filter.KeyFilter(*keys))
+        )
         for obj in processor:
             if obj.is_node():
-                if obj.location.valid():
-                    out.add(f"n{obj.id}", dict(obj.tags), shapely.Point(obj.location.lon, obj.location.lat))
+                reader.node(obj)
             elif obj.is_area():
-                try:
-                    geometry = shapely.from_wkb(factory.create_multipolygon(obj))
-                except RuntimeError:
-                    out.incomplete += 1
-                    continue
-                if obj.from_way():
-                    ways_as_areas.add(obj.orig_id())
-                    out.add(f"w{obj.orig_id()}", dict(obj.tags), geometry)
-                else:
-                    out.add(f"r{obj.orig_id()}", dict(obj.tags), geometry)
+                reader.area(obj, factory)
             elif obj.is_way():
-                coords = [(n.lon, n.lat) for n in obj.nodes if n.location.valid()]
-                if len(coords) < 2:
-                    out.incomplete += 1
-                    continue
-                if obj.is_closed():
-                    # an area may follow for it; use the outline only if none does
-                    closed_ways[obj.id] = (dict(obj.tags), coords)
-                else:
-                    out.add(f"w{obj.id}", dict(obj.tags), shapely.LineString(coords))
+                reader.way(obj)
+            elif obj.is_relation():
+                reader.relation(obj)
+        return reader.finish()
     except RuntimeError as exc:
         msg = f"{path}: {_describe_osmium_error(exc)}"
         raise InputError(msg) from exc
-    for way_id, (tags, coords) in closed_ways.items():
-        if way_id not in ways_as_areas:
-            out.add(f"w{way_id}", tags, shapely.LineString(coords))
-    return out
+
+
+def osm_kind(feature_id: str, tags: Mapping[str, str]) -> str:
+    """Return a feature's element type and transport role, e.g. ``n:pole``, ``w:platform``.
+
+    Two mappings of one place (a stop's pole and its platform, a shop's node and its
+    building) differ in kind; two poles of one stop on both sides of a street do not.
+
+    Parameters
+    ----------
+    feature_id
+        ``n123``, ``w456`` or ``r789``.
+    tags
+        Its OSM tags.
+
+    Returns
+    -------
+    str
+        ``<n|w|r>:<role>``; role is the ``public_transport`` value, ``pole`` for a bare
+        ``highway=bus_stop``, else empty.
+    """
+    role = tags.get("public_transport", "").split(";")[0].strip()
+    if not role and "bus_stop" in tags.get("highway", "").split(";"):
+        role = "pole"
+    return f"{feature_id[:1]}:{role}"
 
 
 def classify_osm_features(features: OsmFeatures, profile: Profile, source: str) -> FacilityLoad:
@@ -158,10 +360,13 @@ def classify_osm_features(features: OsmFeatures, profile: Profile, source: str) 
     Returns
     -------
     FacilityLoad
-        One row per (feature, category); unclassified features counted.
+        One row per (feature, category), with the merge's helper columns ``osm_kind`` and
+        ``stop_area``; unclassified and incomplete features counted in the report.
     """
-    report = LoadReport(source=source, rows_read=len(features.feature_id))
-    ids, cats, names, lons, lats = [], [], [], [], []
+    from walkcircle.sources.merge import OSM_KIND_COLUMN, STOP_AREA_COLUMN
+
+    report = LoadReport(source=source, rows_read=len(features.feature_id) + features.incomplete)
+    ids, cats, names, lons, lats, kinds, areas = [], [], [], [], [], [], []
     for fid, tags, lon, lat in zip(
         features.feature_id, features.tags, features.lon, features.lat, strict=True
     ):
@@ -175,11 +380,28 @@ def classify_osm_features(features: OsmFeatures, profile: Profile, source: str) 
             names.append(tags.get("name:zh") or tags.get("name") or tags.get("name:en") or "")
             lons.append(lon)
             lats.append(lat)
-    if features.incomplete:
+            kinds.append(osm_kind(fid, tags))
+            areas.append(features.stop_area.get(fid, ""))
+    lost = [profile.classify_tags(tags) for tags in features.incomplete_tags]
+    report.unclassified += sum(1 for m in lost if not m)
+    lost_rows = sum(1 for m in lost if m)
+    report.dropped = {"unclassified": report.unclassified, "incomplete_geometry": lost_rows}
+    report.recovered = features.recovered
+    if features.recovered:
         report.warn(
-            f"{source}: {features.incomplete} OSM ways/relations had incomplete geometry (members outside the extract) and were skipped"
+            f"{source}: {features.recovered} OSM ways/multipolygons had incomplete geometry (nodes or members outside "
+            "the extract); each was placed at a point of what is present"
+        )
+    if lost_rows:
+        by_cat = Counter(c for m in lost for c in m)
+        report.warn(
+            f"{source}: {lost_rows} OSM features had incomplete geometry (all members or nodes outside the extract) "
+            f"and were left out ({', '.join(f'{k} {v}' for k, v in sorted(by_cat.items()))})"
         )
     frame = _facility_frame(ids, cats, names, lons, lats, source)
+    if len(frame):
+        frame[OSM_KIND_COLUMN] = kinds
+        frame[STOP_AREA_COLUMN] = areas
     report.kept = len(frame)
     report.by_category = (
         {str(k): int(v) for k, v in frame["category"].value_counts().items()} if len(frame) else {}
