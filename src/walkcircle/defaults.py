@@ -37,6 +37,11 @@ DEFAULT_ASSIGN_M = 1000.0
 HOME_SOURCES = ("auto", "osm", "h3")
 DEFAULT_HOMES = "auto"
 DEFAULT_COMMUNITIES_CRS = "wgs84"
+POPULATION_ORPHAN_RULES = ("new_home", "nearest_home")
+DEFAULT_POPULATION_ORPHANS = "new_home"
+"""People of a raster cell without homes: a new home at the cell centre, or the nearest home."""
+DEFAULT_POPULATION_BAND = 1
+"""Band of a population raster that holds people per cell."""
 
 # --------------------------------------------------------------------------- scoring
 DEFAULT_DECAY_FACTOR = 2.0

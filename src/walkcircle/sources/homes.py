@@ -183,13 +183,14 @@ def homes_from_osm(
         tags["landuse"] = ["residential"]
     features = read_osm_features(path, tags)
     report = LoadReport(source=f"osm:{Path(path).name}", rows_read=len(features.feature_id))
-    b_lon, b_lat, areas = [], [], []
+    b_lon, b_lat, b_geoms, areas = [], [], [], []
     for tags_i, lon, lat, geom in zip(
         features.tags, features.lon, features.lat, features.geometry, strict=True
     ):
         if buildings and tags_i.get("building") in RESIDENTIAL_BUILDINGS:
             b_lon.append(lon)
             b_lat.append(lat)
+            b_geoms.append(geom)
         elif (
             landuse
             and tags_i.get("landuse") == "residential"
@@ -216,6 +217,7 @@ def homes_from_osm(
     lat = np.concatenate(lat_parts)
     homes = homes_frame(lon, lat, source="osm")
     homes["source"] = sources
+    homes["footprint_m2"] = np.concatenate([footprint_areas_m2(b_geoms), np.zeros(len(homes) - len(b_geoms))])
     report.kept = len(homes)
     report.by_category = dict(Counter(sources))
     if len(homes) == 0:
@@ -223,6 +225,56 @@ def homes_from_osm(
             f"{path}: no residential buildings or residential landuse in OSM; use --communities or the H3 grid"
         )
     return Homes(homes, None, report)
+
+
+def footprint_areas_m2(geometries: Sequence[shapely.Geometry]) -> np.ndarray:
+    """Return the footprint area of building outlines, square metres (0 for points and lines).
+
+    Parameters
+    ----------
+    geometries
+        Building geometries in WGS-84.
+
+    Returns
+    -------
+    numpy.ndarray
+        Area per geometry, in the UTM zone of the first one.
+    """
+    geoms = np.asarray(list(geometries), dtype=object)
+    if geoms.size == 0:
+        return np.zeros(0)
+    epsg = utm_epsg(*shapely.get_coordinates(geoms[0])[0])
+    projected = shapely.transform(geoms, lambda c: np.column_stack(to_projected(c[:, 0], c[:, 1], epsg)))
+    return np.asarray(shapely.area(projected), np.float64)
+
+
+def attach_footprints(homes: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Copy ``footprint_m2`` from building homes onto homes at the same position.
+
+    `homes_for_communities` makes new home rows from the buildings inside each polygon and
+    keeps only their positions; this brings their footprints back for the population raster.
+
+    Parameters
+    ----------
+    homes
+        Homes (``lon``, ``lat``).
+    buildings
+        Homes with ``footprint_m2`` (from `homes_from_osm`).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A copy with ``footprint_m2`` (NaN where no building has that exact position).
+    """
+    out = homes.copy()
+    if "footprint_m2" not in buildings or len(buildings) == 0:
+        out["footprint_m2"] = np.nan
+        return out
+    lookup = dict(
+        zip(zip(buildings["lon"], buildings["lat"], strict=True), buildings["footprint_m2"], strict=True)
+    )
+    out["footprint_m2"] = [lookup.get(key, np.nan) for key in zip(out["lon"], out["lat"], strict=True)]
+    return out
 
 
 def homes_from_h3(network: WalkNetwork, resolution: int = DEFAULT_H3_RESOLUTION) -> Homes:
