@@ -114,3 +114,9 @@ def test_outside_china_is_not_checked(helsinki_net):
     lon, lat = helsinki_net.lon[:50], helsinki_net.lat[:50]
     check = alignment_check(shapely.points(lon, lat), "wgs84", helsinki_net)
     assert check.likely is None and check.misfit_m == {}
+
+
+def test_epsg_declared_files_are_not_checked(blocks, tsinghua_net):
+    moved = shifted(blocks, "gcj02")
+    check = alignment_check(moved.geometry, "EPSG:4548", tsinghua_net)
+    assert check.likely is None and check.reference == "none"

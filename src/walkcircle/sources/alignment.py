@@ -112,7 +112,8 @@ def alignment_check(
     geometries
         The file's geometries, converted to WGS-84 as declared.
     declared
-        ``wgs84``, ``gcj02`` or ``bd09`` (None: ``wgs84``).
+        ``wgs84``, ``gcj02`` or ``bd09`` (None: ``wgs84``); anything else (an EPSG code) is
+        not checked.
     network
         The walking network of the study.
     home_lonlat
@@ -123,7 +124,10 @@ def alignment_check(
     AlignmentCheck
         Misfits per hypothesis and the likely system when it differs from the declared one.
     """
-    declared = normalise_crs(declared or "wgs84")
+    try:
+        declared = normalise_crs(declared or "wgs84")
+    except ValueError:  # an EPSG code (projected, CGCS2000): web shifts do not apply
+        return AlignmentCheck(str(declared), None, {}, 0, "none")
     geoms = list(geometries)
     points_only = all(g is None or g.geom_type == "Point" for g in geoms)
     coords = sample_points(geoms)
@@ -187,8 +191,7 @@ def warn_if_shifted(
         The file's geometries, converted to WGS-84 as declared.
     declared
         What the file was declared as (``wgs84``, ``gcj02``, ``bd09``; None: ``wgs84``).
-        Files declared in a projected CRS (EPSG codes) are not checked: pass None only for
-        files read as degrees.
+        Files declared with an EPSG code are not checked.
     network
         The study's walking network.
     source
