@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import warnings
 
 import pandas as pd
 import pytest
@@ -76,3 +77,37 @@ def test_read_divisions_kinds():
     table = read_divisions()
     assert set(table["kind"]) == {"community", "village"}
     assert isinstance(table, pd.DataFrame)
+
+
+def test_template_with_locations_only_reads_with_a_warning(tmp_path):
+    from walkcircle.errors import WalkcircleWarning
+
+    template = city_communities_template("hebi").head(3).copy()
+    template["lon"] = [114.29, 114.30, 114.31]
+    template["lat"] = 35.74
+    path = tmp_path / "communities.csv"
+    template.to_csv(path, index=False, encoding="utf-8-sig")
+    with pytest.warns(WalkcircleWarning, match="'population' is empty"):
+        communities, _ = read_communities(path)
+    assert communities["population"].isna().all() and len(communities) == 3
+    # a template not filled in at all: one line, no traceback
+    city_communities_template("hebi").to_csv(path, index=False, encoding="utf-8-sig")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(InputError, match="no community has a location"):
+            read_communities(path)
+
+
+def test_partly_filled_template_counts_the_rows_left_out(tmp_path):
+    from walkcircle.errors import WalkcircleWarning
+
+    template = city_communities_template("hebi").head(5).copy()
+    template.loc[:1, "lon"] = [114.29, 114.30]
+    template.loc[:1, "lat"] = [35.74, 35.75]
+    template["population"] = 1000
+    path = tmp_path / "communities.csv"
+    template.to_csv(path, index=False)
+    with pytest.warns(WalkcircleWarning, match="3 communities have no location and were left out"):
+        communities, report = read_communities(path)
+    assert communities["community"].tolist() == template["name"].head(2).tolist()
+    assert report.rows_read == 5 and report.kept == 2

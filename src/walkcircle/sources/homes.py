@@ -419,6 +419,14 @@ def _community_population(
             )
             raise InputError(msg)
         missing = population.isna()
+        blank = table[pop_col].isna() | table[pop_col].astype(str).str.strip().str.lower().isin(
+            {"", "nan", "none"}
+        )
+        if blank.all():  # an empty column, e.g. a communities template not filled in yet
+            report.warn(
+                f"{path}: column {pop_col!r} is empty; homes count one resident each unless a population raster is given"
+            )
+            return population.astype(np.float64)
         if missing.all():
             msg = f"{path}: column {pop_col!r} has no numeric population; fix it or leave the column out"
             raise InputError(msg)
@@ -446,15 +454,17 @@ def _communities_geometry(
     else:
         x, y = _table_coordinates(table, path, lon_col, lat_col, web or "wgs84")
         if declared is not None and declared.crs is not None:
-            frame = gpd.GeoDataFrame(geometry=gpd.points_from_xy(x, y), crs=None)
+            located = np.isfinite(x) & np.isfinite(y)
+            frame = gpd.GeoDataFrame(geometry=np.where(located, gpd.points_from_xy(x, y), None), crs=None)
             geometry = _geo_to_wgs84(frame, path, declared).geometry
             return gpd.GeoSeries(geometry.to_numpy(), index=table.index)
         if np.isfinite(x).any() and not looks_like_degrees(x, y):
             msg = f"{path}: the coordinates are not degrees; declare their CRS with --communities-crs: {coordinate_hint(x, y)}"
             raise InputError(msg)
         lon, lat = to_wgs84(x, y, web or "wgs84")
-        geometry = gpd.GeoSeries(gpd.points_from_xy(lon, lat), index=table.index)
-        return geometry
+        points = gpd.points_from_xy(lon, lat)
+        located = np.isfinite(lon) & np.isfinite(lat)
+        return gpd.GeoSeries(np.where(located, points, None), index=table.index)
     if web not in (None, "wgs84"):
         geometry = geometry.apply(lambda g: _geometry_to_wgs84(g, web) if g is not None else None)
     return geometry
