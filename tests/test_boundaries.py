@@ -210,3 +210,23 @@ def test_same_scores_from_gk_shapefile_and_geojson(blocks, tsinghua_osm, tmp_pat
     pd.testing.assert_frame_equal(a[numeric], b[numeric])
     assert results[0].summary["score_mean"] == pytest.approx(results[1].summary["score_mean"], abs=1e-12)
     assert results[0].summary["population"] == pytest.approx(blocks["population"].sum())
+
+
+@pytest.mark.slow
+def test_every_cgcs2000_gk_zone_reads_back(tmp_path):
+    """All 64 CGCS2000 Gauss-Krüger codes: a point near each zone's meridian, written in metres, reads back."""
+    codes = [*range(4491, 4513), *range(4513, 4555)]
+    rows = []
+    for code in codes:
+        crs = pyproj.CRS.from_epsg(code)
+        assert crs.name.startswith("CGCS2000 /") and "Gauss-Kruger" in crs.name
+        params = {p.name: p.value for p in crs.coordinate_operation.params}
+        lon, lat = params["Longitude of natural origin"] + 0.7, 35.0
+        x, y = pyproj.Transformer.from_crs(4326, code, always_xy=True).transform(lon, lat)
+        rows.append((code, lon, lat, x, y))
+    for code, lon, lat, x, y in rows:
+        path = tmp_path / f"p{code}.csv"
+        pd.DataFrame({"name": ["社区"], "x": [x], "y": [y]}).to_csv(path, index=False)
+        communities, _ = read_communities(path, crs=f"EPSG:{code}")
+        point = communities.geometry.iloc[0]
+        assert (point.x, point.y) == pytest.approx((lon, lat), abs=1e-9), code
