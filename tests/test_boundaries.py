@@ -230,3 +230,42 @@ def test_every_cgcs2000_gk_zone_reads_back(tmp_path):
         communities, _ = read_communities(path, crs=f"EPSG:{code}")
         point = communities.geometry.iloc[0]
         assert (point.x, point.y) == pytest.approx((lon, lat), abs=1e-9), code
+
+
+def _zip(folder: Path, target: Path) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(target, "w") as archive:
+        for f in sorted(folder.iterdir()):
+            archive.write(f, f"边界/{f.name}")
+    return target
+
+
+def test_zipped_gbk_shapefile(blocks, tmp_path):
+    folder = tmp_path / "shp"
+    folder.mkdir()
+    write_gbk_shapefile(blocks, folder / "社区边界.shp", BEIJING_GK)
+    path = _zip(folder, tmp_path / "社区边界.zip")
+    communities, _ = read_communities(path)
+    assert_same_communities(communities, read_communities(_geojson(blocks, tmp_path))[0])
+
+
+def test_zip_with_two_shapefiles_names_them(blocks, tmp_path):
+    folder = tmp_path / "shp"
+    folder.mkdir()
+    write_gbk_shapefile(blocks, folder / "a.shp", BEIJING_GK)
+    write_gbk_shapefile(blocks.iloc[:3], folder / "b.shp", BEIJING_GK)
+    path = _zip(folder, tmp_path / "two.zip")
+    with pytest.raises(InputError, match=r"exactly one Shapefile \(found: a.shp, b.shp\)"):
+        read_communities(path)
+    assert len(read_communities(path, layer="b")[0]) == 3
+
+
+def test_wrong_cpg_falls_back_to_gbk(blocks, tmp_path):
+    from walkcircle.errors import WalkcircleWarning
+
+    path = write_gbk_shapefile(blocks, tmp_path / "c.shp", BEIJING_GK)
+    path.with_suffix(".cpg").write_text("UTF-8")  # a lie: the text is GBK
+    with pytest.warns(WalkcircleWarning, match="read them as GB18030"):
+        communities, _ = read_communities(path)
+    assert communities["community"].tolist() == blocks["name"].tolist()

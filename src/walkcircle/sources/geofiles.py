@@ -16,14 +16,17 @@ the names as Latin-1 mojibake without a word. This module
 
 from __future__ import annotations
 
+import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pyproj
 
 from walkcircle.coords import normalise_crs
-from walkcircle.errors import InputError
+from walkcircle.errors import InputError, WalkcircleWarning
 
 GBK_ENCODING = "GB18030"
 """Encoding used for Shapefile text that is not valid UTF-8 (GB18030 decodes all of GBK)."""
@@ -57,15 +60,80 @@ def shapefile_encoding(path: str | Path) -> str | None:
     if dbf is None:
         return None
     with dbf.open("rb") as handle:
-        head = handle.read(32)
-        if len(head) < 32:
-            return None
-        if head[29] != 0:  # a language driver id: GDAL maps it to a code page itself
-            return None
-        header_bytes = int.from_bytes(head[8:10], "little")
-        handle.seek(header_bytes)
-        records = handle.read(_DBF_SAMPLE_BYTES)
-    return _text_encoding(records)
+        return dbf_encoding(handle.read(_DBF_SAMPLE_BYTES))
+
+
+def dbf_encoding(data: bytes) -> str | None:
+    """Return the encoding of a ``.dbf`` without language driver (see `shapefile_encoding`).
+
+    Parameters
+    ----------
+    data
+        The first bytes of the ``.dbf`` (header and records).
+
+    Returns
+    -------
+    str or None
+        ``"UTF-8"``, ``"GB18030"``, or None (a language driver is set, or the text is
+        neither).
+    """
+    if len(data) < 32 or data[29] != 0:  # a language driver id: GDAL maps it to a code page itself
+        return None
+    header_bytes = int.from_bytes(data[8:10], "little")
+    return _text_encoding(data[header_bytes:])
+
+
+def read_shapefile(path: Path, layer: str | None = None) -> gpd.GeoDataFrame:
+    """Read a Shapefile, or a ``.zip`` holding one, with its attribute encoding detected.
+
+    Parameters
+    ----------
+    path
+        ``.shp`` or ``.zip``.
+    layer
+        In a ``.zip`` with several Shapefiles: the one to read (its name, with or without
+        ``.shp``).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The features. When the encoding named by a ``.cpg`` does not decode the text, it is
+        read again as GB18030, with a `WalkcircleWarning`.
+    """
+    if path.suffix.lower() == ".zip":
+        source, encoding = _zip_member(path, layer)
+    else:
+        source, encoding = str(path), shapefile_encoding(path)
+    try:
+        return gpd.read_file(source, engine="pyogrio", encoding=encoding)
+    except UnicodeDecodeError:
+        frame = gpd.read_file(source, engine="pyogrio", encoding=GBK_ENCODING)
+        warnings.warn(
+            f"{path}: the attributes are not in the encoding the .cpg names; read them as GB18030 (GBK)",
+            WalkcircleWarning,
+            stacklevel=2,
+        )
+        return frame
+
+
+def _zip_member(path: Path, layer: str | None) -> tuple[str, str | None]:
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+        shps = [n for n in names if n.lower().endswith(".shp")]
+        if layer is not None:
+            shps = [n for n in shps if Path(n).stem == Path(layer).stem]
+        if len(shps) != 1:
+            found = ", ".join(Path(n).name for n in names if n.lower().endswith(".shp")) or "none"
+            msg = f"{path}: the zip must hold exactly one Shapefile (found: {found}); unzip it or name one as the layer"
+            raise InputError(msg)
+        member = shps[0]
+        stem = member[: -len(".shp")]
+        lowered = {n.lower(): n for n in names}
+        encoding = None
+        if f"{stem}.cpg".lower() not in lowered and f"{stem}.dbf".lower() in lowered:
+            with archive.open(lowered[f"{stem}.dbf".lower()]) as handle:
+                encoding = dbf_encoding(handle.read(_DBF_SAMPLE_BYTES))
+    return f"/vsizip/{path.resolve()}/{member}", encoding
 
 
 def _text_encoding(data: bytes) -> str | None:
