@@ -15,7 +15,7 @@ from rasterio.transform import from_origin
 
 from walkcircle.errors import InputError, WalkcircleWarning
 from walkcircle.sources.homes import footprint_areas_m2, homes_frame, homes_from_osm
-from walkcircle.sources.population import assign_population, spread_people
+from walkcircle.sources.population import assign_population, population_source, spread_people
 
 pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # inside rasterio
 
@@ -205,6 +205,9 @@ def test_community_population_wins(tmp_path):
     assert report.community_homes == east.sum()
     assert report.raster_people_replaced == pytest.approx(plain["population"].to_numpy()[:n][east].sum())
     assert set(out["population_source"][:n][east]) == {"communities"}
+    assert population_source(out, communities, report) == "raster+communities"
+    assert population_source(homes, communities) == "communities"
+    assert population_source(homes, None) == "homes"
 
 
 def test_raster_errors(tmp_path):

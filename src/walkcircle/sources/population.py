@@ -374,6 +374,33 @@ def assign_population(
     return out, report
 
 
+def population_source(
+    homes: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None, report: PopulationReport | None = None
+) -> str:
+    """Say where the study's population comes from, for summary.json and the report.
+
+    Parameters
+    ----------
+    homes
+        The homes (with ``community`` when communities were given).
+    communities
+        The communities (``population`` NaN where unknown), or None.
+    report
+        The raster's report, when a raster was given.
+
+    Returns
+    -------
+    str
+        ``raster``, ``raster+communities``, ``communities`` (the raster was not given and
+        some community has a population) or ``homes`` (one resident per home).
+    """
+    if report is not None:
+        return report.population_source
+    if _community_kept(homes, communities).any():
+        return "communities"
+    return "homes"
+
+
 def _community_kept(homes: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None) -> np.ndarray:
     if communities is None or "community" not in homes or "population" not in communities:
         return np.zeros(len(homes), bool)
