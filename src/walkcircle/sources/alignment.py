@@ -152,13 +152,9 @@ def alignment_check(
     )
 
 
-def _street_distance(network: WalkNetwork):  # noqa: ANN202 - a closure over the tree
-    lines = network.edge_lines
-    tree = shapely.STRtree(lines)
-
+def _street_distance(network: WalkNetwork):  # noqa: ANN202 - a closure over the network
     def distance(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        _, dist = tree.query_nearest(shapely.points(x, y), return_distance=True, all_matches=False)
-        return dist
+        return network.snap_xy(x, y, max_offset_m=np.inf).offset_m  # the network's own edge tree
 
     return distance
 
