@@ -283,6 +283,6 @@ def coordinate_hint(x: np.ndarray, y: np.ndarray) -> str:
             return (
                 "the numbers look like Gauss-Krüger metres without a zone prefix: the EPSG code of the zone's "
                 "central meridian, e.g. EPSG:4547 (CGCS2000 3-degree CM 114E, Hebi) or EPSG:4548 (CM 117E, Beijing); "
-                "3-degree CM 75E-135E are EPSG:4534-4554, 6-degree EPSG:4502-4512"
+                "3-degree CM 75E-135E are EPSG:4534-4554, 6-degree EPSG:4502-4512 (UTM looks alike: EPSG:326xx)"
             )
     return "the numbers are neither degrees nor Gauss-Krüger metres; find the CRS in the data's metadata"
