@@ -38,6 +38,11 @@ DEFAULT_ASSIGN_M = 1000.0
 HOME_SOURCES = ("auto", "osm", "h3")
 DEFAULT_HOMES = "auto"
 DEFAULT_COMMUNITIES_CRS = "wgs84"
+POPULATION_ORPHAN_RULES = ("new_home", "nearest_home")
+DEFAULT_POPULATION_ORPHANS = "new_home"
+"""People of a raster cell without homes: a new home at the cell centre, or the nearest home."""
+DEFAULT_POPULATION_BAND = 1
+"""Band of a population raster that holds people per cell."""
 
 # --------------------------------------------------------------------------- scoring
 DEFAULT_DECAY_FACTOR = 2.0
@@ -70,3 +75,13 @@ HEBI_CENTRAL_PLACES = (
 )
 """Hebi's central urban districts (鹤壁市中心城区): the study area when no source is given."""
 DEMO_NAME = "demo-helsinki"
+
+# --------------------------------------------------------------------------- coordinate checks
+SHIFT_CHECK_RATIO = 0.5
+"""A point/polygon file looks shifted when another system fits the streets/homes this much better."""
+SHIFT_CHECK_MIN_M = 10.0
+"""...and by at least this many metres (median misfit)."""
+SHIFT_CHECK_SAMPLE_M = 25.0
+"""Spacing of the sample points along polygon boundaries, metres."""
+SHIFT_CHECK_MAX_SAMPLES = 5000
+"""Most sample points a shift check measures."""

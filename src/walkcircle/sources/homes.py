@@ -28,10 +28,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from walkcircle.coords import normalise_crs, to_wgs84
+from walkcircle.coords import to_wgs84
 from walkcircle.defaults import DEFAULT_GRID_M, DEFAULT_H3_RESOLUTION
 from walkcircle.errors import InputError
 from walkcircle.geodesy import to_lonlat, to_projected, utm_epsg
+from walkcircle.sources.geofiles import CoordinateSystem, coordinate_hint, looks_like_degrees
 from walkcircle.sources.loads import LoadReport
 from walkcircle.sources.osm_features import read_osm_features
 from walkcircle.sources.tables import _find_column, _read_table
@@ -182,13 +183,14 @@ def homes_from_osm(
         tags["landuse"] = ["residential"]
     features = read_osm_features(path, tags)
     report = LoadReport(source=f"osm:{Path(path).name}", rows_read=len(features.feature_id))
-    b_lon, b_lat, areas = [], [], []
+    b_lon, b_lat, b_geoms, areas = [], [], [], []
     for tags_i, lon, lat, geom in zip(
         features.tags, features.lon, features.lat, features.geometry, strict=True
     ):
         if buildings and tags_i.get("building") in RESIDENTIAL_BUILDINGS:
             b_lon.append(lon)
             b_lat.append(lat)
+            b_geoms.append(geom)
         elif (
             landuse
             and tags_i.get("landuse") == "residential"
@@ -215,6 +217,7 @@ def homes_from_osm(
     lat = np.concatenate(lat_parts)
     homes = homes_frame(lon, lat, source="osm")
     homes["source"] = sources
+    homes["footprint_m2"] = np.concatenate([footprint_areas_m2(b_geoms), np.zeros(len(homes) - len(b_geoms))])
     report.kept = len(homes)
     report.by_category = dict(Counter(sources))
     if len(homes) == 0:
@@ -222,6 +225,56 @@ def homes_from_osm(
             f"{path}: no residential buildings or residential landuse in OSM; use --communities or the H3 grid"
         )
     return Homes(homes, None, report)
+
+
+def footprint_areas_m2(geometries: Sequence[shapely.Geometry]) -> np.ndarray:
+    """Return the footprint area of building outlines, square metres (0 for points and lines).
+
+    Parameters
+    ----------
+    geometries
+        Building geometries in WGS-84.
+
+    Returns
+    -------
+    numpy.ndarray
+        Area per geometry, in the UTM zone of the first one.
+    """
+    geoms = np.asarray(list(geometries), dtype=object)
+    if geoms.size == 0:
+        return np.zeros(0)
+    epsg = utm_epsg(*shapely.get_coordinates(geoms[0])[0])
+    projected = shapely.transform(geoms, lambda c: np.column_stack(to_projected(c[:, 0], c[:, 1], epsg)))
+    return np.asarray(shapely.area(projected), np.float64)
+
+
+def attach_footprints(homes: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Copy ``footprint_m2`` from building homes onto homes at the same position.
+
+    `homes_for_communities` makes new home rows from the buildings inside each polygon and
+    keeps only their positions; this brings their footprints back for the population raster.
+
+    Parameters
+    ----------
+    homes
+        Homes (``lon``, ``lat``).
+    buildings
+        Homes with ``footprint_m2`` (from `homes_from_osm`).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A copy with ``footprint_m2`` (NaN where no building has that exact position).
+    """
+    out = homes.copy()
+    if "footprint_m2" not in buildings or len(buildings) == 0:
+        out["footprint_m2"] = np.nan
+        return out
+    lookup = dict(
+        zip(zip(buildings["lon"], buildings["lat"], strict=True), buildings["footprint_m2"], strict=True)
+    )
+    out["footprint_m2"] = [lookup.get(key, np.nan) for key in zip(out["lon"], out["lat"], strict=True)]
+    return out
 
 
 def homes_from_h3(network: WalkNetwork, resolution: int = DEFAULT_H3_RESOLUTION) -> Homes:
@@ -263,22 +316,29 @@ def read_communities(
     name_col: str | None = None,
     population_col: str | None = None,
     district_col: str | None = None,
-    crs: str = "wgs84",
+    crs: str | None = None,
     lon_col: str | None = None,
     lat_col: str | None = None,
     layer: str | None = None,
 ) -> tuple[gpd.GeoDataFrame, LoadReport]:
     """Read a communities file: points or polygons with a name.
 
+    Official boundary files work as they come: Shapefiles with their ``.prj`` and ``.cpg``
+    (GBK names without a ``.cpg`` are detected, see `walkcircle.sources.geofiles`), GeoPackage,
+    GeoJSON, in CGCS2000 (EPSG:4490) or any of its Gauss-Krüger zones.
+
     Parameters
     ----------
     path
-        CSV (with lon/lat columns), GeoJSON, GeoPackage or GeoParquet.
+        CSV (with lon/lat columns), GeoJSON, GeoPackage, Shapefile or GeoParquet.
     name_col, population_col, district_col
         Columns (found by common names when not given). Names are required; duplicate
         names are made unique (``name (2)``) and reported.
     crs
-        Coordinate system of the coordinates: ``wgs84`` (default), ``gcj02``, ``bd09``.
+        Coordinate system of the coordinates: ``wgs84``, ``gcj02``, ``bd09`` (degrees), or an
+        EPSG code (``EPSG:4548``, ``4490``, ``cgcs2000``). None (not declared): the file's own
+        CRS; a CSV in degrees is WGS-84; a file without a CRS is an error whose message says
+        what its numbers look like (Gauss-Krüger metres and their zone, or degrees).
     lon_col, lat_col
         Coordinate columns of a CSV.
     layer
@@ -290,13 +350,8 @@ def read_communities(
         The communities (columns ``community``, ``population`` (NaN if unknown),
         ``district``, ``geometry`` in WGS-84) and the load report.
     """
-    from walkcircle.sources.tables import _table_coordinates
-
     path = Path(path)
-    try:
-        crs_name = normalise_crs(crs)
-    except ValueError as exc:
-        raise InputError(f"{path}: {exc}") from exc
+    declared = CoordinateSystem.parse(crs, path)
     table = _read_table(path, layer)
     report = LoadReport(source=f"communities:{path.name}", rows_read=len(table))
     if len(table) == 0:
@@ -326,37 +381,10 @@ def read_communities(
         listed = ", ".join(f"{k} x{v}" for k, v in list(duplicates.items())[:5])
         report.warn(f"{path}: duplicate community names made unique with (2), (3)...: {listed}")
 
-    pop_col = _find_column(table.columns, population_col, POPULATION_NAMES, path, "population")
-    population = pd.Series(np.nan, index=table.index)
-    if pop_col is not None:
-        population = pd.to_numeric(table[pop_col], errors="coerce")
-        if (population < 0).any():
-            bad = names[population < 0].tolist()[:3]
-            msg = (
-                f"{path}: column {pop_col!r} has negative population (e.g. {', '.join(bad)}); fix the values"
-            )
-            raise InputError(msg)
-        missing = population.isna()
-        if missing.all():
-            msg = f"{path}: column {pop_col!r} has no numeric population; fix it or leave the column out"
-            raise InputError(msg)
-        if missing.any():
-            report.warn(
-                f"{path}: {int(missing.sum())} communities have no population in {pop_col!r}; they count one resident per home"
-            )
+    population = _community_population(table, population_col, names, path, report)
     district = _find_column(table.columns, district_col, DISTRICT_NAMES, path, "districts")
 
-    if isinstance(table, gpd.GeoDataFrame) and lon_col is None and lat_col is None:
-        geo = table
-        if geo.crs is not None and not geo.crs.is_geographic:
-            geo = geo.to_crs("EPSG:4326")
-        geometry = geo.geometry
-        if crs_name != "wgs84":
-            geometry = geometry.apply(lambda g: _geometry_to_wgs84(g, crs_name) if g is not None else None)
-    else:
-        lon, lat = _table_coordinates(table, path, lon_col, lat_col, crs_name)
-        lon, lat = to_wgs84(lon, lat, crs_name)
-        geometry = gpd.GeoSeries(gpd.points_from_xy(lon, lat), index=table.index)
+    geometry = _communities_geometry(table, path, declared, lon_col, lat_col)
     empty_geom = geometry.isna() | geometry.is_empty
     if empty_geom.all():
         msg = f"{path}: no community has a location"
@@ -374,6 +402,100 @@ def read_communities(
     )[~empty_geom.to_numpy()].reset_index(drop=True)
     report.kept = len(communities)
     return communities, report
+
+
+def _community_population(
+    table: pd.DataFrame, population_col: str | None, names: pd.Series, path: Path, report: LoadReport
+) -> pd.Series:
+    """Return the communities' population (NaN where unknown), checked."""
+    pop_col = _find_column(table.columns, population_col, POPULATION_NAMES, path, "population")
+    population = pd.Series(np.nan, index=table.index)
+    if pop_col is not None:
+        population = pd.to_numeric(table[pop_col], errors="coerce")
+        if (population < 0).any():
+            bad = names[population < 0].tolist()[:3]
+            msg = (
+                f"{path}: column {pop_col!r} has negative population (e.g. {', '.join(bad)}); fix the values"
+            )
+            raise InputError(msg)
+        missing = population.isna()
+        blank = table[pop_col].isna() | table[pop_col].astype(str).str.strip().str.lower().isin(
+            {"", "nan", "none"}
+        )
+        if blank.all():  # an empty column, e.g. a communities template not filled in yet
+            report.warn(
+                f"{path}: column {pop_col!r} is empty; homes count one resident each unless a population raster is given"
+            )
+            return population.astype(np.float64)
+        if missing.all():
+            msg = f"{path}: column {pop_col!r} has no numeric population; fix it or leave the column out"
+            raise InputError(msg)
+        if missing.any():
+            report.warn(
+                f"{path}: {int(missing.sum())} communities have no population in {pop_col!r}; they count one resident per home"
+            )
+    return population
+
+
+def _communities_geometry(
+    table: pd.DataFrame,
+    path: Path,
+    declared: CoordinateSystem | None,
+    lon_col: str | None,
+    lat_col: str | None,
+) -> gpd.GeoSeries:
+    """Return the communities' geometry in WGS-84, honouring the file's and the declared CRS."""
+    from walkcircle.sources.tables import _table_coordinates
+
+    web = declared.web if declared is not None else None
+    if isinstance(table, gpd.GeoDataFrame) and lon_col is None and lat_col is None:
+        geo = _geo_to_wgs84(table, path, declared)
+        geometry = geo.geometry
+    else:
+        x, y = _table_coordinates(table, path, lon_col, lat_col, web or "wgs84")
+        if declared is not None and declared.crs is not None:
+            located = np.isfinite(x) & np.isfinite(y)
+            frame = gpd.GeoDataFrame(geometry=np.where(located, gpd.points_from_xy(x, y), None), crs=None)
+            geometry = _geo_to_wgs84(frame, path, declared).geometry
+            return gpd.GeoSeries(geometry.to_numpy(), index=table.index)
+        if np.isfinite(x).any() and not looks_like_degrees(x, y):
+            msg = f"{path}: the coordinates are not degrees; declare their CRS with --communities-crs: {coordinate_hint(x, y)}"
+            raise InputError(msg)
+        lon, lat = to_wgs84(x, y, web or "wgs84")
+        points = gpd.points_from_xy(lon, lat)
+        located = np.isfinite(lon) & np.isfinite(lat)
+        return gpd.GeoSeries(np.where(located, points, None), index=table.index)
+    if web not in (None, "wgs84"):
+        geometry = geometry.apply(lambda g: _geometry_to_wgs84(g, web) if g is not None else None)
+    return geometry
+
+
+def _geo_to_wgs84(geo: gpd.GeoDataFrame, path: Path, declared: CoordinateSystem | None) -> gpd.GeoDataFrame:
+    """Set the CRS a geometry file lacks (from `declared`), check it, and convert to EPSG:4326."""
+    coords = shapely.get_coordinates(geo.geometry.dropna().to_numpy())
+    x, y = coords[:, 0], coords[:, 1]
+    web = declared.web if declared is not None else None
+    if x.size == 0:  # no geometry at all: read_communities says so
+        return geo.to_crs("EPSG:4326") if geo.crs is not None else geo.set_crs("EPSG:4326")
+    if geo.crs is None:
+        if declared is None:
+            msg = f"{path}: the file has no coordinate system (no .prj or CRS); declare it with --communities-crs: {coordinate_hint(x, y)}"
+            raise InputError(msg)
+        geo = geo.set_crs(declared.crs if declared.crs is not None else "EPSG:4326")
+    elif declared is not None and declared.crs is not None and not declared.crs.equals(geo.crs):
+        msg = (
+            f"{path}: the file says its CRS is {geo.crs.name} but --communities-crs says {declared.text}; "
+            "leave --communities-crs out to use the file's, or fix the file's .prj"
+        )
+        raise InputError(msg)
+    if geo.crs.is_geographic != looks_like_degrees(x, y):
+        kind = "degrees" if geo.crs.is_geographic else "metres"
+        msg = f"{path}: the CRS {geo.crs.name} is in {kind} but the numbers are not; declare the right one with --communities-crs: {coordinate_hint(x, y)}"
+        raise InputError(msg)
+    if web not in (None, "wgs84") and not geo.crs.is_geographic:
+        msg = f"{path}: the file is in a projected CRS ({geo.crs.name}), which cannot be {web}; leave --communities-crs out"
+        raise InputError(msg)
+    return geo.to_crs("EPSG:4326")
 
 
 def _geometry_to_wgs84(geometry: shapely.Geometry, crs_name: str) -> shapely.Geometry:

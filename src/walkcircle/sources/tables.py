@@ -21,6 +21,7 @@ import pandas as pd
 from walkcircle.coords import from_wgs84, normalise_crs, to_wgs84
 from walkcircle.errors import InputError, WalkcircleWarning
 from walkcircle.profile import Profile
+from walkcircle.sources.geofiles import read_shapefile
 from walkcircle.sources.loads import FacilityLoad, LoadReport, _facility_frame, empty_facilities, metres_utm
 from walkcircle.sources.osm_features import representative_point
 
@@ -44,7 +45,7 @@ LOCATION_NAMES = ("location", "坐标", "lnglat")
 NAME_NAMES = ("name", "名称", "poi_name", "title")
 CATEGORY_NAMES = ("category", "类别", "分类")
 TYPECODE_NAMES = ("typecode", "type_code", "类型编码")
-TABLE_SUFFIXES = (".csv", ".txt", ".geojson", ".json", ".gpkg", ".parquet")
+TABLE_SUFFIXES = (".csv", ".txt", ".geojson", ".json", ".gpkg", ".shp", ".zip", ".parquet")
 
 
 def _find_column(
@@ -68,7 +69,7 @@ def _read_table(path: Path, layer: str | None) -> pd.DataFrame:
 
     suffix = path.suffix.lower()
     if suffix not in TABLE_SUFFIXES:
-        msg = f"{path}: unknown table type {suffix!r}; use CSV, GeoJSON, GeoPackage or GeoParquet"
+        msg = f"{path}: unknown table type {suffix!r}; use CSV, GeoJSON, GeoPackage, Shapefile (.shp or .zip) or GeoParquet"
         raise InputError(msg)
     check_readable(path)
     try:
@@ -82,6 +83,8 @@ def _read_table(path: Path, layer: str | None) -> pd.DataFrame:
             raise InputError(msg)
         if suffix == ".parquet":
             return gpd.read_parquet(path)
+        if suffix in (".shp", ".zip"):  # GBK attributes without a .cpg: GDAL alone would read mojibake
+            return read_shapefile(path, layer)
         return gpd.read_file(path, layer=layer, engine="pyogrio")
     except InputError:
         raise

@@ -1,0 +1,1 @@
+"""Data files shipped with walkcircle (see README.md here for provenance)."""
