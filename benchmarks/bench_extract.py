@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -154,7 +155,9 @@ def main() -> None:
         print(f"built {pbf} ({pbf.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - start:.0f} s")
     bbox = city_bbox(n_nodes, args.city_km)
     workdir = CACHE / "cuts"
-    workdir.mkdir(parents=True, exist_ok=True)
+    if workdir.exists():  # time a real cut, not a cache hit
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
     rows = [("cut", run_child("cut", pbf, bbox, workdir)), ("whole", run_child("whole", pbf, bbox, workdir))]
     side = grid_side(n_nodes)
     print(f"\nfile: {pbf.name}, {side * side:,} nodes, {pbf.stat().st_size / 1e6:.0f} MB; "

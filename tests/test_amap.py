@@ -314,6 +314,10 @@ def test_place_outline_limits_the_pois():
     inside_box = brute_force(world, box(*DISTRICT.bounds), types)
     assert fetch.outside_area == len(inside_box) - len(fetch.table)
     assert fetch.outside_area > 0
+    wgs = amap.gcj02_to_wgs84(area)
+    for (x, y), (wx, wy) in zip(area.exterior.coords, wgs.exterior.coords, strict=True):
+        lat, lon = gcj2wgs(y, x)
+        assert (wx, wy) == pytest.approx((lon, lat), abs=2e-6)
 
 
 def test_bbox_and_boundary_are_converted_to_gcj02(tmp_path):

@@ -216,7 +216,10 @@ class AmapClient:
     def _cache_file(self, path: str, params: Mapping[str, Any]) -> Path | None:
         if self.cache_dir is None:
             return None
-        payload = json.dumps({"path": path, "params": dict(sorted(params.items()))}, ensure_ascii=False)
+        host = urlparse(self.base_url).netloc or self.base_url  # a test server never answers for AMap
+        payload = json.dumps(
+            {"host": host, "path": path, "params": dict(sorted(params.items()))}, ensure_ascii=False
+        )
         digest = hashlib.sha1(payload.encode()).hexdigest()[:20]
         return Path(self.cache_dir) / "amap" / f"{digest}.json"
 
@@ -317,6 +320,27 @@ class AmapClient:
 def _to_gcj02(geometry: BaseGeometry) -> BaseGeometry:
     def convert(coords: np.ndarray) -> np.ndarray:
         lon, lat = from_wgs84(coords[:, 0], coords[:, 1], "gcj02")
+        return np.column_stack([lon, lat])
+
+    return shapely.transform(geometry, convert)
+
+
+def gcj02_to_wgs84(geometry: BaseGeometry) -> BaseGeometry:
+    """Convert a GCJ-02 geometry (e.g. an AMap district outline) to WGS-84.
+
+    Parameters
+    ----------
+    geometry
+        Any shapely geometry in GCJ-02 degrees.
+
+    Returns
+    -------
+    shapely geometry
+        The same geometry in WGS-84 (for cutting an OSM extract or scoring).
+    """
+
+    def convert(coords: np.ndarray) -> np.ndarray:
+        lon, lat = to_wgs84(coords[:, 0], coords[:, 1], "gcj02")
         return np.column_stack([lon, lat])
 
     return shapely.transform(geometry, convert)
@@ -776,6 +800,7 @@ __all__ = [
     "area_from_boundary",
     "area_from_place",
     "fetch_pois",
+    "gcj02_to_wgs84",
     "geocode_names",
     "geocode_table",
     "mask_key",
