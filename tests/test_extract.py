@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import osmium
+import pandas as pd
 import pytest
 import shapely
 from scipy.sparse import coo_matrix
@@ -198,3 +199,40 @@ def test_area_outside_the_file_is_refused(helsinki_pbf, tmp_path):
         cut_extract(helsinki_pbf, out_dir=tmp_path)
     with pytest.raises(InputError, match="not found"):
         cut_extract(tmp_path / "missing.osm.pbf", bbox=(0, 0, 1, 1), out_dir=tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:no facility on the network")
+def test_homes_inside_keep_their_walks(helsinki_pbf, helsinki_net, helsinki_cut):
+    from walkcircle.access import compute_access
+    from walkcircle.sources.homes import homes_from_osm
+    from walkcircle.sources.osm_features import facilities_from_osm_file
+
+    profile = load_profile("gb50180-2018")
+
+    # homes: the OSM residential buildings inside the area, and a grid of points over it
+    w, s_, e, n = INNER.bounds
+    gx, gy = np.meshgrid(np.linspace(w, e, 12), np.linspace(s_, n, 12))
+
+    def study(path, net):
+        homes = homes_from_osm(path).homes
+        inside = shapely.contains_xy(INNER, homes["lon"].to_numpy(), homes["lat"].to_numpy())
+        lon = np.concatenate([np.sort(homes["lon"].to_numpy()[inside]), gx.ravel()])
+        lat = np.concatenate(
+            [homes["lat"].to_numpy()[inside][np.argsort(homes["lon"].to_numpy()[inside])], gy.ravel()]
+        )
+        points = pd.DataFrame({"lon": lon, "lat": lat})
+        facilities = facilities_from_osm_file(path, profile).facilities
+        return points, compute_access(net, points, facilities, categories=profile.category_ids)
+
+    full_homes, full = study(helsinki_pbf, helsinki_net)
+    cut_homes, cut = study(helsinki_cut.path, read_network(helsinki_cut.path))
+    assert len(full_homes) > 100
+    np.testing.assert_array_equal(full_homes.to_numpy(), cut_homes.to_numpy())
+    # a walk shorter than the margin (less the walk to the street) cannot leave the cut
+    limit_m = 0.8 * MARGIN_M
+    near_full = full.nearest_m <= limit_m
+    near_cut = cut.nearest_m <= limit_m
+    assert near_full.sum() > 20
+    np.testing.assert_array_equal(near_full, near_cut)
+    np.testing.assert_allclose(cut.nearest_m[near_full], full.nearest_m[near_full], atol=1e-6)
