@@ -436,3 +436,41 @@ def test_cli_needs_exactly_one_area():
     result = CliRunner().invoke(app, ["pois", "--bbox", "1,2,3,4", "--place", "x", "--key", KEY])
     assert result.exit_code == 1
     assert "exactly one" in result.output
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".shp"])
+def test_cli_boundary_file_and_collect_facilities(tmp_path, suffix):
+    import geopandas as gpd
+
+    from walkcircle.sources.facilities import collect_facilities
+    from walkcircle.sources.tables import TableSpec
+
+    world = make_pois(120, seed=15)
+    # the boundary in WGS-84 whose GCJ-02 image is about the middle of AREA
+    west, south = gcj2wgs(35.72, 114.22)[::-1]
+    east, north = gcj2wgs(35.78, 114.28)[::-1]
+    boundary = tmp_path / f"boundary{suffix}"
+    gpd.GeoDataFrame({"name": ["区"]}, geometry=[box(west, south, east, north)], crs="EPSG:4326").to_file(
+        boundary
+    )
+    out = tmp_path / "pois.csv"
+    with FakeAmapServer(KEY, world) as server:
+        args = [
+            "pois",
+            "--boundary",
+            str(boundary),
+            "--out",
+            str(out),
+            "--key",
+            KEY,
+            "--amap-url",
+            server.url,
+        ]
+        result = CliRunner().invoke(app, [*args, "--cache-dir", str(tmp_path / "cache"), "--qps", "1000"])
+    assert result.exit_code == 0, result.output
+    area = amap.area_from_boundary(boundary)
+    table = pd.read_csv(out, dtype=str)
+    assert set(table["id"]) == brute_force(world, area, amap.amap_types(PROFILE))
+    assert 0 < len(table) < len(world)
+    load = collect_facilities(PROFILE, tables=[TableSpec(path=out, crs="gcj02")])
+    assert len(load.facilities) == sum(len(PROFILE.classify_typecode(t)) for t in table["typecode"])
