@@ -236,3 +236,16 @@ def test_homes_inside_keep_their_walks(helsinki_pbf, helsinki_net, helsinki_cut)
     assert near_full.sum() > 20
     np.testing.assert_array_equal(near_full, near_cut)
     np.testing.assert_allclose(cut.nearest_m[near_full], full.nearest_m[near_full], atol=1e-6)
+
+
+def test_location_index_on_disk_gives_the_same_cut(helsinki_pbf, helsinki_cut, tmp_path):
+    on_disk = cut_extract(
+        helsinki_pbf,
+        bbox=INNER.bounds,
+        margin_m=MARGIN_M,
+        out_dir=tmp_path,
+        location_store=f"sparse_file_array,{tmp_path / 'locations.idx'}",
+    )
+    assert not on_disk.cached
+    assert ways_of(on_disk.path) == ways_of(helsinki_cut.path)
+    assert node_locations(on_disk.path) == node_locations(helsinki_cut.path)

@@ -91,3 +91,5 @@ DEFAULT_AMAP_MIN_CELL_M = 50.0
 # --------------------------------------------------------------------------- study area cut from a big extract
 DEFAULT_EXTRACT_MARGIN_M = 1500.0
 """Walking margin kept around a study area cut from a big OSM extract, metres."""
+DEFAULT_EXTRACT_LOCATION_STORE = "flex_mem"
+"""libosmium node-location index used while cutting (``"sparse_file_array,PATH"`` keeps it on disk)."""

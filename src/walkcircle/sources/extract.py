@@ -33,7 +33,7 @@ import shapely
 from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
-from walkcircle.defaults import DEFAULT_CACHE_DIR, DEFAULT_EXTRACT_MARGIN_M
+from walkcircle.defaults import DEFAULT_CACHE_DIR, DEFAULT_EXTRACT_LOCATION_STORE, DEFAULT_EXTRACT_MARGIN_M
 from walkcircle.errors import InputError
 
 _BATCH = 20_000
@@ -235,7 +235,7 @@ class _WayBatch:
         return out
 
 
-def _select(path: Path, grown: BaseGeometry, tracker: object) -> int:
+def _select(path: Path, grown: BaseGeometry, tracker: object, location_store: str) -> int:
     """Stream the file once; track tagged nodes inside, ways touching, relations using them."""
     import osmium
 
@@ -252,7 +252,7 @@ def _select(path: Path, grown: BaseGeometry, tracker: object) -> int:
 
     processor = (
         osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY | osmium.osm.RELATION)
-        .with_locations()
+        .with_locations(location_store)
         .with_filter(osmium.filter.EmptyTagFilter())  # untagged nodes stay in C++ (location index only)
     )
     for obj in processor:
@@ -283,6 +283,7 @@ def cut_extract(
     polygon: BaseGeometry | None = None,
     margin_m: float = DEFAULT_EXTRACT_MARGIN_M,
     out_dir: str | Path | None = None,
+    location_store: str = DEFAULT_EXTRACT_LOCATION_STORE,
 ) -> ExtractCut:
     """Cut a study area plus a walking margin out of a big OSM file into a small PBF.
 
@@ -300,6 +301,10 @@ def cut_extract(
     out_dir
         Where the cut is written (default ``data/raw/extracts``); a cut of the same file and
         area already there is reused.
+    location_store
+        libosmium's node-location index: ``"flex_mem"`` (in memory, about 8-16 bytes per node
+        of the file) or, for a country extract on a machine with little memory,
+        ``"sparse_file_array,/path/to/index"`` (on disk).
 
     Returns
     -------
@@ -324,7 +329,7 @@ def cut_extract(
         return _counted(out, area, grown, margin_m, ways_seen=-1, cached=True)
     tracker = osmium.IdTracker()
     try:
-        ways_seen = _select(path, grown, tracker)
+        ways_seen = _select(path, grown, tracker, location_store)
         if tracker.way_ids().empty() and tracker.node_ids().empty():
             w, s, e, n = (round(v, 5) for v in area.bounds)
             msg = f"{path}: nothing of the file lies within {margin_m:g} m of the study area ({w},{s},{e},{n}); is it the right extract?"
