@@ -249,3 +249,12 @@ def test_location_index_on_disk_gives_the_same_cut(helsinki_pbf, helsinki_cut, t
     assert not on_disk.cached
     assert ways_of(on_disk.path) == ways_of(helsinki_cut.path)
     assert node_locations(on_disk.path) == node_locations(helsinki_cut.path)
+
+
+def test_only_area_relations_are_kept(helsinki_pbf, helsinki_cut):
+    full = {r.id: dict(r.tags) for r in osmium.FileProcessor(str(helsinki_pbf), osmium.osm.RELATION)}
+    cut = {r.id: dict(r.tags) for r in osmium.FileProcessor(str(helsinki_cut.path), osmium.osm.RELATION)}
+    assert any(t.get("type") != "multipolygon" for t in full.values())  # routes etc. exist in the file
+    assert cut, "some multipolygons touch the area"
+    assert all(t.get("type") == "multipolygon" for t in cut.values())
+    assert helsinki_cut.relations == len(cut)

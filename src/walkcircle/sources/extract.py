@@ -3,11 +3,14 @@
 Country extracts are large (china-latest.osm.pbf is over 1 GB); reading all of it into Python
 costs minutes and gigabytes. `cut_extract` streams the file with pyosmium and keeps only:
 
-- every way with a node inside the area grown by a walking margin (default 1.5 km, so homes at
-  the edge keep their shortest walks), **whole**: all its nodes, also those beyond the margin;
+- every tagged way that touches the area grown by a walking margin (default 1.5 km, so homes at
+  the edge keep their shortest walks): a node or a segment inside it, or a closed way around
+  it; **whole**: all its nodes, also those beyond the margin;
 - every tagged node inside the grown area (shops, bus stops and other facilities);
-- every relation with such a way or node as a member, with all its member ways and nodes
-  (multipolygon parks, sites), nested relations excepted.
+- every multipolygon relation (parks, sites, buildings) with such a way or node as a member,
+  with all its member ways and nodes. Route and boundary relations are left out: they would
+  pull far-away streets into the cut. A multipolygon whose outline lies wholly beyond the
+  margin (a huge landuse around the whole area) is not kept.
 
 It writes them to a small ``.osm.pbf`` (cached: the same cut a second time is not redone) that
 `walkcircle.sources.osm.read_network`, the facility and the home readers read as any extract.
@@ -35,6 +38,9 @@ from shapely.geometry.base import BaseGeometry
 
 from walkcircle.defaults import DEFAULT_CACHE_DIR, DEFAULT_EXTRACT_LOCATION_STORE, DEFAULT_EXTRACT_MARGIN_M
 from walkcircle.errors import InputError
+
+AREA_RELATION_TYPES = frozenset({"multipolygon"})
+"""Relations kept: areas (parks, sites, buildings). Routes and boundaries would pull in far-away ways."""
 
 _BATCH = 20_000
 """Ways tested against the area at once."""
@@ -267,7 +273,8 @@ def _select(path: Path, grown: BaseGeometry, tracker: object, location_store: st
             if not ways_tracked:  # files are sorted: every way has been seen
                 track_ways()
                 ways_tracked = True
-            if tracker.contains_any_references(obj):  # type: ignore[attr-defined]
+            is_area = obj.tags.get("type") in AREA_RELATION_TYPES
+            if is_area and tracker.contains_any_references(obj):  # type: ignore[attr-defined]
                 relations.append(obj.id)
     if not ways_tracked:
         track_ways()
