@@ -474,3 +474,17 @@ def test_cli_boundary_file_and_collect_facilities(tmp_path, suffix):
     assert 0 < len(table) < len(world)
     load = collect_facilities(PROFILE, tables=[TableSpec(path=out, crs="gcj02")])
     assert len(load.facilities) == sum(len(PROFILE.classify_typecode(t)) for t in table["typecode"])
+
+
+def test_a_spot_denser_than_the_cap_is_reported_not_looped():
+    spot = make_pois(60, seed=16, area=box(114.2712, 35.7712, 114.2712, 35.7712), prefix="S")  # one point
+    world = spot + make_pois(40, seed=17)
+    types = amap.amap_types(PROFILE)
+    with FakeAmapServer(KEY, world, cap=50) as server:
+        fetch = amap.fetch_pois(AREA, types, client_for(server), cap=50, min_cell_m=200.0)
+    assert fetch.incomplete_cells == 1
+    assert any("may miss POIs" in w for w in fetch.warnings)
+    # everything but what the cap hides at that spot came through
+    expected = brute_force(world, AREA, types)
+    assert set(fetch.table["id"]) <= expected
+    assert len(expected - set(fetch.table["id"])) == 10
