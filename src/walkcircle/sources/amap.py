@@ -367,8 +367,8 @@ def area_from_bbox(bbox: Sequence[float]) -> BaseGeometry:
     return _to_gcj02(outline)
 
 
-def area_from_boundary(path: str | Path, layer: str | None = None) -> BaseGeometry:
-    """Read a boundary file (GeoJSON, GeoPackage, Shapefile) as one GCJ-02 (multi)polygon.
+def boundary_wgs84(path: str | Path, layer: str | None = None) -> BaseGeometry:
+    """Read a boundary file (GeoJSON, GeoPackage, Shapefile) as one WGS-84 (multi)polygon.
 
     Parameters
     ----------
@@ -380,7 +380,7 @@ def area_from_boundary(path: str | Path, layer: str | None = None) -> BaseGeomet
     Returns
     -------
     shapely geometry
-        The union of its polygons, converted to WGS-84 and then to GCJ-02.
+        The union of its polygons in WGS-84 (e.g. for `walkcircle.sources.extract.cut_extract`).
     """
     import geopandas as gpd
 
@@ -401,7 +401,25 @@ def area_from_boundary(path: str | Path, layer: str | None = None) -> BaseGeomet
     if polygons.empty:
         msg = f"{path}: no polygon in the boundary file; it must hold the study area's outline"
         raise InputError(msg)
-    return _to_gcj02(shapely.union_all(polygons.to_numpy()))
+    return shapely.union_all(polygons.to_numpy())
+
+
+def area_from_boundary(path: str | Path, layer: str | None = None) -> BaseGeometry:
+    """Read a boundary file as the GCJ-02 (multi)polygon AMap is queried with.
+
+    Parameters
+    ----------
+    path
+        GeoJSON, GeoPackage or Shapefile with a CRS.
+    layer
+        GeoPackage layer.
+
+    Returns
+    -------
+    shapely geometry
+        `boundary_wgs84` converted to GCJ-02.
+    """
+    return _to_gcj02(boundary_wgs84(path, layer))
 
 
 def parse_polyline(polyline: str) -> BaseGeometry:
@@ -799,6 +817,7 @@ __all__ = [
     "area_from_bbox",
     "area_from_boundary",
     "area_from_place",
+    "boundary_wgs84",
     "fetch_pois",
     "gcj02_to_wgs84",
     "geocode_names",
