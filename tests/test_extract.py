@@ -258,3 +258,22 @@ def test_only_area_relations_are_kept(helsinki_pbf, helsinki_cut):
     assert cut, "some multipolygons touch the area"
     assert all(t.get("type") == "multipolygon" for t in cut.values())
     assert helsinki_cut.relations == len(cut)
+
+
+def test_unsorted_file_keeps_its_ways(tmp_path):
+    path = tmp_path / "unsorted.osm"
+    # a relation before the ways (as some editors save): the ways must still be cut
+    path.write_text(
+        """<?xml version='1.0' encoding='UTF-8'?>
+<osm version="0.6">
+ <node id="1" lat="35.7200" lon="114.2200"/><node id="2" lat="35.7210" lon="114.2210"/>
+ <node id="3" lat="35.9000" lon="114.5000"/><node id="4" lat="35.9010" lon="114.5010"/>
+ <relation id="20"><member type="way" ref="12" role=""/><tag k="type" v="route"/></relation>
+ <way id="11"><nd ref="1"/><nd ref="2"/><tag k="highway" v="residential"/></way>
+ <way id="12"><nd ref="3"/><nd ref="4"/><tag k="highway" v="residential"/></way>
+</osm>
+"""
+    )
+    cut = cut_extract(path, bbox=(114.2195, 35.7195, 114.2215, 35.7215), margin_m=50.0, out_dir=tmp_path)
+    assert set(ways_of(cut.path)) == {11}
+    assert cut.relations == 0

@@ -255,6 +255,7 @@ def _select(path: Path, grown: BaseGeometry, tracker: object, location_store: st
         ways.flush()
         for way_id in ways.kept:
             tracker.add_way(way_id)  # type: ignore[attr-defined]
+        ways.kept.clear()
 
     processor = (
         osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY | osmium.osm.RELATION)
@@ -276,8 +277,7 @@ def _select(path: Path, grown: BaseGeometry, tracker: object, location_store: st
             is_area = obj.tags.get("type") in AREA_RELATION_TYPES
             if is_area and tracker.contains_any_references(obj):  # type: ignore[attr-defined]
                 relations.append(obj.id)
-    if not ways_tracked:
-        track_ways()
+    track_ways()  # the last batch (and any way after a relation, in an unsorted file)
     for rel_id in relations:
         tracker.add_relation(rel_id)  # type: ignore[attr-defined]
     return ways.seen
