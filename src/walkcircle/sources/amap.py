@@ -201,6 +201,7 @@ class AmapClient:
     cache_hits: int = 0
     retried: int = 0
     _last_request: float = field(default=0.0, repr=False)
+    _session: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.key = resolve_key(self.key)
@@ -280,7 +281,9 @@ class AmapClient:
         self.requests_sent += 1
         log.debug("AMap GET %s%s %s", self.base_url, path, params)
         try:
-            response = requests.get(
+            if self._session is None:
+                self._session = requests.Session()  # keep-alive: one TLS handshake, not one per page
+            response = self._session.get(
                 self.base_url + path, params={**params, "key": self.key}, timeout=self.timeout_s
             )
         except requests.exceptions.Timeout:
