@@ -488,3 +488,13 @@ def test_a_spot_denser_than_the_cap_is_reported_not_looped():
     expected = brute_force(world, AREA, types)
     assert set(fetch.table["id"]) <= expected
     assert len(expected - set(fetch.table["id"])) == 10
+
+
+def test_district_polyline_with_several_parts():
+    a = box(114.20, 35.70, 114.21, 35.71)
+    b = box(114.30, 35.70, 114.32, 35.72)
+    outline = amap.parse_polyline(f"{polyline(a)}|{polyline(b)}")
+    assert outline.geom_type == "MultiPolygon"
+    assert outline.area == pytest.approx(a.area + b.area, rel=1e-9)
+    with pytest.raises(DownloadError, match="empty"):
+        amap.parse_polyline("")
