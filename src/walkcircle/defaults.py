@@ -85,3 +85,28 @@ SHIFT_CHECK_SAMPLE_M = 25.0
 """Spacing of the sample points along polygon boundaries, metres."""
 SHIFT_CHECK_MAX_SAMPLES = 5000
 """Most sample points a shift check measures."""
+
+# --------------------------------------------------------------------------- AMap (Gaode) Web Service
+DEFAULT_AMAP_URL = "https://restapi.amap.com"
+"""AMap Web Service base URL (``/v5/place/polygon``, ``/v3/geocode/geo``, ``/v3/config/district``)."""
+AMAP_KEY_ENV = "AMAP_KEY"
+"""Environment variable the AMap key is read from when none is passed."""
+DEFAULT_AMAP_QPS = 3.0
+"""Requests per second sent to AMap (a personal key allows a few; polite and safe)."""
+DEFAULT_AMAP_TIMEOUT_S = 20.0
+DEFAULT_AMAP_RETRIES = 5
+"""Retries of one request after a QPS-exceeded answer or HTTP 429/5xx, with doubling back-off."""
+DEFAULT_AMAP_BACKOFF_S = 1.0
+"""First back-off after a QPS-exceeded answer, seconds (doubles on each retry)."""
+AMAP_PAGE_SIZE = 25
+"""Largest page the v5 place search serves."""
+AMAP_MAX_PAGES = 100
+"""Highest page_num the v5 place search accepts."""
+DEFAULT_AMAP_RESULT_CAP = 200
+"""POIs one polygon query is trusted to reach before the cell is split into four (see sources/amap.py)."""
+DEFAULT_AMAP_MIN_CELL_M = 50.0
+"""Cells are not split below this size; a cell still at the cap is reported as possibly incomplete."""
+
+# --------------------------------------------------------------------------- study area cut from a big extract
+DEFAULT_EXTRACT_LOCATION_STORE = "flex_mem"
+"""libosmium node-location index used while cutting (``"sparse_file_array,PATH"`` keeps it on disk)."""
