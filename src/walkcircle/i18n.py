@@ -51,7 +51,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "No CJK font was found: chart labels use category ids.",
         "zh": "未找到中文字体：图表使用类别代码作为标签。",
     },
-    "footer": {"en": "walkcircle · map data © OpenStreetMap contributors (ODbL)", "zh": "walkcircle · 地图数据 © OpenStreetMap 贡献者（ODbL 许可）"},
+    "footer": {
+        "en": "walkcircle · map data © OpenStreetMap contributors (ODbL)",
+        "zh": "walkcircle · 地图数据 © OpenStreetMap 贡献者（ODbL 许可）",
+    },
     # ---------------------------------------------------------------- summary facts
     "fact_profile": {"en": "Standard", "zh": "评估标准"},
     "fact_network": {"en": "Walking network", "zh": "步行路网"},
@@ -60,7 +63,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "zh": "{nodes:,} 个节点，{edges:,} 条路段，{length_km:,.1f} 公里，{components:,} 个连通分量（最大分量占长度 {largest:.0%}）",
     },
     "fact_homes": {"en": "Homes", "zh": "居住点"},
-    "fact_homes_value": {"en": "{homes:,} ({residents:,.0f} residents)", "zh": "{homes:,} 个（居民 {residents:,.0f} 人）"},
+    "fact_homes_value": {
+        "en": "{homes:,} ({residents:,.0f} residents)",
+        "zh": "{homes:,} 个（居民 {residents:,.0f} 人）",
+    },
     "fact_speed": {"en": "Walking speed", "zh": "步行速度"},
     "fact_score": {"en": "Mean score", "zh": "平均得分"},
     "fact_tiers": {"en": "Life-circle tiers met", "zh": "生活圈层级达标比例"},
@@ -86,7 +92,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "zh": "最近设施在阈值 T 以内得 100 分；超出后线性递减，至 {decay:g} × T 时为 0 分；不可达为 0 分",
     },
     "m_home": {"en": "Score of a home", "zh": "居住点综合得分"},
-    "m_home_value": {"en": "weighted mean of its category scores (weights from the standard)", "zh": "各单项得分按标准权重加权平均"},
+    "m_home_value": {
+        "en": "weighted mean of its category scores (weights from the standard)",
+        "zh": "各单项得分按标准权重加权平均",
+    },
     "m_pass": {"en": "Pass rule", "zh": "达标规则"},
     "m_pass_value": {
         "en": "a community meets a category when at least {share:.0%} of its residents reach it within the threshold",
@@ -150,9 +159,13 @@ STRINGS: dict[str, dict[str, str]] = {
     "empty": {"en": "no facility in the data", "zh": "数据中无此类设施"},
     "unreachable": {"en": "unreachable", "zh": "不可达"},
     "not_installed": {"en": "not installed", "zh": "未安装"},
+    "unnamed": {"en": "(unnamed)", "zh": "（未命名）"},
     "minutes_value": {"en": "{value:.1f} min", "zh": "{value:.1f} 分钟"},
     "metres_value": {"en": "{value:,.0f} m", "zh": "{value:,.0f} 米"},
-    "minutes_threshold": {"en": "{minutes:g} min ({metres:,.0f} m)", "zh": "{minutes:g} 分钟（{metres:,.0f} 米）"},
+    "minutes_threshold": {
+        "en": "{minutes:g} min ({metres:,.0f} m)",
+        "zh": "{minutes:g} 分钟（{metres:,.0f} 米）",
+    },
     "speed_value": {"en": "{value:g} km/h", "zh": "{value:g} 公里/小时"},
     "score_value": {"en": "{value:.1f} / 100", "zh": "{value:.1f} / 100"},
     "tier_value": {"en": "{minutes:g} min: {share:.0%}", "zh": "{minutes:g} 分钟：{share:.0%}"},
@@ -167,7 +180,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "{name}: {covered:.0%} of residents within {threshold}",
         "zh": "{name}：{covered:.0%} 的居民在 {threshold} 以内",
     },
-    "site_caption": {"en": "{name}: coverage {before:.1%} → {after:.1%}", "zh": "{name}：覆盖率 {before:.1%} → {after:.1%}"},
+    "site_caption": {
+        "en": "{name}: coverage {before:.1%} → {after:.1%}",
+        "zh": "{name}：覆盖率 {before:.1%} → {after:.1%}",
+    },
     "ledger_intro": {
         "en": "The programme's counts are what it says it added in 2021, for its whole area. Inside that area they are scaled to the study's share of it; a row where the data holds fewer than {ratio:.0%} of that is a data gap (the map is incomplete), not a missing service.",
         "zh": "台账数量为项目申报的2021年新增数量（全市范围）。研究区在项目范围内时按其面积比例折算；数据中少于折算数量 {ratio:.0%} 的标为数据缺口（地图不完整），而非设施缺失。",
@@ -193,7 +209,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "the programme does not cover the study area: listed for reference",
         "zh": "研究区不在项目范围内：仅供参考",
     },
-    "ledger_not_destination": {"en": "not a walkable destination; not compared", "zh": "非步行可达目的地，不作对比"},
+    "ledger_not_destination": {
+        "en": "not a walkable destination; not compared",
+        "zh": "非步行可达目的地，不作对比",
+    },
     "ledger_no_claim": {"en": "no claim in this profile", "zh": "该标准无申报数量"},
 }
 
@@ -239,6 +258,16 @@ COLUMNS: dict[str, dict[str, str]] = {
     "coverage": {"en": "Residents covered", "zh": "覆盖居民比例"},
     "residents_not_covered": {"en": "Residents not covered", "zh": "未覆盖居民"},
     "minutes_median": {"en": "Median walk (min)", "zh": "步行时间中位数（分钟）"},
+    "threshold": {"en": "Threshold", "zh": "阈值"},
+    "status": {"en": "Status", "zh": "状态"},
+    "nearest": {"en": "Nearest facility (most residents)", "zh": "最近设施（多数居民）"},
+    "clause": {"en": "Source clause", "zh": "依据条款"},
+    "weight": {"en": "Weight", "zh": "权重"},
+    "source_data": {"en": "Data", "zh": "数据"},
+    "source_date": {"en": "Date", "zh": "日期"},
+    "source_licence": {"en": "Licence", "zh": "许可"},
+    "package": {"en": "Package", "zh": "软件包"},
+    "version": {"en": "Version", "zh": "版本"},
     "key": {"en": "Item", "zh": "项目"},
     "value": {"en": "Value", "zh": "数值"},
 }

@@ -725,7 +725,9 @@ def _programme(raw: Mapping[str, Any], label: str) -> ProgrammeArea:
     else:
         points = raw["polygon"]
         ok = isinstance(points, list) and len(points) >= 3
-        ok = ok and all(isinstance(p, list) and len(p) == 2 and all(isinstance(v, int | float) for v in p) for p in points)
+        ok = ok and all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(v, int | float) for v in p) for p in points
+        )
         if not ok:
             msg = f"{where}: polygon must be a list of at least 3 [lon, lat] pairs (got {points!r})"
             raise InputError(msg)
@@ -737,7 +739,7 @@ def _programme(raw: Mapping[str, Any], label: str) -> ProgrammeArea:
         raise InputError(msg)
     area_id = str(raw.get("area", "")).strip()
     if not area_id:
-        msg = f"{where}: missing area (a short id such as \"hebi\")"
+        msg = f'{where}: missing area (a short id such as "hebi")'
         raise InputError(msg)
     return ProgrammeArea(
         area=area_id,

@@ -573,7 +573,12 @@ def category_gaps(ledger: pd.DataFrame) -> dict[str, bool]:
     """
     out: dict[str, bool] = {}
     for row in ledger.itertuples():
-        if row.data_gap is None or pd.isna(row.data_gap) or not isinstance(row.categories, str) or not row.categories:
+        if (
+            row.data_gap is None
+            or pd.isna(row.data_gap)
+            or not isinstance(row.categories, str)
+            or not row.categories
+        ):
             continue
         for cid in row.categories.split(";"):
             out[cid] = out.get(cid, False) or bool(row.data_gap)
