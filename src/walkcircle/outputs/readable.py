@@ -214,7 +214,7 @@ def methods_table(
     rules: ScoringRules | None = None,
     snap_cap_m: float | None = None,
 ) -> pd.DataFrame:
-    """The method in words: formula, pass rule, tiers, speed, snapping, the data-gap rule.
+    """Describe the method in words: formula, pass rule, tiers, speed, snapping, the data-gap rule.
 
     Parameters
     ----------
@@ -282,7 +282,7 @@ def thresholds_table(profile: Profile, speed_kmh: float, lang: str) -> pd.DataFr
 
 
 def sources_table(results: StudyResults, profile: Profile, lang: str) -> pd.DataFrame:
-    """The data used, with dates and licences.
+    """List the data used, with dates and licences.
 
     Parameters
     ----------
@@ -409,7 +409,7 @@ def matrix_table(results: StudyResults, profile: Profile, lang: str) -> pd.DataF
 
 
 def ledger_readable(results: StudyResults, profile: Profile, lang: str) -> pd.DataFrame:
-    """The ledger for people: category names, status words, no flags as True/None.
+    """Return the ledger for people: category names, status words, no flags as True/None.
 
     Parameters
     ----------
