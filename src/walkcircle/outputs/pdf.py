@@ -1,0 +1,232 @@
+"""``report.pdf``: the summary pages, then one A4 page per community (fpdf2, pure pip).
+
+The text is real text in an embedded CJK font (the one `walkcircle.outputs.static_maps.cjk_font`
+finds, e.g. WenQuanYi Micro Hei from Debian's fonts-wqy-microhei, or Noto Sans CJK), so the
+PDF can be searched and copied. Tables span the printable width and wrap their cells, so no
+table is wider than the page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from walkcircle.defaults import DEFAULT_GAP_RATIO
+from walkcircle.errors import InputError
+from walkcircle.i18n import check_lang, t
+from walkcircle.outputs import readable
+from walkcircle.outputs.export import atomic_path
+from walkcircle.outputs.static_maps import cjk_font_file, coverage_chart_png
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
+
+    from walkcircle.profile import Profile
+    from walkcircle.scoring import ScoringRules
+    from walkcircle.study import StudyResults
+
+FONT = "cjk"
+BODY_PT = 8.5
+TABLE_PT = 7.5
+
+
+def _width(text: str) -> int:
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
+def _widths(shown: pd.DataFrame) -> tuple[float, ...]:
+    """Relative column widths: the longest cell (capped; long text wraps), never below a header word."""
+    out = []
+    for j, column in enumerate(shown.columns):
+        cells = [*shown.iloc[:, j].astype(str).head(100), ""]
+        longest = max(_width(cell) for cell in cells)
+        word = max(_width(w) for w in str(column).split()) + 1
+        out.append(float(max(min(longest, 40), word, 4)))
+    return tuple(out)
+
+
+def pdf_table(pdf: FPDF, frame: pd.DataFrame, lang: str, profile: Profile | None = None) -> None:
+    """Add a builder's table, spanning the printable width, cells wrapped.
+
+    Parameters
+    ----------
+    pdf
+        The document.
+    frame
+        A `walkcircle.outputs.readable` table.
+    lang
+        Language.
+    profile
+        Category names.
+    """
+    if frame.empty:
+        pdf.multi_cell(0, 5, readable.DASH, new_x="LMARGIN", new_y="NEXT")
+        return
+    shown = readable.display_frame(frame, lang, profile)
+    pdf.set_font(FONT, size=TABLE_PT)
+    with pdf.table(
+        col_widths=_widths(shown), width=pdf.epw, text_align="LEFT", line_height=1.35 * TABLE_PT * 0.3528
+    ) as table:
+        header = table.row()
+        for column in shown.columns:
+            header.cell(str(column))
+        for row in shown.itertuples(index=False):
+            cells = table.row()
+            for value in row:
+                cells.cell(str(value))
+    pdf.ln(2)
+    pdf.set_font(FONT, size=BODY_PT)
+
+
+def _heading(pdf: FPDF, text: str, size: float = 12) -> None:
+    pdf.set_font(FONT, "B", size)
+    pdf.multi_cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(1)
+    pdf.set_font(FONT, size=BODY_PT)
+
+
+def _paragraph(pdf: FPDF, text: str) -> None:
+    pdf.set_font(FONT, size=BODY_PT)
+    pdf.multi_cell(0, 4.2, text, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(1)
+
+
+def _summary_pages(
+    pdf: FPDF,
+    results: StudyResults,
+    profile: Profile,
+    lang: str,
+    rules: ScoringRules | None,
+    snap_cap_m: float | None,
+) -> None:
+    summary = results.summary
+    pdf.add_page()
+    if summary.get("demo"):
+        _paragraph(pdf, t("demo", lang))
+    _heading(pdf, t("summary", lang))
+    pdf_table(pdf, readable.summary_facts(results, profile, lang), lang)
+    _heading(pdf, t("coverage", lang))
+    pdf_table(pdf, readable.category_table(results, profile, lang), lang, profile)
+    png, _ = coverage_chart_png(results, profile, lang, dpi=150)
+    pdf.image(io.BytesIO(png), w=min(pdf.epw, 150))
+    _heading(pdf, t("methods", lang))
+    pdf_table(pdf, readable.methods_table(results, profile, lang, rules, snap_cap_m), lang)
+    _heading(pdf, t("thresholds", lang), 10)
+    pdf_table(pdf, readable.thresholds_table(profile, results.access.speed_kmh, lang), lang, profile)
+    _heading(pdf, t("sources", lang), 10)
+    pdf_table(pdf, readable.sources_table(results, profile, lang), lang, profile)
+    _heading(pdf, t("communities", lang))
+    pdf_table(pdf, readable.communities_table(results, profile, lang), lang, profile)
+    _heading(pdf, t("ledger", lang))
+    ratio = rules.gap_ratio if rules else DEFAULT_GAP_RATIO
+    _paragraph(pdf, t("ledger_intro", lang, ratio=ratio))
+    pdf_table(pdf, readable.ledger_readable(results, profile, lang), lang, profile)
+    if results.suggestions:
+        _heading(pdf, t("sites", lang))
+        pdf_table(pdf, readable.sites_table(results, profile, lang), lang, profile)
+
+
+def community_heading(name: str, lang: str) -> str:
+    """Return the heading of a community's page (the PDF test looks for it).
+
+    Parameters
+    ----------
+    name
+        Community name.
+    lang
+        Language.
+
+    Returns
+    -------
+    str
+        ``"Community: name"`` or ``"社区：name"``.
+    """
+    return f"{t('community_page', lang)}{'：' if lang == 'zh' else ': '}{name}"
+
+
+def write_pdf(
+    results: StudyResults,
+    profile: Profile,
+    path: str | os.PathLike[str],
+    lang: str = "en",
+    title: str | None = None,
+    *,
+    rules: ScoringRules | None = None,
+    snap_cap_m: float | None = None,
+) -> Path:
+    """Write ``report.pdf`` (atomically): summary pages, then one page per community.
+
+    Parameters
+    ----------
+    results
+        Study results.
+    profile
+        The profile.
+    path
+        Target ``.pdf``.
+    lang
+        ``zh`` or ``en``.
+    title
+        Document title (default: the study name).
+    rules
+        Scoring rules used (for the methods).
+    snap_cap_m
+        Snap cap used (for the methods).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    InputError
+        No CJK font on the machine (names and Chinese text need one).
+    """
+    from fpdf import FPDF
+
+    check_lang(lang)
+    font = cjk_font_file()
+    if font is None:
+        msg = "report.pdf: no CJK font found; install one (Debian/Ubuntu: apt-get install fonts-wqy-microhei or fonts-noto-cjk)"
+        raise InputError(msg)
+    title = title or f"{t('title', lang)} — {results.summary['study']}"
+    today = dt.date.today().isoformat()
+
+    class Document(FPDF):
+        def header(self) -> None:
+            self.set_font(FONT, size=7)
+            self.set_text_color(110)
+            self.cell(0, 4, title, new_x="LMARGIN", new_y="NEXT")
+            self.set_text_color(0)
+            self.ln(1)
+
+        def footer(self) -> None:
+            self.set_y(-10)
+            self.set_font(FONT, size=7)
+            self.set_text_color(110)
+            self.cell(0, 4, f"{t('footer', lang)} · {today} · {self.page_no()}", align="C")
+            self.set_text_color(0)
+
+    pdf = Document(format="A4")
+    pdf.set_margins(12, 10, 12)
+    pdf.set_auto_page_break(True, margin=14)
+    pdf.add_font(FONT, "", font)
+    pdf.add_font(FONT, "B", font)
+    pdf.set_title(title)
+    pdf.set_lang("zh-CN" if lang == "zh" else "en")
+    _summary_pages(pdf, results, profile, lang, rules, snap_cap_m)
+    for page in readable.community_pages(results, profile, lang):
+        pdf.add_page()
+        _heading(pdf, community_heading(page.name, lang), 13)
+        pdf_table(pdf, page.facts, lang)
+        pdf_table(pdf, page.services, lang, profile)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        pdf.output(str(tmp))
+    return path
