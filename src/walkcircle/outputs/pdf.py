@@ -35,23 +35,59 @@ BODY_PT = 8.5
 TABLE_PT = 7.5
 
 
-def _width(text: str) -> int:
-    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+PAD_MM = 2.2
+"""Room a cell's padding takes, mm."""
+MAX_COLUMN_MM = 70.0
+SMALLEST_PT = 5.5
 
 
-def _widths(shown: pd.DataFrame) -> tuple[float, ...]:
-    """Relative column widths: the longest cell (capped; long text wraps), never below a header word."""
-    out = []
+def _is_cjk(text: str) -> bool:
+    return any(ord(ch) > 0x2E80 for ch in text)
+
+
+def column_widths(pdf: FPDF, shown: pd.DataFrame, width_mm: float) -> list[float] | None:
+    """Fit a table's columns into `width_mm` at the current font size.
+
+    Each column gets at least its longest unbreakable word (Chinese text breaks between any
+    two characters) and at most its longest cell; the room left is shared in proportion to
+    what each column would still like.
+
+    Parameters
+    ----------
+    pdf
+        The document (its current font measures the text).
+    shown
+        Text cells.
+    width_mm
+        Room available.
+
+    Returns
+    -------
+    list of float or None
+        Widths in mm summing to `width_mm`; None when the words alone do not fit.
+    """
+    least, want = [], []
     for j, column in enumerate(shown.columns):
-        cells = [*shown.iloc[:, j].astype(str).head(100), ""]
-        longest = max(_width(cell) for cell in cells)
-        word = max(_width(w) for w in str(column).split()) + 1
-        out.append(float(max(min(longest, 40), word, 4)))
-    return tuple(out)
+        cells = [str(column), *shown.iloc[:, j].astype(str).head(300)]
+        words = [w for cell in cells for w in cell.split()]
+        unbreakable = [pdf.get_string_width(w[:2] if _is_cjk(w) else w) for w in words] or [0.0]
+        body = [pdf.get_string_width(c) for c in cells[1:]] or [0.0]
+        low = max(unbreakable) + PAD_MM
+        least.append(low)
+        want.append(max(low, min(max(body), MAX_COLUMN_MM) + PAD_MM))
+    room = width_mm - sum(least)
+    if room < 0:
+        return None
+    extra = [w - lo for w, lo in zip(want, least, strict=True)]
+    if sum(extra) <= room:  # everything fits whole: spread the rest evenly by size
+        return [w * width_mm / sum(want) for w in want]
+    return [lo + room * e / sum(extra) for lo, e in zip(least, extra, strict=True)]
 
 
 def pdf_table(pdf: FPDF, frame: pd.DataFrame, lang: str, profile: Profile | None = None) -> None:
     """Add a builder's table, spanning the printable width, cells wrapped.
+
+    The font shrinks (down to 5.5 pt) until every column's longest word fits.
 
     Parameters
     ----------
@@ -68,14 +104,21 @@ def pdf_table(pdf: FPDF, frame: pd.DataFrame, lang: str, profile: Profile | None
         pdf.multi_cell(0, 5, readable.DASH, new_x="LMARGIN", new_y="NEXT")
         return
     shown = readable.display_frame(frame, lang, profile)
-    pdf.set_font(FONT, size=TABLE_PT)
+    size = TABLE_PT
+    pdf.set_font(FONT, size=size)
+    widths = column_widths(pdf, shown, pdf.epw)
+    while widths is None and size > SMALLEST_PT:
+        size -= 0.5
+        pdf.set_font(FONT, size=size)
+        widths = column_widths(pdf, shown, pdf.epw)
     with pdf.table(
-        col_widths=_widths(shown), width=pdf.epw, text_align="LEFT", line_height=1.35 * TABLE_PT * 0.3528
+        col_widths=tuple(widths) if widths else None,
+        width=pdf.epw,
+        text_align="LEFT",
+        line_height=1.35 * size * 0.3528,
+        first_row_as_headings=True,
     ) as table:
-        header = table.row()
-        for column in shown.columns:
-            header.cell(str(column))
-        for row in shown.itertuples(index=False):
+        for row in [list(shown.columns), *shown.itertuples(index=False)]:
             cells = table.row()
             for value in row:
                 cells.cell(str(value))

@@ -36,7 +36,19 @@ TEXT_COLUMNS = {"note", "item", "circle", "category", "community", "name", "fail
                 "source_licence", "setting", "package", "version", "district"}  # fmt: skip
 
 
-def _sep(lang: str) -> str:
+def separator(lang: str) -> str:
+    """Return the list separator of a language (``、`` or ``, ``).
+
+    Parameters
+    ----------
+    lang
+        Language.
+
+    Returns
+    -------
+    str
+        The separator.
+    """
     return "、" if lang == "zh" else ", "
 
 
@@ -59,7 +71,7 @@ def category_names(ids: str | list[str], profile: Profile, lang: str) -> str:
     """
     parts = [i for i in (ids.split(";") if isinstance(ids, str) else ids) if i]
     known = set(profile.category_ids)
-    return _sep(lang).join(profile.category(i).name(lang) if i in known else i for i in parts)
+    return separator(lang).join(profile.category(i).name(lang) if i in known else i for i in parts)
 
 
 def threshold_text(profile: Profile, category: str, speed_kmh: float, lang: str) -> str:
@@ -153,7 +165,7 @@ def summary_facts(results: StudyResults, profile: Profile, lang: str) -> pd.Data
     summary = results.summary
     network = summary["network"]
     programme = summary.get("programme", {})
-    tiers = _sep(lang).join(
+    tiers = separator(lang).join(
         t("tier_value", lang, minutes=float(k.removeprefix("tier_").removesuffix("min")), share=v)
         for k, v in summary.get("tiers", {}).items()
     )

@@ -241,7 +241,7 @@ def _inputs_html(results: StudyResults, lang: str) -> str:
         [
             (
                 t("tiers_min", lang),
-                "、".join(_t("tier_label", lang, minutes=float(m)) for m in access.tiers_min),
+                readable.separator(lang).join(_t("tier_label", lang, minutes=float(m)) for m in access.tiers_min),
             ),
             (t("fact_speed", lang), _t("speed_value", lang, value=float(results.summary["speed_kmh"]))),
             (t("run_date", lang), str(results.summary.get("created", ""))),
