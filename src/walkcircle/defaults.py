@@ -79,5 +79,13 @@ OUTPUT_CRS_EPSG = (4326, 4490)
 """Geographic systems accepted for GIS outputs: WGS-84 and CGCS2000."""
 CGCS2000_GK_EPSG = (4491, 4554)
 """Inclusive EPSG range of CGCS2000 Gauss-Krueger zones (6° and 3°, with and without zone prefix)."""
-CSV_DECIMALS = {"coordinate": 6, "metres": 1, "minutes": 2, "share": 4, "score": 1, "residents": 1, "other": 4}
+CSV_DECIMALS = {
+    "coordinate": 6,
+    "metres": 1,
+    "minutes": 2,
+    "share": 4,
+    "score": 1,
+    "residents": 1,
+    "other": 4,
+}
 """Decimals kept in CSV files, by kind of column."""

@@ -135,6 +135,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "yes": {"en": "yes", "zh": "是"},
     "no": {"en": "no", "zh": "否"},
     "run_date": {"en": "Computed", "zh": "计算时间"},
+    "utc_value": {"en": "{date} {time} UTC", "zh": "{date} {time}（协调世界时）"},
     "tiers_min": {"en": "Tiers", "zh": "生活圈层级"},
     # ---------------------------------------------------------------- table headers and values
     "category": {"en": "Category", "zh": "类别"},
@@ -289,7 +290,7 @@ PROPER_NAMES = frozenset(
         "walkcircle", "OpenStreetMap", "ODbL", "OSM", "AMap", "GB", "MOFCOM", "WGS", "CGCS2000", "EPSG",
         "GCJ", "BD", "CSV", "GPKG", "PDF", "H3", "pyrosm", "numpy", "scipy", "numba", "pandas", "geopandas",
         "shapely", "pyproj", "osmnx", "osmium", "folium", "matplotlib", "openpyxl", "fpdf2", "pypdf", "python",
-        "Python", "km", "T",
+        "Python", "UTC", "T", "fonttools", "defusedxml",
     }
 )  # fmt: skip
 """Names that stay as they are in either language (the language-purity test allows them)."""

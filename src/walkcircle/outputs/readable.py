@@ -351,6 +351,30 @@ def sources_table(results: StudyResults, profile: Profile, lang: str) -> pd.Data
     return pd.DataFrame(rows, columns=["source_data", "source", "source_date", "source_licence"])
 
 
+def utc_text(stamp: str, lang: str) -> str:
+    """Write an ISO timestamp (``2026-11-28T22:20:00+00:00``) for reading.
+
+    Parameters
+    ----------
+    stamp
+        ISO 8601 text in UTC.
+    lang
+        Language.
+
+    Returns
+    -------
+    str
+        ``2026-11-28 22:20 UTC`` (or its Chinese form); the text unchanged when not a timestamp.
+    """
+    import datetime as dt
+
+    try:
+        moment = dt.datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp or DASH
+    return t("utc_value", lang, date=moment.date().isoformat(), time=moment.strftime("%H:%M"))
+
+
 def _plain(value: Any) -> str:
     if value is None:
         return DASH

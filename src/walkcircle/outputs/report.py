@@ -163,7 +163,9 @@ def versions() -> dict[str, str]:
     return out
 
 
-def html_table(frame: pd.DataFrame, lang: str, profile: Profile | None = None, max_rows: int = 500) -> str:
+def html_table(
+    frame: pd.DataFrame, lang: str, profile: Profile | None = None, max_rows: int = 500, heading: str = ""
+) -> str:
     """Render a builder's table as an HTML table (text cells, translated headers).
 
     Tables with many columns are wrapped in a ``wide`` block that prints on a landscape page.
@@ -178,14 +180,17 @@ def html_table(frame: pd.DataFrame, lang: str, profile: Profile | None = None, m
         Category names.
     max_rows
         Rows shown; the rest are counted.
+    heading
+        A heading kept with the table (on its landscape page when the table is wide).
 
     Returns
     -------
     str
         HTML.
     """
+    title = f"<h3>{html.escape(heading)}</h3>" if heading else ""
     if frame.empty:
-        return f"<p>{readable.DASH}</p>"
+        return f"{title}<p>{readable.DASH}</p>"
     shown = readable.display_frame(frame.head(max_rows), lang, profile)
     esc = html.escape
     gap_word = t("gap_yes", lang)
@@ -198,7 +203,7 @@ def html_table(frame: pd.DataFrame, lang: str, profile: Profile | None = None, m
         body.append(f"<tr>{cells}</tr>")
     more = f"<p>{esc(_t('more_rows', lang, n=len(frame) - max_rows))}</p>" if len(frame) > max_rows else ""
     table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}"
-    return f'<div class="wide">{table}</div>' if len(shown.columns) > WIDE_COLUMNS else table
+    return f'<div class="wide">{title}{table}</div>' if len(shown.columns) > WIDE_COLUMNS else title + table
 
 
 def _section(title: str, body: str, css: str = "") -> str:
@@ -241,10 +246,12 @@ def _inputs_html(results: StudyResults, lang: str) -> str:
         [
             (
                 t("tiers_min", lang),
-                readable.separator(lang).join(_t("tier_label", lang, minutes=float(m)) for m in access.tiers_min),
+                readable.separator(lang).join(
+                    _t("tier_label", lang, minutes=float(m)) for m in access.tiers_min
+                ),
             ),
             (t("fact_speed", lang), _t("speed_value", lang, value=float(results.summary["speed_kmh"]))),
-            (t("run_date", lang), str(results.summary.get("created", ""))),
+            (t("run_date", lang), readable.utc_text(str(results.summary.get("created", "")), lang)),
         ],
         columns=["key", "value"],
     )
@@ -321,8 +328,11 @@ def render_report(
     )
     communities = html_table(readable.communities_table(results, profile, lang), lang, profile)
     if len(results.community_by_category):
-        communities += f"<h3>{esc(t('community_by_category', lang))}</h3>" + html_table(
-            readable.matrix_table(results, profile, lang), lang, profile
+        communities += html_table(
+            readable.matrix_table(results, profile, lang),
+            lang,
+            profile,
+            heading=t("community_by_category", lang),
         )
     ledger = f"<p>{esc(_t('ledger_intro', lang, ratio=ratio))}</p>" + html_table(
         readable.ledger_readable(results, profile, lang), lang, profile
