@@ -37,7 +37,10 @@ def equal_area_km2(geometry) -> float:
     c = geometry.centroid
     laea = CRS.from_proj4(f"+proj=laea +lat_0={c.y} +lon_0={c.x} +datum=WGS84 +units=m")
     to = Transformer.from_crs("EPSG:4326", laea, always_xy=True)
-    return shapely.transform(geometry.segmentize(0.001), lambda xy: np.column_stack(to.transform(*xy.T))).area / 1e6
+    return (
+        shapely.transform(geometry.segmentize(0.001), lambda xy: np.column_stack(to.transform(*xy.T))).area
+        / 1e6
+    )
 
 
 def facilities(category: str, n: int, area=QIBIN, seed: int = 0) -> gpd.GeoDataFrame:
@@ -157,7 +160,11 @@ def test_programme_outline_from_a_polygon_and_validation():
         "id": "x",
         "category": [{"id": "shop", "osm": ["shop=*"], "threshold_m": 300}],
         "ledger": [{"item_en": "shops", "count": 1000, "categories": ["shop"]}],
-        "programme": {"area": "tri", "polygon": [[114.2, 35.7], [114.4, 35.7], [114.3, 35.8]], "area_km2": 100},
+        "programme": {
+            "area": "tri",
+            "polygon": [[114.2, 35.7], [114.4, 35.7], [114.3, 35.8]],
+            "area_km2": 100,
+        },
     }
     profile = profile_from_dict(doc)
     triangle = shapely.Polygon([(114.2, 35.7), (114.4, 35.7), (114.3, 35.8)])

@@ -125,7 +125,7 @@ def test_pdf_has_the_summary_then_one_page_per_community(tmp_path, lang):
         runs = text_runs(page)
         assert runs, number
         for text, x, y, size in runs:
-            assert 0 <= x and x + width(text.rstrip(), size) <= box_w + 0.5, (number, text, x)
+            assert x >= 0 and x + width(text.rstrip(), size) <= box_w + 0.5, (number, text, x)
             assert 0 <= y <= box_h, (number, text, y)
 
 

@@ -33,7 +33,9 @@ def test_workbook_sheets_headers_and_rounding(tmp_path, lang):
     profile = study.profile
     path = write_workbook(results, profile, tmp_path / "study.xlsx", lang)
     book = load_workbook(path)
-    assert book.sheetnames == [SHEETS[s][lang] for s in ("summary", "coverage", "communities", "matrix", "ledger", "sites")]
+    assert book.sheetnames == [
+        SHEETS[s][lang] for s in ("summary", "coverage", "communities", "matrix", "ledger", "sites")
+    ]
     for sheet in book.worksheets:
         headers = [c.value for c in sheet[1]]
         assert headers and all(isinstance(h, str) and h for h in headers)
@@ -73,7 +75,9 @@ def test_workbook_sheets_headers_and_rounding(tmp_path, lang):
     names = [r[0] for r in communities.iter_rows(min_row=2, values_only=True)]
     assert sorted(names) == sorted(results.communities["community"])
     matrix = book[SHEETS["matrix"][lang]]
-    assert [c.value for c in matrix[1]][1:] == [profile.category(c).name(lang) for c in results.access.categories]
+    assert [c.value for c in matrix[1]][1:] == [
+        profile.category(c).name(lang) for c in results.access.categories
+    ]
 
 
 def test_tidy_rounds_by_kind_and_drops_geometry():
@@ -111,7 +115,13 @@ def test_exported_csvs_are_tidy_and_translated(tmp_path, lang):
     study, results = cau_world(lang or "en")
     written = export_results(results, tmp_path / "out", lang=lang, profile=study.profile)
     csvs = [p for p in written if p.suffix == ".csv"]
-    assert {p.name for p in csvs} >= {"homes.csv", "communities.csv", "ledger.csv", "facilities.csv", "suggestions.csv"}
+    assert {p.name for p in csvs} >= {
+        "homes.csv",
+        "communities.csv",
+        "ledger.csv",
+        "facilities.csv",
+        "suggestions.csv",
+    }
     for path in csvs:
         text = path.read_text(encoding="utf-8-sig")
         assert "POINT (" not in text and "POLYGON" not in text, path.name

@@ -660,7 +660,7 @@ def profile_from_dict(data: Mapping[str, Any], label: str = "profile") -> Profil
         speed_kmh=speed,
         verified=bool(data.get("verified", False)),
         communities_claimed=data.get("communities_claimed"),
-        programme=_programme(data["programme"], label) if "programme" in data else None,
+        programme=_programme(data.get("programme"), label),
         path=label,
     )
 
@@ -708,7 +708,9 @@ def _category(raw: Mapping[str, Any], label: str) -> Category:
     )
 
 
-def _programme(raw: Mapping[str, Any], label: str) -> ProgrammeArea:
+def _programme(raw: Mapping[str, Any] | None, label: str) -> ProgrammeArea | None:
+    if raw is None:
+        return None
     where = f"{label}: [programme]"
     _check_keys(raw, _PROGRAMME_KEYS, where)
     if ("bbox" in raw) == ("polygon" in raw):
