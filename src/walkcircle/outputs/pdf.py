@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,7 @@ from walkcircle.errors import InputError
 from walkcircle.i18n import check_lang, t
 from walkcircle.outputs import readable
 from walkcircle.outputs.export import atomic_path
-from walkcircle.outputs.static_maps import cjk_font_file, coverage_chart_png
+from walkcircle.outputs.static_maps import category_maps, cjk_font_file, coverage_chart_png
 
 if TYPE_CHECKING:
     from fpdf import FPDF
@@ -69,8 +70,10 @@ def column_widths(pdf: FPDF, shown: pd.DataFrame, width_mm: float) -> list[float
     least, want = [], []
     for j, column in enumerate(shown.columns):
         cells = [str(column), *shown.iloc[:, j].astype(str).head(300)]
-        words = [w for cell in cells for w in cell.split()]
-        unbreakable = [pdf.get_string_width(w[:2] if _is_cjk(w) else w) for w in words] or [0.0]
+        # a header keeps at least four Chinese characters a line, a cell two
+        words = [w[:4] if _is_cjk(w) else w for w in str(column).split()]
+        words += [w[:2] if _is_cjk(w) else w for cell in cells[1:] for w in cell.split()]
+        unbreakable = [pdf.get_string_width(w) for w in words] or [0.0]
         body = [pdf.get_string_width(c) for c in cells[1:]] or [0.0]
         low = max(unbreakable) + PAD_MM
         least.append(low)
@@ -127,6 +130,8 @@ def pdf_table(pdf: FPDF, frame: pd.DataFrame, lang: str, profile: Profile | None
 
 
 def _heading(pdf: FPDF, text: str, size: float = 12) -> None:
+    if pdf.get_y() > pdf.h - pdf.b_margin - 30:  # a heading never ends a page
+        pdf.add_page()
     pdf.set_font(FONT, "B", size)
     pdf.multi_cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(1)
@@ -137,6 +142,43 @@ def _paragraph(pdf: FPDF, text: str) -> None:
     pdf.set_font(FONT, size=BODY_PT)
     pdf.multi_cell(0, 4.2, text, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(1)
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as image:
+        return image.size
+
+
+def _map_pages(
+    pdf: FPDF, results: StudyResults, profile: Profile, lang: str, pngs: Mapping[str, bytes]
+) -> None:
+    """Add the category maps, two per row with their captions, on as many pages as they take."""
+    if not pngs:
+        return
+    pdf.add_page()
+    _heading(pdf, t("maps", lang))
+    gap, caption_mm, tallest_mm = 6.0, 9.0, 105.0
+    column_mm = (pdf.epw - gap) / 2
+    items = list(pngs.items())
+    for start in range(0, len(items), 2):
+        row = items[start : start + 2]
+        sizes = [_png_size(png) for _, png in row]
+        # each map as wide as its column, unless that makes it taller than `tallest_mm`
+        widths = [min(column_mm, tallest_mm * w / h) for w, h in sizes]
+        heights = [wd * h / w for wd, (w, h) in zip(widths, sizes, strict=True)]
+        if pdf.get_y() + max(heights) + caption_mm > pdf.h - pdf.b_margin:
+            pdf.add_page()
+        top = pdf.get_y()
+        for column, ((cid, png), wd, ht) in enumerate(zip(row, widths, heights, strict=True)):
+            x = pdf.l_margin + column * (column_mm + gap)
+            pdf.image(io.BytesIO(png), x=x, y=top, w=wd, h=ht)
+            pdf.set_xy(x, top + ht + 1)
+            pdf.set_font(FONT, size=TABLE_PT)
+            pdf.multi_cell(column_mm, 3.5, readable.map_caption(results, profile, cid, lang))
+        pdf.set_xy(pdf.l_margin, top + max(heights) + caption_mm)
+    pdf.set_font(FONT, size=BODY_PT)
 
 
 def _summary_pages(
@@ -172,6 +214,10 @@ def _summary_pages(
     if results.suggestions:
         _heading(pdf, t("sites", lang))
         pdf_table(pdf, readable.sites_table(results, profile, lang), lang, profile)
+    if len(results.community_by_category):
+        pdf.add_page(orientation="L")
+        _heading(pdf, t("community_by_category", lang))
+        pdf_table(pdf, readable.matrix_table(results, profile, lang), lang, profile)
 
 
 def community_heading(name: str, lang: str) -> str:
@@ -201,6 +247,7 @@ def write_pdf(
     *,
     rules: ScoringRules | None = None,
     snap_cap_m: float | None = None,
+    maps: bool | Mapping[str, bytes] = True,
 ) -> Path:
     """Write ``report.pdf`` (atomically): summary pages, then one page per community.
 
@@ -220,6 +267,8 @@ def write_pdf(
         Scoring rules used (for the methods).
     snap_cap_m
         Snap cap used (for the methods).
+    maps
+        Static maps per category: drawn (True), left out (False) or given (category id -> PNG).
 
     Returns
     -------
@@ -264,6 +313,9 @@ def write_pdf(
     pdf.set_title(title)
     pdf.set_lang("zh-CN" if lang == "zh" else "en")
     _summary_pages(pdf, results, profile, lang, rules, snap_cap_m)
+    _map_pages(
+        pdf, results, profile, lang, category_maps(results, profile, lang) if maps is True else (maps or {})
+    )
     for page in readable.community_pages(results, profile, lang):
         pdf.add_page()
         _heading(pdf, community_heading(page.name, lang), 13)

@@ -100,6 +100,34 @@ def threshold_text(profile: Profile, category: str, speed_kmh: float, lang: str)
     return t("metres_value", lang, value=metres)
 
 
+def map_caption(results: StudyResults, profile: Profile, category: str, lang: str) -> str:
+    """Caption of a category's static map: the share of residents within its threshold.
+
+    Parameters
+    ----------
+    results
+        Study results.
+    profile
+        Names.
+    category
+        Category id.
+    lang
+        Language.
+
+    Returns
+    -------
+    str
+        The caption.
+    """
+    return t(
+        "map_caption",
+        lang,
+        name=profile.category(category).name(lang),
+        covered=float(results.summary["coverage"][category]),
+        threshold=threshold_text(profile, category, results.access.speed_kmh, lang),
+    )
+
+
 # ---------------------------------------------------------------------------- builders
 
 

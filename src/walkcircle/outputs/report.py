@@ -20,6 +20,7 @@ import datetime as dt
 import html
 import os
 import platform
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,11 +34,10 @@ from walkcircle.outputs import readable
 from walkcircle.outputs.export import atomic_path
 from walkcircle.outputs.static_maps import (
     CJK_FONTS,
-    category_map_png,
+    category_maps,
     cjk_font,
     coverage_chart_png,
     minutes_chart_png,
-    street_segments,
 )
 
 if TYPE_CHECKING:
@@ -211,18 +211,10 @@ def _section(title: str, body: str, css: str = "") -> str:
     return f"<section{extra}><h2>{html.escape(title)}</h2>{body}</section>"
 
 
-def _maps_html(results: StudyResults, profile: Profile, lang: str) -> str:
-    segments = street_segments(results)
+def _maps_html(results: StudyResults, profile: Profile, lang: str, pngs: Mapping[str, bytes]) -> str:
     figures = []
-    for cid in results.access.categories:
-        png = category_map_png(results, profile, cid, lang, segments)
-        caption = _t(
-            "map_caption",
-            lang,
-            name=profile.category(cid).name(lang),
-            covered=float(results.summary["coverage"][cid]),
-            threshold=readable.threshold_text(profile, cid, results.access.speed_kmh, lang),
-        )
+    for cid, png in pngs.items():
+        caption = readable.map_caption(results, profile, cid, lang)
         figures.append(
             f'<figure><img alt="{html.escape(cid)}" src="{_uri(png)}"><figcaption>{html.escape(caption)}</figcaption></figure>'
         )
@@ -284,7 +276,7 @@ def render_report(
     *,
     rules: ScoringRules | None = None,
     snap_cap_m: float | None = None,
-    maps: bool = True,
+    maps: bool | Mapping[str, bytes] = True,
 ) -> str:
     """Render the report as one HTML page.
 
@@ -303,7 +295,8 @@ def render_report(
     snap_cap_m
         Snap cap used (for the methods; the default when None).
     maps
-        Draw a static map per category.
+        Draw a static map per category (True), leave them out (False), or use these PNGs
+        (category id -> bytes, from `walkcircle.outputs.static_maps.category_maps`).
 
     Returns
     -------
@@ -313,6 +306,7 @@ def render_report(
     check_lang(lang)
     summary = results.summary
     esc = html.escape
+    pngs = category_maps(results, profile, lang) if maps is True else (maps or {})
     title = title or f"{t('title', lang)} — {summary['study']}"
     coverage_uri, localised = coverage_chart(results, profile, lang)
     minutes_uri = minutes_chart(results, profile, lang)
@@ -348,7 +342,7 @@ def render_report(
             html_table(readable.category_table(results, profile, lang), lang, profile)
             + f'<img alt="coverage" src="{coverage_uri}"><img alt="minutes" src="{minutes_uri}">{font_note}',
         ),
-        _section(t("maps", lang), _maps_html(results, profile, lang)) if maps else "",
+        _section(t("maps", lang), _maps_html(results, profile, lang, pngs)) if pngs else "",
         _section(t("communities", lang), communities),
         _community_sections(results, profile, lang),
         _section(t("ledger", lang), ledger),
@@ -406,12 +400,13 @@ def write_report(
     pathlib.Path
         The HTML file written.
     """
-    page = render_report(results, profile, lang, title, rules=rules, snap_cap_m=snap_cap_m)
+    pngs = category_maps(results, profile, lang)
+    page = render_report(results, profile, lang, title, rules=rules, snap_cap_m=snap_cap_m, maps=pngs)
     path = Path(path)
     with atomic_path(path) as tmp:
         tmp.write_text(page, encoding="utf-8")
     if pdf is not None:
         from walkcircle.outputs.pdf import write_pdf
 
-        write_pdf(results, profile, pdf, lang, title, rules=rules, snap_cap_m=snap_cap_m)
+        write_pdf(results, profile, pdf, lang, title, rules=rules, snap_cap_m=snap_cap_m, maps=pngs)
     return path

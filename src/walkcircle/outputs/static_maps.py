@@ -192,6 +192,31 @@ def category_map_png(
     return buffer.getvalue()  # fmt: skip
 
 
+def category_maps(results: StudyResults, profile: Profile, lang: str, dpi: int = 90) -> dict[str, bytes]:
+    """Draw every category's map once (the HTML report and the PDF share them).
+
+    Parameters
+    ----------
+    results
+        Study results.
+    profile
+        Names.
+    lang
+        Label language.
+    dpi
+        Resolution.
+
+    Returns
+    -------
+    dict
+        Category id -> PNG bytes, in the order of the access results.
+    """
+    segments = street_segments(results)
+    return {
+        cid: category_map_png(results, profile, cid, lang, segments, dpi) for cid in results.access.categories
+    }
+
+
 def _label(key: str, lang: str, localised: bool) -> str:
     return t(key, lang if localised else "en")
 
