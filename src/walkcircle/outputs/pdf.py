@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
+from fpdf.fonts import FontFace
 
 from walkcircle.defaults import DEFAULT_GAP_RATIO
 from walkcircle.errors import InputError
@@ -120,6 +121,7 @@ def pdf_table(pdf: FPDF, frame: pd.DataFrame, lang: str, profile: Profile | None
         text_align="LEFT",
         line_height=1.35 * size * 0.3528,
         first_row_as_headings=True,
+        headings_style=FontFace(emphasis="NONE", fill_color=(236, 236, 236)),
     ) as table:
         for row in [list(shown.columns), *shown.itertuples(index=False)]:
             cells = table.row()
@@ -132,7 +134,7 @@ def pdf_table(pdf: FPDF, frame: pd.DataFrame, lang: str, profile: Profile | None
 def _heading(pdf: FPDF, text: str, size: float = 12) -> None:
     if pdf.get_y() > pdf.h - pdf.b_margin - 30:  # a heading never ends a page
         pdf.add_page()
-    pdf.set_font(FONT, "B", size)
+    pdf.set_font(FONT, size=size)
     pdf.multi_cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(1)
     pdf.set_font(FONT, size=BODY_PT)
@@ -308,8 +310,7 @@ def write_pdf(
     pdf = Document(format="A4")
     pdf.set_margins(12, 10, 12)
     pdf.set_auto_page_break(True, margin=14)
-    pdf.add_font(FONT, "", font)
-    pdf.add_font(FONT, "B", font)
+    pdf.add_font(FONT, "", font)  # one style: loading a CJK font costs seconds
     pdf.set_title(title)
     pdf.set_lang("zh-CN" if lang == "zh" else "en")
     _summary_pages(pdf, results, profile, lang, rules, snap_cap_m)
