@@ -101,6 +101,126 @@ def street_segments(results: StudyResults) -> np.ndarray:
     )
 
 
+class MapCanvas:
+    """One figure with the streets drawn once; each category's map only moves the points.
+
+    All maps of a study share the extent (streets, homes and every facility), so they compare
+    at a glance, and drawing thirteen of them costs little more than drawing one.
+
+    Parameters
+    ----------
+    results
+        Study results.
+    lang
+        Label language.
+    segments
+        `street_segments` (computed when None).
+    """
+
+    def __init__(self, results: StudyResults, lang: str, segments: np.ndarray | None = None) -> None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from matplotlib.collections import LineCollection
+
+        self.results, self.lang = results, lang
+        self.font = cjk_font() if lang == "zh" else None
+        self.localised = lang != "zh" or self.font is not None
+        segments = street_segments(results) if segments is None else segments
+        homes, facilities = results.homes, results.facilities
+        self._rc = plt.rc_context({"font.family": [self.font, "sans-serif"]} if self.font else {})
+        self._rc.__enter__()
+        points = [
+            segments.reshape(-1, 2),
+            homes[["lon", "lat"]].to_numpy(float),
+            facilities[["lon", "lat"]].to_numpy(float),
+        ]
+        xy = (
+            np.concatenate([p for p in points if len(p)]) if any(len(p) for p in points) else np.zeros((1, 2))
+        )
+        (w, s), (e, n) = np.nanmin(xy, axis=0), np.nanmax(xy, axis=0)
+        pad_x, pad_y = max((e - w) * 0.03, 1e-4), max((n - s) * 0.03, 1e-4)
+        aspect = 1.0 / max(np.cos(np.radians((s + n) / 2)), 0.1)
+        shape = (n - s + 2 * pad_y) * aspect / (e - w + 2 * pad_x)  # height / width on paper
+        self.fig, ax = plt.subplots(figsize=(6.2, float(np.clip(6.2 * shape / 0.92 + 0.1, 3.5, 8.5))))
+        self.fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.93)
+        ax.add_collection(
+            LineCollection(
+                segments, colors=COLOURS["street"], linewidths=0.5, label=self._label("legend_street")
+            )
+        )
+        empty = np.empty((0, 2))
+        self.uncovered = ax.scatter(
+            empty[:, 0],
+            empty[:, 1],
+            s=9,
+            c=COLOURS["uncovered"],
+            label=self._label("legend_uncovered"),
+            zorder=3,
+        )
+        self.covered = ax.scatter(
+            empty[:, 0], empty[:, 1], s=9, c=COLOURS["covered"], label=self._label("legend_covered"), zorder=3
+        )
+        self.facilities = ax.scatter(
+            empty[:, 0],
+            empty[:, 1],
+            s=28,
+            marker="^",
+            c=COLOURS["facility"],
+            label=self._label("legend_facility"),
+            zorder=4,
+        )
+        ax.set_xlim(w - pad_x, e + pad_x)
+        ax.set_ylim(s - pad_y, n + pad_y)
+        ax.set_aspect(aspect, adjustable="box")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.legend(loc="lower left", fontsize=7, framealpha=0.85)
+        self.ax = ax
+        self._homes_xy = homes[["lon", "lat"]].to_numpy(float)
+        self._facility_xy = facilities[["lon", "lat"]].to_numpy(float)
+        self._facility_cat = facilities["category"].astype(str).to_numpy()
+
+    def _label(self, key: str) -> str:
+        return _label(key, self.lang, self.localised)
+
+    def draw(self, profile: Profile, category: str, dpi: int = 90) -> bytes:
+        """Return one category's map as PNG bytes.
+
+        Parameters
+        ----------
+        profile
+            Names.
+        category
+            Category id.
+        dpi
+            Resolution.
+
+        Returns
+        -------
+        bytes
+            The PNG.
+        """
+        reached = self.results.homes[f"reached_{category}"].to_numpy(bool)
+        self.uncovered.set_offsets(self._homes_xy[~reached])
+        self.covered.set_offsets(self._homes_xy[reached])
+        self.facilities.set_offsets(self._facility_xy[self._facility_cat == category])
+        self.ax.set_title(
+            profile.category(category).name(self.lang) if self.localised else category, fontsize=11
+        )
+        buffer = io.BytesIO()
+        self.fig.savefig(buffer, format="png", dpi=dpi)
+        return buffer.getvalue()
+
+    def close(self) -> None:
+        """Free the figure."""
+        import matplotlib.pyplot as plt
+
+        plt.close(self.fig)
+        self._rc.__exit__(None, None, None)
+
+
 def category_map_png(
     results: StudyResults,
     profile: Profile,
@@ -109,7 +229,7 @@ def category_map_png(
     segments: np.ndarray | None = None,
     dpi: int = 90,
 ) -> bytes:
-    """Draw one category's map as PNG bytes.
+    """Draw one category's map as PNG bytes (streets, facilities, homes covered and not).
 
     Parameters
     ----------
@@ -122,7 +242,7 @@ def category_map_png(
     lang
         Label language.
     segments
-        `street_segments` (computed when None; pass it when drawing many maps).
+        `street_segments` (computed when None).
     dpi
         Resolution.
 
@@ -131,65 +251,11 @@ def category_map_png(
     bytes
         The PNG.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.collections import LineCollection
-
-    font = cjk_font() if lang == "zh" else None
-    localised = lang != "zh" or font is not None
-    segments = street_segments(results) if segments is None else segments
-    homes = results.homes
-    reached = homes[f"reached_{category}"].to_numpy(bool)
-    facilities = results.facilities[results.facilities["category"].astype(str) == category]
-    lat0 = float(np.nanmean(homes["lat"])) if len(homes) else 0.0
-    with plt.rc_context({"font.family": [font, "sans-serif"]} if font else {}):
-        fig, ax = plt.subplots(figsize=(6.2, 5.0))
-        ax.add_collection(
-            LineCollection(
-                segments,
-                colors=COLOURS["street"],
-                linewidths=0.5,
-                label=_label("legend_street", lang, localised),
-            )
-        )
-        ax.scatter(
-            homes["lon"][~reached],
-            homes["lat"][~reached],
-            s=9,
-            c=COLOURS["uncovered"],
-            label=_label("legend_uncovered", lang, localised),
-            zorder=3,
-        )
-        ax.scatter(
-            homes["lon"][reached],
-            homes["lat"][reached],
-            s=9,
-            c=COLOURS["covered"],
-            label=_label("legend_covered", lang, localised),
-            zorder=3,
-        )
-        ax.scatter(
-            facilities["lon"],
-            facilities["lat"],
-            s=28,
-            marker="^",
-            c=COLOURS["facility"],
-            label=_label("legend_facility", lang, localised),
-            zorder=4,
-        )
-        ax.autoscale()
-        ax.set_aspect(1.0 / max(np.cos(np.radians(lat0)), 0.1))
-        ax.set_xticks([])
-        ax.set_yticks([])
-        name = profile.category(category).name(lang) if localised else category
-        ax.set_title(name, fontsize=11)
-        ax.legend(loc="lower left", fontsize=7, framealpha=0.85)
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
-        plt.close(fig)
-    return buffer.getvalue()  # fmt: skip
+    canvas = MapCanvas(results, lang, segments)
+    try:
+        return canvas.draw(profile, category, dpi)
+    finally:
+        canvas.close()
 
 
 def category_maps(results: StudyResults, profile: Profile, lang: str, dpi: int = 90) -> dict[str, bytes]:
@@ -211,10 +277,11 @@ def category_maps(results: StudyResults, profile: Profile, lang: str, dpi: int =
     dict
         Category id -> PNG bytes, in the order of the access results.
     """
-    segments = street_segments(results)
-    return {
-        cid: category_map_png(results, profile, cid, lang, segments, dpi) for cid in results.access.categories
-    }
+    canvas = MapCanvas(results, lang)
+    try:
+        return {cid: canvas.draw(profile, cid, dpi) for cid in results.access.categories}
+    finally:
+        canvas.close()
 
 
 def _label(key: str, lang: str, localised: bool) -> str:
