@@ -167,3 +167,28 @@ def test_printed_html_fits_a4(tmp_path, lang):
     assert starts == names  # each community starts its own page
     # the community x category table (14 columns) prints on a landscape page
     assert any(float(p.mediabox.width) > float(p.mediabox.height) for p in reader.pages)
+
+
+def test_cells_never_show_python_values():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from walkcircle.outputs.readable import format_value
+
+    values = st.one_of(
+        st.none(), st.just(float("nan")), st.just(float("inf")), st.just(float("-inf")), st.booleans(),
+        st.integers(-(10**9), 10**9), st.floats(allow_nan=True, allow_infinity=True), st.just(__import__("pandas").NA),
+        st.sampled_from(["", "社区甲", "park"]),
+    )  # fmt: skip
+    kinds = st.sampled_from(
+        ["share", "minutes", "residents", "score", "coordinate", "metres", "count", "other", "text"]
+    )
+
+    @settings(max_examples=300, deadline=None)
+    @given(values, kinds, st.sampled_from(["zh", "en"]))
+    def check(value, kind, lang):
+        text = format_value(value, kind, lang)
+        assert isinstance(text, str)
+        assert not PYTHON_VALUES.search(text), (value, kind, text)
+
+    check()
