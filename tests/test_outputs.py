@@ -148,7 +148,8 @@ def test_exports_read_back_in_gis_libraries(tmp_path, cau_study):
     parquet = gpd.read_parquet(tmp_path / "out" / "homes.parquet")
     assert len(parquet) == len(results.homes) and parquet.crs.to_epsg() == 4326
     csv = pd.read_csv(tmp_path / "out" / "homes.csv", encoding="utf-8-sig")
-    assert len(csv) == len(results.homes) and "geometry" in csv
+    # CSV files are tidy: no WKT (geometry lives in the GeoPackage/GeoParquet), coordinates kept
+    assert len(csv) == len(results.homes) and "geometry" not in csv and {"lon", "lat"} <= set(csv)
     summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
     assert summary["network"]["nodes"] == results.network.n_nodes
     assert not list((tmp_path / "out").glob(".*"))  # no temporary files left
@@ -181,9 +182,10 @@ def test_report_is_self_contained_in_both_languages(tmp_path, cau_study):
     zh = render_report(results, study.profile, "zh")
     for page in (en, zh):
         assert not re.findall(r'(?:src|href)="https?://', page)
-        assert page.count("data:image/png;base64") == 2
+        # two charts and a static map per category
+        assert page.count("data:image/png;base64") == 2 + len(results.access.categories)
     assert "Programme ledger" in en and "项目台账" in zh
-    assert "community_health" in en and "Suggested new sites" in en
+    assert study.profile.category("community_health").en in en and "Suggested new sites" in en
     assert "versions" in en and "numpy" in en
     path = write_report(results, study.profile, tmp_path / "report.html", "zh")
     assert path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")

@@ -110,3 +110,25 @@ DEFAULT_AMAP_MIN_CELL_M = 50.0
 # --------------------------------------------------------------------------- study area cut from a big extract
 DEFAULT_EXTRACT_LOCATION_STORE = "flex_mem"
 """libosmium node-location index used while cutting (``"sparse_file_array,PATH"`` keeps it on disk)."""
+# --------------------------------------------------------------------------- programme ledger
+DEFAULT_GAP_MIN_EXPECTED = 2.0
+"""A ledger row is judged (data gap or not) only when at least this many claimed facilities are
+expected in the study area; fewer is too little to tell a gap from chance."""
+
+# --------------------------------------------------------------------------- output files
+DEFAULT_OUTPUT_CRS = "EPSG:4326"
+"""Coordinate system of the GIS outputs (GeoPackage, GeoParquet)."""
+OUTPUT_CRS_EPSG = (4326, 4490)
+"""Geographic systems accepted for GIS outputs: WGS-84 and CGCS2000."""
+CGCS2000_GK_EPSG = (4491, 4554)
+"""Inclusive EPSG range of CGCS2000 Gauss-Krueger zones (6° and 3°, with and without zone prefix)."""
+CSV_DECIMALS = {
+    "coordinate": 6,
+    "metres": 1,
+    "minutes": 2,
+    "share": 4,
+    "score": 1,
+    "residents": 1,
+    "other": 4,
+}
+"""Decimals kept in CSV files, by kind of column."""

@@ -34,7 +34,7 @@ _MAX_THRESHOLD_MIN = 60.0
 
 _PROFILE_KEYS = {
     "id", "zh", "en", "source", "verified", "speed_kmh", "communities_claimed",
-    "tier", "category", "circle", "ledger",
+    "tier", "category", "circle", "ledger", "programme",
 }  # fmt: skip
 _CATEGORY_KEYS = {
     "id",
@@ -51,6 +51,7 @@ _CATEGORY_KEYS = {
 _TIER_KEYS = {"minutes", "zh", "en", "walk_m", "clause", "categories"}
 _CIRCLE_KEYS = {"id", "zh", "en", "categories"}
 _LEDGER_KEYS = {"circle", "item_zh", "item_en", "count", "categories"}
+_PROGRAMME_KEYS = {"area", "zh", "en", "bbox", "polygon", "area_km2", "population", "source"}
 _TERM = re.compile(r"^([^=!~\s]+)\s*(!=|~|=)\s*(\S.*)$")
 
 
@@ -287,6 +288,62 @@ class LedgerItem:
 
 
 @dataclass(frozen=True)
+class ProgrammeArea:
+    """Where a profile's programme (and so its ledger of claims) applies.
+
+    Attributes
+    ----------
+    area
+        Short id of the area (e.g. ``"hebi"``).
+    zh, en
+        Its name.
+    polygon
+        Exterior ring as ``((lon, lat), ...)`` in WGS-84 (a bbox is stored as its four corners).
+    area_km2
+        The administrative area's land area, km² (the denominator of the study's share).
+    population
+        Its population (for reference in the report).
+    source
+        Where the outline and the figures come from.
+    """
+
+    area: str
+    zh: str
+    en: str
+    polygon: tuple[tuple[float, float], ...]
+    area_km2: float
+    population: int | None = None
+    source: str = ""
+
+    def name(self, lang: str = "en") -> str:
+        """Return the area's name in ``"zh"`` or ``"en"``.
+
+        Parameters
+        ----------
+        lang
+            Language code.
+
+        Returns
+        -------
+        str
+            The name.
+        """
+        return self.zh if lang == "zh" else self.en
+
+    def geometry(self) -> Any:
+        """Return the outline as a shapely Polygon (WGS-84).
+
+        Returns
+        -------
+        shapely.Polygon
+            The outline.
+        """
+        import shapely
+
+        return shapely.Polygon(self.polygon)
+
+
+@dataclass(frozen=True)
 class Profile:
     """A standard: its categories, tiers, circles and ledger."""
 
@@ -301,6 +358,7 @@ class Profile:
     speed_kmh: float = DEFAULT_SPEED_KMH
     verified: bool = False
     communities_claimed: int | None = None
+    programme: ProgrammeArea | None = None
     path: str = ""
     _by_id: dict[str, Category] = field(default_factory=dict, repr=False, compare=False)
 
@@ -602,6 +660,7 @@ def profile_from_dict(data: Mapping[str, Any], label: str = "profile") -> Profil
         speed_kmh=speed,
         verified=bool(data.get("verified", False)),
         communities_claimed=data.get("communities_claimed"),
+        programme=_programme(data.get("programme"), label),
         path=label,
     )
 
@@ -646,6 +705,52 @@ def _category(raw: Mapping[str, Any], label: str) -> Category:
         weight=float(weight),
         clause=str(raw.get("clause", "")),
         group=str(raw.get("group", "")),
+    )
+
+
+def _programme(raw: Mapping[str, Any] | None, label: str) -> ProgrammeArea | None:
+    if raw is None:
+        return None
+    where = f"{label}: [programme]"
+    _check_keys(raw, _PROGRAMME_KEYS, where)
+    if ("bbox" in raw) == ("polygon" in raw):
+        msg = f"{where}: give exactly one of bbox = [W, S, E, N] or polygon = [[lon, lat], ...] (WGS-84)"
+        raise InputError(msg)
+    if "bbox" in raw:
+        box = raw["bbox"]
+        ok = isinstance(box, list) and len(box) == 4 and all(isinstance(v, int | float) for v in box)
+        if not ok or not (-180 <= box[0] < box[2] <= 180 and -90 <= box[1] < box[3] <= 90):
+            msg = f"{where}: bbox must be [W, S, E, N] in degrees with W < E and S < N (got {box!r})"
+            raise InputError(msg)
+        w, s, e, n = (float(v) for v in box)
+        ring = ((w, s), (e, s), (e, n), (w, n))
+    else:
+        points = raw["polygon"]
+        ok = isinstance(points, list) and len(points) >= 3
+        ok = ok and all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(v, int | float) for v in p) for p in points
+        )
+        if not ok:
+            msg = f"{where}: polygon must be a list of at least 3 [lon, lat] pairs (got {points!r})"
+            raise InputError(msg)
+        ring = tuple((float(p[0]), float(p[1])) for p in points)
+    area_km2 = _positive(raw.get("area_km2"), f"{where}: area_km2", 1e7)
+    population = raw.get("population")
+    if population is not None and (not isinstance(population, int) or population < 0):
+        msg = f"{where}: population must be a whole number >= 0 (got {population!r})"
+        raise InputError(msg)
+    area_id = str(raw.get("area", "")).strip()
+    if not area_id:
+        msg = f'{where}: missing area (a short id such as "hebi")'
+        raise InputError(msg)
+    return ProgrammeArea(
+        area=area_id,
+        zh=str(raw.get("zh", area_id)),
+        en=str(raw.get("en", area_id)),
+        polygon=ring,
+        area_km2=area_km2,
+        population=population,
+        source=str(raw.get("source", "")),
     )
 
 

@@ -13,8 +13,15 @@ The formula (documented, and asserted by hand in the tests):
 - a community meets a category when coverage >= ``pass_share`` (default 0.8); it meets a circle
   when it meets all its categories; residents affected are those not covered;
 - ledger: per programme item, the claimed count, the count in the data loaded and inside the
-  study area, and ``data_gap`` when the data holds fewer than ``gap_ratio`` (default 0.5) x the
-  claimed count: the map, not the city, is then the likely gap.
+  study area, and a data-gap flag by this rule. A profile may declare where its programme
+  applies (``[programme]``: an outline in WGS-84 and the land area, km²). A study area that
+  does not meet the outline is *outside*: the claims are listed for reference, marked not
+  applicable, and nothing is flagged. Inside, the study covers ``share = area(study ∩ outline)
+  / land area`` of the programme's area (capped at 1; geodesic areas), the claims expected in
+  the study area are ``expected = claimed x share``, and a row is a data gap when
+  ``in_area < gap_ratio x expected`` (default 0.5): the map, not the city, is then the likely
+  gap. Rows with ``expected < gap_min_expected`` (default 2) are too small to judge and are not
+  flagged. With no study area given, or a profile that declares no outline, the share is 1.
 """
 
 from __future__ import annotations
@@ -26,7 +33,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from walkcircle.defaults import DEFAULT_GAP_MIN_EXPECTED
 from walkcircle.errors import InputError
+from walkcircle.i18n import t
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -48,12 +57,16 @@ class ScoringRules:
     pass_share
         Share of residents that must be covered for a community to meet a category (0-1].
     gap_ratio
-        Data gap when the data holds fewer than this share of the programme's claimed count.
+        Data gap when the data holds fewer than this share of the claims expected in the study
+        area.
+    gap_min_expected
+        Rows with fewer claims expected in the study area are not judged.
     """
 
     decay_factor: float = 2.0
     pass_share: float = 0.8
     gap_ratio: float = 0.5
+    gap_min_expected: float = DEFAULT_GAP_MIN_EXPECTED
 
     def __post_init__(self) -> None:
         if not self.decay_factor > 1:
@@ -64,6 +77,9 @@ class ScoringRules:
             raise InputError(msg)
         if not 0 < self.gap_ratio <= 1:
             msg = f"gap_ratio must be in (0, 1] (got {self.gap_ratio})"
+            raise InputError(msg)
+        if not self.gap_min_expected >= 0:
+            msg = f"gap_min_expected must be >= 0 (got {self.gap_min_expected})"
             raise InputError(msg)
 
 
@@ -246,8 +262,83 @@ def district_table(
     return _group_table(frame, scores, categories, "district", rules)
 
 
+@dataclass(frozen=True)
+class ProgrammeScope:
+    """Whether a profile's programme applies to a study area, and how much of it the study covers.
+
+    Attributes
+    ----------
+    applicable
+        True inside the programme's area, False outside it (or when the profile has no ledger),
+        None when no study area was given (the ledger then assumes the whole programme).
+    share
+        Share of the programme's area the study covers, in [0, 1] (1 when applicable is None
+        or the profile declares no outline; 0 when not applicable).
+    study_km2
+        Geodesic area of the study area inside the outline, km² (None without an outline).
+    area_id
+        The programme area's id (``""`` when none is declared).
+    """
+
+    applicable: bool | None
+    share: float
+    study_km2: float | None = None
+    area_id: str = ""
+
+
+def geodesic_area_km2(geometry: shapely.Geometry) -> float:
+    """Return the area of a WGS-84 polygon on the WGS-84 ellipsoid, km².
+
+    Parameters
+    ----------
+    geometry
+        Polygon or MultiPolygon, lon/lat degrees.
+
+    Returns
+    -------
+    float
+        Area in km² (0 for empty or non-areal geometries).
+    """
+    from pyproj import Geod
+
+    if geometry is None or geometry.is_empty:
+        return 0.0
+    area, _ = Geod(ellps="WGS84").geometry_area_perimeter(geometry)
+    return abs(float(area)) / 1e6
+
+
+def programme_scope(profile: Profile, area: shapely.Geometry | None) -> ProgrammeScope:
+    """Decide whether the profile's programme applies to a study area (see the module notes).
+
+    Parameters
+    ----------
+    profile
+        Its ``programme`` outline and ledger.
+    area
+        Study area in WGS-84 (None: not known).
+
+    Returns
+    -------
+    ProgrammeScope
+        Applicability and share.
+    """
+    programme = profile.programme
+    if not profile.ledger:
+        return ProgrammeScope(False, 0.0, None, programme.area if programme else "")
+    if programme is None or area is None:
+        return ProgrammeScope(None if area is None else True, 1.0, None, programme.area if programme else "")
+    inside = area.intersection(programme.geometry())
+    study_km2 = geodesic_area_km2(inside)
+    if inside.is_empty or study_km2 <= 0:
+        return ProgrammeScope(False, 0.0, 0.0, programme.area)
+    return ProgrammeScope(True, min(1.0, study_km2 / programme.area_km2), study_km2, programme.area)
+
+
 def programme_summary(
-    communities: pd.DataFrame, profile: Profile, categories: Sequence[str]
+    communities: pd.DataFrame,
+    profile: Profile,
+    categories: Sequence[str],
+    area: shapely.Geometry | None = None,
 ) -> dict[str, Any]:
     """Count communities meeting every category and every circle.
 
@@ -259,12 +350,16 @@ def programme_summary(
         For the circles.
     categories
         Categories scored.
+    area
+        Study area in WGS-84, to say whether the profile's programme applies (`programme_scope`).
 
     Returns
     -------
     dict
         ``communities``, ``meet_all``, ``meet_category`` {id: n}, ``meet_circle`` {id: n},
-        ``claimed`` (the programme's claimed number of communities, if any).
+        ``claimed`` (the programme's claimed number of communities, if any), ``applicable``
+        (True/False; None when no area was given), ``area`` (the programme area's id),
+        ``area_share`` (share of the programme's area the study covers).
     """
     n = len(communities)
     failing = [set(str(f).split(";")) - {""} for f in communities.get("failing", pd.Series(dtype=str))]
@@ -273,12 +368,16 @@ def programme_summary(
     for circle in profile.circles:
         cats = [c for c in circle.categories if c in categories]
         meet_circle[circle.id] = sum(not (set(cats) & f) for f in failing) if cats else None
+    scope = programme_scope(profile, area)
     return {
         "communities": n,
         "meet_all": sum(not f for f in failing),
         "meet_category": meet_category,
         "meet_circle": meet_circle,
         "claimed": profile.communities_claimed,
+        "applicable": scope.applicable,
+        "area": scope.area_id,
+        "area_share": scope.share,
     }
 
 
@@ -304,6 +403,56 @@ def community_by_category(communities: pd.DataFrame, categories: Sequence[str]) 
     return table
 
 
+def _ledger_counter(
+    facilities: gpd.GeoDataFrame, area: shapely.Geometry | None
+) -> tuple[Any, np.ndarray, np.ndarray]:
+    import shapely
+
+    cats = facilities["category"].astype(str).to_numpy() if len(facilities) else np.array([], str)
+    inside = np.ones(len(facilities), bool)
+    if area is not None and len(facilities):
+        inside = shapely.contains_xy(area, facilities["lon"].to_numpy(), facilities["lat"].to_numpy())
+    feature = facilities["feature_id"].astype(str).to_numpy() if len(facilities) else np.array([], str)
+
+    def count(category_ids: Sequence[str], mask: np.ndarray) -> int:
+        hit = np.isin(cats, list(category_ids)) & mask
+        return int(np.unique(feature[hit]).size)  # a feature serving two categories counts once
+
+    return count, inside, np.ones(len(cats), bool)
+
+
+def judge_claim(
+    in_area: int, claimed: int, scope: ProgrammeScope, rules: ScoringRules
+) -> tuple[float, bool | None, str]:
+    """Apply the data-gap rule to one ledger row.
+
+    Parameters
+    ----------
+    in_area
+        Facilities of the row's categories in the study area.
+    claimed
+        The programme's claim for the whole programme area.
+    scope
+        `programme_scope` of the study.
+    rules
+        ``gap_ratio`` and ``gap_min_expected``.
+
+    Returns
+    -------
+    tuple
+        ``expected`` (claims expected in the study area), ``data_gap`` (None when not judged:
+        outside the programme or too few expected) and a note key of `walkcircle.i18n`.
+    """
+    if scope.applicable is False:
+        return 0.0, False, "ledger_not_applicable"
+    expected = claimed * scope.share
+    if expected < rules.gap_min_expected:
+        return expected, None, "ledger_too_few"
+    if in_area < rules.gap_ratio * expected:
+        return expected, True, "ledger_gap"
+    return expected, False, "ledger_ok"
+
+
 def ledger_table(
     profile: Profile,
     facilities: gpd.GeoDataFrame,
@@ -317,49 +466,43 @@ def ledger_table(
     ----------
     profile
         Its ledger items (a profile without a ledger gives one row per category with no
-        claim).
+        claim) and its programme outline.
     facilities
         Facilities loaded (all sources, merged).
     area
-        Study area in WGS-84; counts "in area" are of facilities inside it (all if None).
+        Study area in WGS-84; counts "in area" are of facilities inside it (all if None), and
+        it decides whether the programme applies (`programme_scope`).
     rules
-        For ``gap_ratio``.
+        For ``gap_ratio`` and ``gap_min_expected``.
     lang
-        Item names in ``"zh"`` or ``"en"``.
+        Item names and notes in ``"zh"`` or ``"en"``.
 
     Returns
     -------
     pandas.DataFrame
         One row per claim: items over the same categories are summed (e.g. sports halls,
         multi-purpose grounds and outdoor fitness grounds are one fitness claim); columns
-        ``circle``, ``item``, ``categories``, ``claimed``, ``found``, ``in_area``, ``data_gap``
-        (True/False; None for items that are not walkable destinations, listed last), ``note``.
+        ``circle``, ``item``, ``categories``, ``claimed``, ``found``, ``in_area``,
+        ``applicable`` (the programme applies to the study area), ``expected`` (claims scaled
+        to the study's share of the programme area), ``data_gap`` (True/False; None for rows
+        not judged: items that are not walkable destinations, listed last, and rows with too
+        few claims expected), ``note``.
     """
-    import shapely
-
     rules = rules or ScoringRules()
-    cats = facilities["category"].astype(str).to_numpy() if len(facilities) else np.array([], str)
-    inside = np.ones(len(facilities), bool)
-    if area is not None and len(facilities):
-        inside = shapely.contains_xy(area, facilities["lon"].to_numpy(), facilities["lat"].to_numpy())
-    feature = facilities["feature_id"].astype(str).to_numpy() if len(facilities) else np.array([], str)
-
-    def count(category_ids: Sequence[str], mask: np.ndarray) -> int:
-        hit = np.isin(cats, list(category_ids)) & mask
-        return int(np.unique(feature[hit]).size)  # a feature serving two categories counts once
-
+    scope = programme_scope(profile, area)
+    count, inside, everywhere = _ledger_counter(facilities, area)
     rows = []
     items = list(profile.ledger)
     if not items:
         for cat in profile.categories:
-            found = count([cat.id], np.ones(len(cats), bool))
             rows.append(
                 {
                     "circle": "", "item": cat.name(lang), "categories": cat.id, "claimed": None,
-                    "found": found, "in_area": count([cat.id], inside), "data_gap": None, "note": "no claim in this profile",
+                    "found": count([cat.id], everywhere), "in_area": count([cat.id], inside),
+                    "applicable": False, "expected": None, "data_gap": None, "note": t("ledger_no_claim", lang),
                 }
             )  # fmt: skip
-        return pd.DataFrame(rows)
+        return _ledger_frame(rows)
     circle_names = {c.id: c.name(lang) for c in profile.circles}
     # items over the same categories are one claim (the three fitness items are all sports
     # grounds); an item over several categories (schools + kindergartens) is compared with
@@ -368,25 +511,23 @@ def ledger_table(
     for item in items:
         if item.categories:
             groups.setdefault(tuple(item.categories), []).append(item)
+    applicable = scope.applicable is not False
     for category_ids, group in groups.items():
         claimed = sum(item.count for item in group)
-        found = count(category_ids, np.ones(len(cats), bool))
         in_area = count(category_ids, inside)
-        gap = in_area < rules.gap_ratio * claimed
+        expected, gap, note = judge_claim(in_area, claimed, scope, rules)
         rows.append(
             {
                 "circle": circle_names.get(group[0].circle, group[0].circle),
                 "item": " + ".join(item.item_zh if lang == "zh" else item.item_en for item in group),
                 "categories": ";".join(category_ids),
                 "claimed": claimed,
-                "found": found,
+                "found": count(category_ids, everywhere),
                 "in_area": in_area,
-                "data_gap": bool(gap),
-                "note": (
-                    f"map incomplete: the data holds {in_area} where the programme says {claimed} were built in 2021"
-                    if gap
-                    else "data holds at least the claimed share"
-                ),
+                "applicable": applicable,
+                "expected": round(expected, 1) if applicable else None,
+                "data_gap": gap,
+                "note": t(note, lang, in_area=in_area, expected=expected, claimed=claimed),
             }
         )
     for item in items:
@@ -399,13 +540,21 @@ def ledger_table(
                     "claimed": item.count,
                     "found": None,
                     "in_area": None,
+                    "applicable": applicable,
+                    "expected": None,
                     "data_gap": None,
-                    "note": "not a walkable destination; not compared",
+                    "note": t("ledger_not_destination", lang),
                 }
             )
+    return _ledger_frame(rows)
+
+
+def _ledger_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     for col in ("claimed", "found", "in_area"):
         table[col] = table[col].astype("Int64")  # counts stay whole numbers next to blanks
+    table["expected"] = table["expected"].astype("Float64")
+    table["data_gap"] = table["data_gap"].astype(object).where(table["data_gap"].notna(), None)
     return table
 
 
@@ -424,7 +573,12 @@ def category_gaps(ledger: pd.DataFrame) -> dict[str, bool]:
     """
     out: dict[str, bool] = {}
     for row in ledger.itertuples():
-        if row.data_gap is None or not isinstance(row.categories, str) or not row.categories:
+        if (
+            row.data_gap is None
+            or pd.isna(row.data_gap)
+            or not isinstance(row.categories, str)
+            or not row.categories
+        ):
             continue
         for cid in row.categories.split(";"):
             out[cid] = out.get(cid, False) or bool(row.data_gap)

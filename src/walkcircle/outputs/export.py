@@ -2,6 +2,12 @@
 
 Every writer writes to a temporary file in the target folder and renames it into place, so
 a crash or Ctrl-C never leaves a half-written output under the final name.
+
+CSV files are for reading and spreadsheets: `tidy_table` rounds numbers by kind of column
+(coordinates 6 decimals, metres 1, minutes 2, shares 4; `walkcircle.defaults.CSV_DECIMALS`),
+drops geometry (it lives in the GeoPackage and GeoParquet files; point tables keep ``lon``/``lat``)
+and, given a language, writes headers in it. GIS files are written in WGS-84 (EPSG:4326) by
+default, or in CGCS2000 (EPSG:4490) or one of its Gauss-Krueger zones (`output_crs`).
 """
 
 from __future__ import annotations
@@ -11,9 +17,19 @@ import os
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pandas as pd
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+from walkcircle.defaults import CGCS2000_GK_EPSG, CSV_DECIMALS, DEFAULT_OUTPUT_CRS, OUTPUT_CRS_EPSG
+from walkcircle.errors import InputError
+
+if TYPE_CHECKING:
+    from walkcircle.profile import Profile
+    from walkcircle.study import StudyResults
 
 
 @contextlib.contextmanager
@@ -72,6 +88,116 @@ def write_geopackage(layers: Mapping[str, pd.DataFrame], path: str | os.PathLike
     return path
 
 
+def output_crs(crs: str | int | CRS = DEFAULT_OUTPUT_CRS) -> CRS:
+    """Validate the coordinate system of the GIS outputs.
+
+    Parameters
+    ----------
+    crs
+        ``"EPSG:4326"`` (WGS-84, default), ``"EPSG:4490"`` (CGCS2000), a CGCS2000 Gauss-Krueger
+        zone (``"EPSG:4491"`` to ``"EPSG:4554"``, e.g. ``"EPSG:4547"`` for the 3-degree zone on
+        114°E around Hebi), or the bare number.
+
+    Returns
+    -------
+    pyproj.CRS
+        The coordinate system.
+
+    Raises
+    ------
+    InputError
+        Anything else, in one line naming the setting and the choices.
+    """
+    choices = "use EPSG:4326 (WGS-84), EPSG:4490 (CGCS2000) or a CGCS2000 Gauss-Krueger zone EPSG:4491-4554"
+    try:
+        parsed = CRS.from_user_input(f"EPSG:{crs}" if isinstance(crs, int) or str(crs).isdigit() else crs)
+    except CRSError:
+        msg = f"output_crs {crs!r} is not a coordinate system; {choices}"
+        raise InputError(msg) from None
+    epsg = parsed.to_epsg()
+    low, high = CGCS2000_GK_EPSG
+    if epsg is None or not (epsg in OUTPUT_CRS_EPSG or low <= epsg <= high):
+        msg = f"output_crs {crs!r} is not supported for GIS outputs; {choices}"
+        raise InputError(msg)
+    return parsed
+
+
+def column_kind(column: str) -> str:
+    """Say what a result column holds, for rounding: a key of `walkcircle.defaults.CSV_DECIMALS`.
+
+    Parameters
+    ----------
+    column
+        Column id (``lon``, ``minutes_park``, ``coverage_park``, ``threshold_m`` ...).
+
+    Returns
+    -------
+    str
+        ``coordinate``, ``metres``, ``minutes``, ``share``, ``score``, ``residents`` or ``other``.
+    """
+    name = column.lower()
+    if name in ("lon", "lat", "x", "y") or name.endswith(("_lon", "_lat")):
+        return "coordinate"
+    if name.startswith("minutes_") or name.endswith(("_min", "_minutes")):
+        return "minutes"
+    if name.endswith(("_m", "_km")):
+        return "metres"
+    if name.startswith(("coverage_", "share_")) or name.endswith(("_share", "_ratio")):
+        return "share"
+    if name == "score" or name.startswith("score_"):
+        return "score"
+    if name in ("population", "residents_affected", "gain_population", "covered_after") or name.startswith(
+        ("affected_", "residents_")
+    ):
+        return "residents"
+    return "other"
+
+
+def tidy_table(
+    frame: pd.DataFrame,
+    lang: str | None = None,
+    profile: Profile | None = None,
+    decimals: Mapping[str, int] = CSV_DECIMALS,
+) -> pd.DataFrame:
+    """Make a result table readable: rounded numbers, no geometry, optional translated headers.
+
+    Parameters
+    ----------
+    frame
+        A result table (GeoDataFrame or DataFrame; not changed).
+    lang
+        ``"zh"`` or ``"en"`` for headers in that language; None keeps the column ids.
+    profile
+        Category names for the headers (and to know that category columns hold shares).
+    decimals
+        Decimals per kind of column (`column_kind`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A plain DataFrame. Point geometries become ``lon``/``lat`` when those are missing.
+    """
+    table = pd.DataFrame(frame).copy()
+    if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in table:
+        geometry = frame.geometry
+        if "lon" not in table and len(frame) and (geometry.geom_type == "Point").all():
+            table["lon"], table["lat"] = geometry.x.to_numpy(), geometry.y.to_numpy()
+    table = table.drop(
+        columns=[c for c in table.columns if isinstance(table[c].dtype, gpd.array.GeometryDtype)]
+    )
+    categories = {c.id for c in profile.categories} if profile is not None else set()
+    for column in table.columns:
+        if not pd.api.types.is_float_dtype(table[column].dtype):
+            continue
+        kind = "share" if column in categories else column_kind(str(column))
+        table[column] = table[column].round(decimals[kind])
+    if lang is not None:
+        from walkcircle.i18n import localise_columns
+
+        table = localise_columns(table, lang, profile)
+    return table
+
+
 def write_geoparquet(frame: gpd.GeoDataFrame, path: str | os.PathLike[str]) -> Path:
     """Write a GeoDataFrame as GeoParquet.
 
@@ -96,7 +222,8 @@ def write_geoparquet(frame: gpd.GeoDataFrame, path: str | os.PathLike[str]) -> P
 def write_csv(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Write a table as UTF-8 CSV with a byte-order mark (so Excel shows Chinese correctly).
 
-    Geometry columns are written as WKT.
+    Geometry columns are written as WKT; `export_results` tidies its tables first
+    (`tidy_table`), so its CSV files carry none.
 
     Parameters
     ----------
@@ -152,7 +279,14 @@ def write_json(payload: object, path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def export_results(results: object, folder: str | os.PathLike[str]) -> list[Path]:
+def export_results(
+    results: StudyResults,
+    folder: str | os.PathLike[str],
+    *,
+    lang: str | None = None,
+    profile: Profile | None = None,
+    crs: str | int = DEFAULT_OUTPUT_CRS,
+) -> list[Path]:
     """Write a study's tables: CSV files, one GeoPackage, homes as GeoParquet, summary.json.
 
     Parameters
@@ -161,6 +295,13 @@ def export_results(results: object, folder: str | os.PathLike[str]) -> list[Path
         `walkcircle.study.StudyResults`.
     folder
         Output folder (created).
+    lang
+        Headers of the CSV files in ``"zh"`` or ``"en"``; None keeps the column ids.
+        ``summary.json`` keys and GIS field names always stay ids.
+    profile
+        Category names for the CSV headers.
+    crs
+        Coordinate system of ``study.gpkg`` and ``homes.parquet`` (`output_crs`).
 
     Returns
     -------
@@ -169,36 +310,46 @@ def export_results(results: object, folder: str | os.PathLike[str]) -> list[Path
         ``districts.csv``, ``ledger.csv``, ``community_by_category.csv``, ``facilities.csv``,
         ``suggestions.csv`` (if any), ``study.gpkg`` and ``summary.json``.
     """
+    target_crs = output_crs(crs)
     folder = Path(folder)
     r = results
+
+    def csv(frame: pd.DataFrame, name: str) -> Path:
+        return write_csv(tidy_table(frame, lang, profile), folder / name)
+
+    def gis(frame: pd.DataFrame) -> pd.DataFrame:
+        if isinstance(frame, gpd.GeoDataFrame) and frame.crs is not None and len(frame):
+            return frame.to_crs(target_crs)
+        return frame
+
     written = [
-        write_csv(r.homes, folder / "homes.csv"),  # type: ignore[attr-defined]
-        write_geoparquet(r.homes, folder / "homes.parquet"),  # type: ignore[attr-defined]
-        write_csv(r.communities, folder / "communities.csv"),  # type: ignore[attr-defined]
-        write_csv(r.districts, folder / "districts.csv"),  # type: ignore[attr-defined]
-        write_csv(r.ledger, folder / "ledger.csv"),  # type: ignore[attr-defined]
-        write_csv(r.community_by_category.reset_index(), folder / "community_by_category.csv"),  # type: ignore[attr-defined]
-        write_csv(r.facilities, folder / "facilities.csv"),  # type: ignore[attr-defined]
+        csv(r.homes, "homes.csv"),
+        write_geoparquet(gis(r.homes), folder / "homes.parquet"),
+        csv(r.communities, "communities.csv"),
+        csv(r.districts, "districts.csv"),
+        csv(r.ledger, "ledger.csv"),
+        csv(r.community_by_category.reset_index(), "community_by_category.csv"),
+        csv(r.facilities, "facilities.csv"),
     ]
     layers: dict[str, pd.DataFrame] = {
-        "homes": r.homes,  # type: ignore[attr-defined]
-        "facilities": r.facilities,  # type: ignore[attr-defined]
-        "edges": r.network.edges_geodataframe(),  # type: ignore[attr-defined]
+        "homes": gis(r.homes),
+        "facilities": gis(r.facilities),
+        "edges": gis(r.network.edges_geodataframe()),
     }
-    communities = r.communities  # type: ignore[attr-defined]
+    communities = r.communities
     if isinstance(communities, gpd.GeoDataFrame) and len(communities):
-        layers["communities"] = communities
+        layers["communities"] = gis(communities)
     elif len(communities):
         layers["communities"] = pd.DataFrame(communities)
-    layers["districts"] = r.districts  # type: ignore[attr-defined]
-    layers["ledger"] = r.ledger  # type: ignore[attr-defined]
-    suggestions = [s.sites for s in r.suggestions if len(s.sites)]  # type: ignore[attr-defined]
+    layers["districts"] = r.districts
+    layers["ledger"] = r.ledger
+    suggestions = [s.sites for s in r.suggestions if len(s.sites)]
     if suggestions:
         sites = gpd.GeoDataFrame(
             pd.concat(suggestions, ignore_index=True), geometry="geometry", crs="EPSG:4326"
         )
-        layers["suggestions"] = sites
-        written.append(write_csv(sites, folder / "suggestions.csv"))
+        layers["suggestions"] = gis(sites)
+        written.append(csv(sites, "suggestions.csv"))
     written.append(write_geopackage(layers, folder / "study.gpkg"))
-    written.append(write_json(r.summary, folder / "summary.json"))  # type: ignore[attr-defined]
+    written.append(write_json(r.summary, folder / "summary.json"))
     return written
