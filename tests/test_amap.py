@@ -16,7 +16,7 @@ from shapely.geometry import Polygon, box
 from typer.testing import CliRunner
 
 from amap_server import FakeAmapServer, type_prefix
-from walkcircle.amap_cli import app
+from walkcircle.cli.amap import app
 from walkcircle.errors import DownloadError, InputError
 from walkcircle.profile import load_profile
 from walkcircle.sources import amap
@@ -434,7 +434,7 @@ def test_cli_never_writes_or_prints_the_key(tmp_path, caplog, monkeypatch):
 
 def test_cli_needs_exactly_one_area():
     result = CliRunner().invoke(app, ["pois", "--bbox", "1,2,3,4", "--place", "x", "--key", KEY])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error, as everywhere
     assert "exactly one" in result.output
 
 

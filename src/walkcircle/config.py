@@ -119,7 +119,7 @@ isochrone_minutes = [5, 10, 15]
 TEMPLATE = _TEMPLATE.format(**{k: v for k, v in vars(defaults).items() if k.isupper()})
 
 
-def write_template(path: str | Path, overwrite: bool = False) -> Path:
+def write_template(path: str | Path, overwrite: bool = False, communities: str | None = None) -> Path:
     """Write the commented template.
 
     Parameters
@@ -128,6 +128,8 @@ def write_template(path: str | Path, overwrite: bool = False) -> Path:
         Target file.
     overwrite
         Replace an existing file.
+    communities
+        A communities table to name in ``[communities]`` (e.g. the one ``init --city`` writes).
 
     Returns
     -------
@@ -138,6 +140,53 @@ def write_template(path: str | Path, overwrite: bool = False) -> Path:
     if path.exists() and not overwrite:
         msg = f"{path} exists; pass --overwrite to replace it"
         raise SettingsError(msg)
+    text = TEMPLATE
+    if communities:
+        text = text.replace(
+            "# [communities]\n# path = ", f'[communities]\npath = "{communities}"  # was: ', 1
+        )
     with atomic_path(path) as tmp:
-        tmp.write_text(TEMPLATE, encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
     return path
+
+
+def write_study_start(
+    path: str | Path, overwrite: bool = False, city: str | None = None
+) -> tuple[list[Path], str]:
+    """Write the template and, for a city walkcircle knows (``hebi``), its communities table.
+
+    The communities table (NBS 2023 division list: code, name, sub-district, district, and empty
+    population/lon/lat to fill in or geocode) is written next to the template and named in it.
+
+    Parameters
+    ----------
+    path
+        The template to write.
+    overwrite
+        Replace existing files.
+    city
+        A city with a shipped division list, or None.
+
+    Returns
+    -------
+    tuple
+        The files written, and a line describing the communities table ("" without a city).
+    """
+    from walkcircle.outputs.export import write_csv
+
+    path = Path(path)
+    table, target = None, None
+    if city:
+        from walkcircle.sources.divisions import city_communities_template
+
+        table, target = city_communities_template(city), path.with_name(f"{city}_communities.csv")
+    for file in (path, target):
+        if file is not None and file.exists() and not overwrite:
+            msg = f"{file} exists; pass --overwrite to replace it"
+            raise SettingsError(msg)
+    written = [write_template(path, overwrite=True, communities=target.name if target else None)]
+    if table is None or target is None:
+        return written, ""
+    written.append(write_csv(table, target))
+    counts = ", ".join(f"{k} {v}" for k, v in table["district"].value_counts(sort=False).items())
+    return written, f"{len(table)} communities ({counts}): fill in lon/lat and population, or geocode them"

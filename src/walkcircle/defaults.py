@@ -37,7 +37,8 @@ DEFAULT_ASSIGN_M = 1000.0
 """Farthest a home may be from the community point it is assigned to, metres."""
 HOME_SOURCES = ("auto", "osm", "h3")
 DEFAULT_HOMES = "auto"
-DEFAULT_COMMUNITIES_CRS = "wgs84"
+DEFAULT_COMMUNITIES_CRS = None
+"""A communities file is read in its own CRS (a CSV in degrees: WGS-84); declare gcj02/bd09/EPSG to override."""
 POPULATION_ORPHAN_RULES = ("new_home", "nearest_home")
 DEFAULT_POPULATION_ORPHANS = "new_home"
 """People of a raster cell without homes: a new home at the cell centre, or the nearest home."""
@@ -63,7 +64,6 @@ DEFAULT_OUTPUT_ROOT = Path("data/processed")
 DEFAULT_STUDY_NAME = "study"
 DEFAULT_BASEMAP = "osm"
 BASEMAPS = ("osm", "amap", "tianditu", "none")
-DEFAULT_OUTPUT_CRS = "EPSG:4326"
 DEFAULT_HALF_WIDTH_M = 25.0
 """Street half-width that isochrones are buffered by, metres."""
 

@@ -286,7 +286,7 @@ def write_study(
     StudyResults
         The results.
     """
-    from walkcircle.outputs.export import export_results, write_geopackage
+    from walkcircle.outputs.export import export_results, output_crs, write_geopackage
 
     progress = progress or (lambda _message: None)
     folder = Path(folder)
@@ -308,9 +308,14 @@ def write_study(
             results.network, points, outputs.isochrone_minutes, settings.routing.speed_kmh
         )
     progress("writing tables")
-    export_results(results, folder)
+    export_results(results, folder, lang=settings.lang, profile=study.profile, crs=outputs.crs)
     if iso is not None:
-        write_geopackage({"isochrones": iso}, folder / "isochrones.gpkg")
+        write_geopackage({"isochrones": iso.to_crs(output_crs(outputs.crs))}, folder / "isochrones.gpkg")
+    if outputs.workbook:
+        from walkcircle.outputs.workbook import write_workbook
+
+        progress("writing the workbook")
+        write_workbook(results, study.profile, folder / "study.xlsx", lang=settings.lang)
     if outputs.map:
         from walkcircle.outputs.maps import save_map, study_map
 
@@ -325,7 +330,11 @@ def write_study(
         from walkcircle.outputs.report import write_report
 
         progress("writing the report")
-        write_report(results, study.profile, folder / "report.html", lang=settings.lang)
+        pdf = folder / "report.pdf" if outputs.pdf else None
+        write_report(
+            results, study.profile, folder / "report.html", lang=settings.lang, pdf=pdf, rules=study.rules,
+            snap_cap_m=settings.routing.snap_cap_m,
+        )  # fmt: skip
     return results
 
 

@@ -4,10 +4,13 @@ The outputs (tables, map, report) read a `StudyResults`; `study_summary` is the 
 that decides what ``summary.json`` holds:
 
 ``study``, ``demo``, ``created``, ``network`` {nodes, edges, length_km, components,
-largest_share}, ``facilities`` {category: count}, ``facility_sources`` (rows read, dropped,
-merged per source), ``homes``, ``population``, ``coverage`` {category: share}, ``score_mean``,
-``tiers`` {tier: share}, ``profile``, ``speed_kmh``, ``sources`` (inputs), ``data_gaps``,
-``empty_categories``, ``programme``, ``suggestions``, ``warnings``.
+largest_share}, ``facilities`` {category: count}, ``facility_sources`` (rows read, dropped
+with reasons, merged, per source and category), ``homes``, ``population``,
+``population_source`` (raster, raster+communities, communities or homes),
+``population_raster`` (what the raster gave), ``extract`` (the cut of a big extract),
+``coverage`` {category: share}, ``score_mean``, ``tiers`` {tier: share}, ``profile``,
+``speed_kmh``, ``sources`` (inputs), ``data_gaps``, ``empty_categories``, ``programme``
+(with ``applicable``), ``suggestions``, ``warnings``.
 """
 
 from __future__ import annotations

@@ -89,7 +89,7 @@ class HomeSettings:
 
     source: str = d.DEFAULT_HOMES
     communities: Path | None = None
-    communities_crs: str = d.DEFAULT_COMMUNITIES_CRS
+    communities_crs: str | None = d.DEFAULT_COMMUNITIES_CRS
     name_col: str | None = None
     population_col: str | None = None
     district_col: str | None = None
@@ -97,6 +97,8 @@ class HomeSettings:
     grid_m: float = d.DEFAULT_GRID_M
     assign_m: float = d.DEFAULT_ASSIGN_M
     population: Path | None = None
+    population_orphans: str = d.DEFAULT_POPULATION_ORPHANS
+    population_band: int = d.DEFAULT_POPULATION_BAND
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ class ScoringSettings:
     decay_factor: float = d.DEFAULT_DECAY_FACTOR
     pass_share: float = d.DEFAULT_PASS_SHARE
     gap_ratio: float = d.DEFAULT_GAP_RATIO
+    gap_min_expected: float = d.DEFAULT_GAP_MIN_EXPECTED
     suggest: tuple[tuple[str, int], ...] = ()
     suggest_method: str = "auto"
 
@@ -133,6 +136,8 @@ class OutputSettings:
     isochrones_at: tuple[tuple[float, float], ...] = ()
     isochrone_minutes: tuple[float, ...] = d.DEFAULT_TIERS_MIN
     crs: str = d.DEFAULT_OUTPUT_CRS
+    pdf: bool = True
+    workbook: bool = True
 
 
 @dataclass(frozen=True)
@@ -193,6 +198,8 @@ class Settings:
             "osm_facilities": self.facilities.osm,
             "facility_tables": [{"path": str(t.path), "crs": t.crs} for t in self.facilities.tables],
             "communities": str(self.homes.communities) if self.homes.communities else None,
+            "boundary": str(s.boundary) if s.boundary else None,
+            "population": str(self.homes.population) if self.homes.population else None,
         }
 
 
@@ -237,7 +244,7 @@ _KEYS = (
     Key("facilities.tables", "facilities", "facilities", "tables"),
     Key("facilities.osm", "osm_facilities.enabled", "osm_facilities", "flag"),
     Key("homes.communities", "communities.path", "communities", "path"),
-    Key("homes.communities_crs", "communities.crs", "communities_crs", "crs"),
+    Key("homes.communities_crs", "communities.crs", "communities_crs", "geocrs"),
     Key("homes.name_col", "communities.name_col", "community_name_col", "column"),
     Key("homes.population_col", "communities.population_col", "population_col", "column"),
     Key("homes.district_col", "communities.district_col", "district_col", "column"),
@@ -247,10 +254,21 @@ _KEYS = (
     Key("homes.assign_m", "homes.assign_m", "assign_m", "number", low=0, high=100000, strict=True),
     Key("homes.population", "homes.population", "population", "path"),
     Key(
+        "homes.population_orphans",
+        "homes.population_orphans",
+        "population_orphans",
+        "choice",
+        d.POPULATION_ORPHAN_RULES,
+    ),
+    Key("homes.population_band", "homes.population_band", "population_band", "integer", low=1, high=1000),
+    Key(
         "scoring.decay_factor", "scoring.decay_factor", "decay_factor", "number", low=1, high=100, strict=True
     ),
     Key("scoring.pass_share", "scoring.pass_share", "pass_share", "number", low=0, high=1, strict=True),
     Key("scoring.gap_ratio", "scoring.gap_ratio", "gap_ratio", "number", low=0, high=1),
+    Key(
+        "scoring.gap_min_expected", "scoring.gap_min_expected", "gap_min_expected", "number", low=0, high=1e6
+    ),
     Key("scoring.suggest", "suggest", "suggest", "suggest"),
     Key("outputs.folder", "outputs.folder", "output_folder", "path"),
     Key("outputs.map", "outputs.map", "map", "flag"),
@@ -260,6 +278,8 @@ _KEYS = (
     Key("outputs.isochrones_at", "outputs.isochrones_at", "isochrones_at", "points"),
     Key("outputs.isochrone_minutes", "outputs.isochrone_minutes", "isochrone_minutes", "minutes"),
     Key("outputs.crs", "outputs.crs", "output_crs", "epsg"),
+    Key("outputs.pdf", "outputs.pdf", "pdf", "flag"),
+    Key("outputs.workbook", "outputs.workbook", "workbook", "flag"),
     Key("scenario.planned", "scenario.planned", "planned", "tables"),
     Key("scenario.closed", "scenario.closed", "closed", "path"),
     Key("scenario.apply_suggestions", "scenario.apply_suggestions", "apply_suggestions", "flag"),
@@ -403,6 +423,31 @@ def _epsg(value: Any, key: Key, where: _Where) -> str:
             f"must have an EPSG code (got {value!r}); use e.g. EPSG:4326, EPSG:4490 or EPSG:4548"
         )
     return f"EPSG:{crs.to_epsg()}"
+
+
+def _geocrs(value: Any, key: Key, where: _Where) -> str:
+    """Check a declared CRS of a point/polygon file: wgs84, gcj02, bd09, cgcs2000 or an EPSG code."""
+    from walkcircle.sources.geofiles import CoordinateSystem
+
+    text = _text(str(value), key, where)
+    try:
+        CoordinateSystem.parse(text, where.label)
+    except InputError as exc:
+        raise where.fail(
+            f"is not a coordinate system walkcircle knows ({exc}); use wgs84, gcj02, bd09 or an EPSG code such as EPSG:4547"
+        ) from None
+    return text
+
+
+def _epsg_output(value: Any, key: Key, where: _Where) -> str:
+    from walkcircle.outputs.export import output_crs
+
+    text = _epsg(value, key, where)
+    try:
+        output_crs(text)
+    except InputError as exc:
+        raise where.fail(str(exc)) from None
+    return text
 
 
 def _split(value: Any, where: _Where, what: str) -> list[Any]:
@@ -560,7 +605,7 @@ def _path(value: Any, key: Key, where: _Where, base: Path | None = None) -> Path
 _CHECKS: dict[str, Callable[..., Any]] = {
     "text": _text, "choice": _choice, "number": _number, "integer": _integer, "flag": _flag,
     "minutes": _minutes, "path": _path, "places": _places, "bbox": _bbox, "url": _url, "crs": _crs,
-    "column": _column, "tables": _tables, "suggest": _suggest, "points": _points, "epsg": _epsg,
+    "column": _column, "tables": _tables, "suggest": _suggest, "points": _points, "epsg": _epsg_output, "geocrs": _geocrs,
 }  # fmt: skip
 
 

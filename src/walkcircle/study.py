@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -52,8 +52,11 @@ from walkcircle.sources.homes import (
     homes_from_osm,
     read_communities,
 )
-from walkcircle.sources.loads import FacilityLoad
+from walkcircle.sources.loads import FacilityLoad, source_accounting
 from walkcircle.sources.tables import TableSpec
+
+if TYPE_CHECKING:
+    from walkcircle.sources.extract import ExtractCut
 
 __all__ = ["STEPS", "Study"]
 
@@ -62,9 +65,11 @@ Progress = Callable[[str], None]
 STEPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # step: (settings it reads, by attribute path prefix; steps it builds on)
     "profile": (("scoring.profile",), ()),
-    "network": (("sources",), ()),
+    "extract": (("sources",), ()),
+    "network": (("sources",), ("extract",)),
     "facilities": (("facilities",), ("network", "profile")),
     "homes": (("homes",), ("network",)),
+    "population": (("homes",), ("homes",)),  # computed with the homes
     "home_snap": (("routing.snap_cap_m",), ("homes",)),
     "access": (("routing",), ("facilities", "home_snap", "profile")),
     "results": (("name", "lang", "scoring"), ("access",)),
@@ -201,7 +206,12 @@ class Study:
     def rules(self) -> ScoringRules:
         """The scoring rules."""
         s = self._settings.scoring
-        return ScoringRules(decay_factor=s.decay_factor, pass_share=s.pass_share, gap_ratio=s.gap_ratio)
+        return ScoringRules(
+            decay_factor=s.decay_factor,
+            pass_share=s.pass_share,
+            gap_ratio=s.gap_ratio,
+            gap_min_expected=s.gap_min_expected,
+        )
 
     @property
     def osm_path(self) -> Path | None:
@@ -210,7 +220,39 @@ class Study:
             from walkcircle.sources.demo import demo_osm_path
 
             return demo_osm_path()
-        return self._settings.sources.osm
+        cut = self.extract()
+        return cut.path if cut is not None else self._settings.sources.osm
+
+    def extract(self) -> ExtractCut | None:
+        """Cut the study area (bbox, place or boundary) plus a walking margin from the OSM extract.
+
+        Returns
+        -------
+        ExtractCut or None
+            The cut (its small PBF is cached under ``cache_dir/extracts``), or None when the
+            whole file is the study area.
+        """
+        s = self._settings.sources
+        if s.osm is None or not (s.bbox or s.place or s.boundary):
+            return None
+        if "extract" not in self._cache:
+            from walkcircle.sources.extract import cut_extract
+
+            polygon = None
+            if s.boundary is not None:
+                from walkcircle.sources.amap import boundary_wgs84
+
+                polygon = boundary_wgs84(s.boundary)
+            elif s.place:
+                from walkcircle.sources.osm import _geocode_place
+
+                polygon = _geocode_place(list(s.place), self._overpass_config())
+            self.progress(f"cutting the study area from {s.osm.name}")
+            with self.collecting("extract"):
+                self._cache["extract"] = cut_extract(
+                    s.osm, bbox=s.bbox, polygon=polygon, margin_m=s.margin_m, out_dir=s.cache_dir / "extracts"
+                )
+        return self._cache["extract"]
 
     # ------------------------------------------------------------------ steps
     def network(self) -> WalkNetwork:
@@ -256,14 +298,15 @@ class Study:
         )
 
     def area(self) -> shapely.Geometry:
-        """Return the study area: the network's bounds.
+        """Return the study area: the area cut from an extract, else the network's bounds.
 
         Returns
         -------
         shapely.Geometry
             Polygon in WGS-84.
         """
-        return shapely.box(*self.network().bounds_lonlat())
+        cut = self.extract()
+        return cut.area if cut is not None else shapely.box(*self.network().bounds_lonlat())
 
     def facilities(self) -> FacilityLoad:
         """Load, classify, check and merge facilities.
@@ -307,11 +350,47 @@ class Study:
                 homes = (
                     self._community_homes(net) if self._settings.homes.communities else self._base_homes(net)
                 )
+                homes = self._inside_the_cut(homes)
+                self._cache["population"] = self._population(homes)
             if len(homes.homes) == 0:
                 msg = "no homes to score: give --communities, or use the H3 grid (--homes h3)"
                 raise InputError(msg)
             self._cache["homes"] = homes
         return self._cache["homes"]
+
+    def _inside_the_cut(self, homes: Homes) -> Homes:
+        """Keep the homes inside a cut study area (the margin is there for the walks, not to be scored)."""
+        cut = self.extract()
+        if cut is None:
+            return homes
+        inside = shapely.contains_xy(cut.area, homes.homes["lon"].to_numpy(), homes.homes["lat"].to_numpy())
+        if not inside.all():
+            left = int((~inside).sum())
+            warnings.warn(
+                f"{left} of {len(inside)} homes lie in the walking margin outside the study area and are not scored",
+                WalkcircleWarning,
+                stacklevel=2,
+            )
+            homes.homes = homes.homes[inside].reset_index(drop=True)
+        return homes
+
+    def _population(self, homes: Homes) -> Any:
+        """Spread a population raster over the homes (a communities file's own numbers win)."""
+        h = self._settings.homes
+        if h.population is None:
+            return None
+        from walkcircle.sources.homes import attach_footprints
+        from walkcircle.sources.population import assign_population
+
+        if h.communities is not None and "footprint_m2" not in homes.homes.columns:
+            homes.homes = attach_footprints(homes.homes, self._base_homes(self.network()).homes)
+        homes.homes, report = assign_population(
+            homes.homes, h.population, self.area(), communities=homes.communities, orphans=h.population_orphans,
+            band=h.population_band,
+        )  # fmt: skip
+        if "district" in homes.homes.columns:
+            homes.homes["district"] = homes.homes["district"].fillna("")
+        return report
 
     def _community_homes(self, net: WalkNetwork) -> Homes:
         h = self._settings.homes
@@ -320,6 +399,10 @@ class Study:
             h.communities, name_col=h.name_col, population_col=h.population_col,
             district_col=h.district_col, crs=h.communities_crs,
         )  # fmt: skip
+        from walkcircle.sources.alignment import warn_if_shifted
+
+        lonlat = (base.homes["lon"].to_numpy(), base.homes["lat"].to_numpy()) if len(base.homes) else None
+        warn_if_shifted(communities.geometry, h.communities_crs, net, h.communities, home_lonlat=lonlat)
         polygons = communities.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
         if polygons.all():
             homes = homes_for_communities(communities, base.homes, h.grid_m, report)
@@ -441,10 +524,12 @@ class Study:
             communities = gpd.GeoDataFrame(
                 geo.merge(communities, on="community", how="left"), geometry="geometry", crs="EPSG:4326"
             )
-        programme = programme_summary(communities, self.profile, categories)
+        programme = programme_summary(communities, self.profile, categories, area=self.area())
         ledger = ledger_table(self.profile, load.facilities, self.area(), self.rules, self._settings.lang)
         suggestions = [self.suggest(cat, count) for cat, count in self._settings.scoring.suggest]
         extra = {
+            "facility_sources": source_accounting(load.reports),
+            **self._population_summary(homes),
             "data_gaps": sorted(k for k, v in category_gaps(ledger).items() if v),
             "programme": programme,
             "suggestions": [s.summary() for s in suggestions],
@@ -466,6 +551,16 @@ class Study:
             access=access,
             summary=summary,
         )
+
+    def _population_summary(self, homes: Homes) -> dict[str, Any]:
+        from walkcircle.sources.population import population_source
+
+        report = self._cache.get("population")
+        return {
+            "population_source": population_source(homes.homes, homes.communities, report),
+            "population_raster": report.as_dict() if report is not None else None,
+            "extract": self.extract().summary() if self.extract() is not None else None,
+        }
 
     def results(self) -> StudyResults:
         """Run the study once and keep the results until a setting they depend on changes.

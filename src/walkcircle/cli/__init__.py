@@ -1,10 +1,8 @@
-"""The ``walkcircle`` command (Typer): thin adapters over `walkcircle.settings` and `walkcircle.Study`.
+"""The ``walkcircle`` command: thin adapters over `walkcircle.settings` and `walkcircle.Study`.
 
-Exit codes: 0 ok, 1 a failure walkcircle can explain (bad data, a refused download, a full
-disk), 2 a usage error (unknown option or profile, a bad flag value, conflicting flags, an
-output that exists without --overwrite), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
-Errors are one line on stderr. Importing this package is cheap: the commands load in `main`,
-so that Ctrl-C while starting up is handled like any other.
+Exit codes: 0 ok, 1 data (bad input, refused download, full disk), 2 usage (unknown option or
+profile, bad value, conflicting flags, an existing output without --overwrite), 130 Ctrl-C,
+143 SIGTERM; errors are one line. Commands load in `main`, so Ctrl-C while starting is handled.
 """
 
 import sys

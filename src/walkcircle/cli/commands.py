@@ -12,15 +12,13 @@ from walkcircle.cli._common import (
     SOURCE,
     STUDY,
     options,
-    out_console,
-    print_json,
     progress_bar,
     require,
     settings_from_flags,
-    warn,
-)  # fmt: skip
+)
 from walkcircle.errors import InputError, UsageError
 from walkcircle.outputs import console
+from walkcircle.outputs.console import out_console, say, show
 from walkcircle.pipeline import check_output_file, study_inputs, write_folder
 
 app = typer.Typer(
@@ -33,6 +31,12 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 WRITES = ("overwrite", *COMMON)
+
+
+def _mount() -> None:
+    from walkcircle.cli.amap import app as amap_app
+
+    app.add_typer(amap_app, name="amap")
 
 
 def _version(value: bool) -> None:
@@ -58,22 +62,8 @@ def _study(flags: dict[str, Any], step: Any, **labels: str) -> Any:
     return Study(settings_from_flags(flags, labels=labels), progress=step)
 
 
-def _show(flags: dict[str, Any], *renderables: Any) -> None:
-    for item in [] if flags["as_json"] or flags["quiet"] else renderables:
-        out_console.print(item, highlight=False)
-
-
-def _say(
-    flags: dict[str, Any], payload: dict[str, Any], lines: list[str], warnings: list[str] = (), done: str = ""
-) -> None:
-    """Print JSON, or the warnings, the lines and the line that names what was written (even when quiet)."""
-    if flags["as_json"]:
-        print_json(payload)
-        return
-    warn(list(warnings), flags["quiet"])
-    _show(flags, *lines)
-    if done:
-        out_console.print(done, highlight=False)
+def _write(flags: dict[str, Any], study: Any, out: Path, files: dict[str, Any]) -> list[Path]:
+    return write_folder(out, flags["overwrite"], study_inputs(study), files)
 
 
 @app.command()
@@ -88,15 +78,15 @@ def network(*, flags: dict[str, Any]) -> None:
     summary, written, out = net.summary(), [], flags["out_dir"]
     if out is not None:
         edges = net.edges_geodataframe()
-        written = write_folder(
+        written = _write(
+            flags,
+            study,
             out,
-            flags["overwrite"],
-            study_inputs(study),
             {"network.gpkg": lambda p: write_geopackage({"edges": edges}, p)},
         )
-    _show(flags, console.network_table(summary), f"source: {net.source}")
+    show(flags, console.network_table(summary), f"source: {net.source}")
     gpkg = {"gpkg": str(written[0])} if written else {}
-    _say(flags, {**summary, **gpkg}, [], study.warnings, ", ".join(f"written: {p}" for p in written))
+    say(flags, {**summary, **gpkg}, [], study.warnings, ", ".join(f"written: {p}" for p in written))
 
 
 @app.command()
@@ -108,23 +98,22 @@ def facilities(*, flags: dict[str, Any]) -> None:
 
     with progress_bar(flags, 3) as step:
         study = _study(flags, step)
-        s, profile = study.settings, study.profile
-        fac, counts, payload = facility_overview(
-            study.facilities(), profile, study.network(), s.lang, s.routing.snap_cap_m
-        )
+        s, profile, load = study.settings, study.profile, study.facilities()
+        fac, counts, payload = facility_overview(load, profile, study.network(), s.lang, s.routing.snap_cap_m)
     written: list[Path] = []
     if flags["out_dir"] is not None:
         files = {
             "facilities.gpkg": lambda p: write_geopackage({"facilities": fac}, p),
             "facilities.csv": lambda p: write_csv(fac, p),
         }
-        written = write_folder(flags["out_dir"], flags["overwrite"], study_inputs(study), files)
-    _show(flags, console.facility_table(counts, profile.name(s.lang)))
-    merged, empty = payload["duplicates_removed"], payload["empty_categories"]
-    lines = [f"near-duplicates kept once: {sum(merged.values())} ({merged})"] if merged else []
-    lines += [f"no facility at all for: {', '.join(empty)}"] if empty else []
+        written = _write(flags, study, flags["out_dir"], files)
+    show(flags, console.facility_table(counts, profile.name(s.lang)))
+    empty = payload["empty_categories"]
+    lines = [r.describe() for r in load.reports] + (
+        [f"no facility at all for: {', '.join(empty)}"] if empty else []
+    )
     payload |= {"warnings": study.warnings, "written": [str(p) for p in written]}
-    _say(flags, payload, lines, study.warnings, ", ".join(f"written: {p}" for p in written))
+    say(flags, payload, lines, study.warnings, ", ".join(f"written: {p}" for p in written))
 
 
 @app.command()
@@ -151,10 +140,10 @@ def isochrones(*, flags: dict[str, Any]) -> None:
         with study.collecting("isochrones"):
             iso = isochrones_around(net, points, budgets, kmh, half_width_m=half_width)
     written = write_geopackage({"isochrones": iso}, out) if out is not None else None
-    _show(flags, console.isochrone_table(iso, kmh, half_width))
+    show(flags, console.isochrone_table(iso, kmh, half_width))
     payload = {"speed_kmh": kmh, "isochrones": iso.drop(columns="geometry").to_dict(orient="records")}
     payload |= {"gpkg": str(written)} if written else {}
-    _say(flags, payload, [], study.warnings, f"written: {written}" if written else "")
+    say(flags, payload, [], study.warnings, f"written: {written}" if written else "")
 
 
 @app.command()
@@ -168,21 +157,15 @@ def score(*, flags: dict[str, Any]) -> None:
         study = _study(flags, step)
         results = study.results()
         step("writing tables")
-        written = write_folder(
-            final,
-            flags["overwrite"],
-            study_inputs(study),
-            {"": lambda folder: export_results(results, folder)},
-        )
-    _show(flags, *console.score_lines(results, study.profile, study.settings.lang))
+        s = study.settings
+        files = {
+            "": lambda f: export_results(results, f, lang=s.lang, profile=study.profile, crs=s.outputs.crs)
+        }
+        written = _write(flags, study, final, files)
+    show(flags, *console.score_lines(results, study.profile, study.settings.lang))
     done = f"tables written to {final}: {', '.join(p.name for p in written)}"
-    _say(
-        flags,
-        {**results.summary, "written": [str(p) for p in written]},
-        [],
-        results.summary["warnings"],
-        done,
-    )
+    payload = {**results.summary, "written": [str(p) for p in written]}
+    say(flags, payload, [], results.summary["warnings"], done)
 
 
 @app.command()
@@ -213,15 +196,35 @@ def suggest(*, flags: dict[str, Any]) -> None:
             "suggestions.csv": lambda p: write_csv(sites, p),
             "suggestions.gpkg": lambda p: write_geopackage({"suggestions": sites}, p),
         }
-        written = write_folder(final, flags["overwrite"], study_inputs(study), files)
-    _show(
+        written = _write(flags, study, final, files)
+    show(
         flags,
         console.suggestion_table(result, study.profile.category(category).name(study.settings.lang), count),
     )
     records = sites.drop(columns="geometry").to_dict(orient="records")
     payload = {**result.summary(), "sites": records, "written": [str(p) for p in written]}
     lines = [f"coverage {result.coverage_before:.1%} -> {result.coverage_after:.1%}"]
-    _say(flags, payload, lines, study.warnings, f"written: {', '.join(map(str, written))}")
+    say(flags, payload, lines, study.warnings, f"written: {', '.join(map(str, written))}")
+
+
+def _html(flags: dict[str, Any], what: str, draw: Any) -> None:
+    """Write the map or the report (an HTML file, checked first) from the study's results."""
+    default = Path(f"data/processed/{what}.html")
+    out = check_output_file(
+        flags["out_html"] or default, ".html", f"the {what} is an HTML file", flags["overwrite"]
+    )
+    with progress_bar(flags) as step:
+        study = _study(flags, step)
+        results = study.results()
+        step(f"writing the {what}")
+        written, note = draw(study, results, out)
+    say(
+        flags,
+        {what: str(written), "warnings": study.warnings},
+        [],
+        study.warnings,
+        f"{what} written to {written}{note}",
+    )
 
 
 @app.command("map")
@@ -230,61 +233,53 @@ def map_command(*, flags: dict[str, Any]) -> None:
     """Draw the study map (folium HTML; self-contained and offline by default)."""
     from walkcircle.outputs.maps import save_map
 
-    out = check_output_file(
-        flags["out_html"] or Path("data/processed/map.html"),
-        ".html",
-        "the map is an HTML file",
-        flags["overwrite"],
-    )
-    with progress_bar(flags) as step:
-        study = _study(flags, step)
-        study.results()
-        step("drawing the map")
+    def draw(study: Any, _results: Any, out: Path) -> tuple[Path, str]:
         offline = study.settings.outputs.offline
         written = save_map(study.map(title=flags["title"] or study.settings.name), out, offline=offline)
-    where = "self-contained, works offline" if offline else "needs internet for Leaflet"
-    line = f"map written to {written} ({written.stat().st_size / 1e6:.1f} MB, {where})"
-    _say(
-        flags, {"map": str(written), "offline": offline, "warnings": study.warnings}, [], study.warnings, line
-    )
+        where = "self-contained, works offline" if offline else "needs internet for Leaflet"
+        return written, f" ({written.stat().st_size / 1e6:.1f} MB, {where})"
+
+    _html(flags, "map", draw)
 
 
 @app.command()
 @options(*STUDY, "suggest_sites", "title", "out_html", *WRITES)
 def report(*, flags: dict[str, Any]) -> None:
-    """Write the study report (one self-contained HTML page with tables and charts)."""
+    """Write the study report: one self-contained HTML page, and report.pdf next to it."""
     from walkcircle.outputs.report import write_report
 
-    out = check_output_file(
-        flags["out_html"] or Path("data/processed/report.html"),
-        ".html",
-        "the report is an HTML file",
-        flags["overwrite"],
-    )
-    with progress_bar(flags) as step:
-        study = _study(flags, step)
-        results = study.results()
-        step("writing the report")
-        written = write_report(results, study.profile, out, lang=study.settings.lang, title=flags["title"])
-    payload = {"report": str(written), "warnings": study.warnings}
-    _say(flags, payload, [], study.warnings, f"report written to {written}")
+    def draw(study: Any, results: Any, out: Path) -> tuple[Path, str]:
+        s = study.settings
+        pdf = out.with_suffix(".pdf") if s.outputs.pdf else None
+        written = write_report(
+            results,
+            study.profile,
+            out,
+            lang=s.lang,
+            title=flags["title"],
+            pdf=pdf,
+            rules=study.rules,
+            snap_cap_m=s.routing.snap_cap_m,
+        )
+        return written, f" and {pdf}" if pdf else ""
+
+    _html(flags, "report", draw)
 
 
 @app.command()
-@options(*WRITES)
+@options("city", *WRITES)
 def init(
     path: Annotated[Path, typer.Argument(help="Where to write the template")] = Path("walkcircle.toml"),
     *,
     flags: dict[str, Any],
 ) -> None:
-    """Write a commented walkcircle.toml template to start a study from."""
-    from walkcircle.config import write_template
+    """Write a commented walkcircle.toml template; --city hebi also writes the city's communities table."""
+    from walkcircle.config import write_study_start
 
-    if path.exists() and not flags["overwrite"]:
-        raise UsageError(f"{path} exists; pass --overwrite to replace it")
-    written = write_template(path, overwrite=True)
-    done = f"wrote {written}: edit it, then run walkcircle run --config {written}"
-    _say(flags, {"written": [str(written)]}, [], [], done)
+    written, note = write_study_start(path, flags["overwrite"], flags["city"])
+    show(flags, *[note] if note else [])
+    done = f"wrote {', '.join(map(str, written))}: edit, then walkcircle run --config {path}"
+    say(flags, {"written": [str(p) for p in written]}, [], [], done)
 
 
 @app.command()
@@ -295,7 +290,7 @@ def run(*, flags: dict[str, Any]) -> None:
     Without a source it studies Hebi's central districts (淇滨区, 山城区, 鹤山区) from
     Overpass; --demo runs offline on a real sample extract.
     """
-    from walkcircle.pipeline import listed_files, output_folder, study_inputs, write_study
+    from walkcircle.pipeline import listed_files, output_folder, write_study
     from walkcircle.study import Study
 
     settings = settings_from_flags(flags, need_source=False, find_config=True)
@@ -305,13 +300,10 @@ def run(*, flags: dict[str, Any]) -> None:
         with output_folder(final, flags["overwrite"], study_inputs(study)) as folder:
             results = write_study(study, folder, step)
             step("moving the outputs into place")
-    files = listed_files(final)
-    if flags["as_json"]:
-        print_json({**results.summary, "output": str(final), "files": files})
-        return
-    _show(flags, *console.score_lines(results, study.profile, settings.lang))
-    label = "DEMO " if settings.sources.demo else ""
-    _say(flags, {}, [], results.summary["warnings"], f"{label}outputs in {final}: {', '.join(files)}")
+    files, label = listed_files(final), "DEMO " if settings.sources.demo else ""
+    show(flags, *console.score_lines(results, study.profile, settings.lang))
+    payload = {**results.summary, "output": str(final), "files": files}
+    say(flags, payload, [], results.summary["warnings"], f"{label}outputs in {final}: {', '.join(files)}")
 
 
 @app.command()
@@ -321,12 +313,7 @@ def batch(
     *,
     flags: dict[str, Any],
 ) -> None:
-    """Run many study areas on Dask (a province, a country): resumable and fault tolerant.
-
-    Areas done with the same settings are skipped, and so are areas that failed before with the
-    same settings (after fixing their input, use --retry-failed); an area whose settings changed
-    is computed again; --force recomputes everything.
-    """
+    """Run many study areas on Dask: areas done or failed with unchanged settings are skipped (see --retry-failed, --force)."""
     from walkcircle.batch import read_areas, run_batch
 
     out, workers = flags["out_dir"] or Path("data/processed/batch"), flags["workers"] or 2
@@ -341,7 +328,7 @@ def batch(
             on_dashboard=lambda link: step(f"Dask dashboard: {link or 'not available'}"),
         )  # fmt: skip
     counts = result.areas["status"].value_counts().to_dict()
-    _show(flags, console.batch_table(result.areas))
+    show(flags, console.batch_table(result.areas))
     names = ", ".join(p.name + ("/" if p.is_dir() else "") for p in result.files)
     files = [str(p) for p in result.files]
     payload = {
@@ -350,6 +337,9 @@ def batch(
         "areas": result.areas.to_dict(orient="records"),
         "files": files,
     }
-    _say(flags, payload, [], [], f"combined tables in {out}: {names}")
+    say(flags, payload, [], [], f"combined tables in {out}: {names}")
     if counts.get("failed") or counts.get("failed earlier"):
         raise typer.Exit(1)
+
+
+_mount()

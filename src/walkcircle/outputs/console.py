@@ -17,6 +17,11 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+err_console = Console(stderr=True)
+"""Progress, warnings and errors go to stderr."""
+out_console = Console()
+"""Tables, results and JSON go to stdout."""
+
 if TYPE_CHECKING:
     import geopandas as gpd
 
@@ -318,3 +323,58 @@ def steps_bar(
 
         yield step
         step(None)
+
+
+def warn(messages: list[str], quiet: bool = False) -> None:
+    """Print warnings on stderr, one line each (nothing when quiet).
+
+    Parameters
+    ----------
+    messages
+        The warnings.
+    quiet
+        Print nothing.
+    """
+    for message in [] if quiet else messages:
+        err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+
+
+def show(mode: dict[str, Any], *renderables: Any) -> None:
+    """Print tables and lines on stdout, unless the mode is ``as_json`` or ``quiet``.
+
+    Parameters
+    ----------
+    mode
+        ``as_json`` and ``quiet`` (a command's flags).
+    *renderables
+        Rich tables or text.
+    """
+    for item in [] if mode.get("as_json") or mode.get("quiet") else renderables:
+        out_console.print(item, highlight=False)
+
+
+def say(
+    mode: dict[str, Any], payload: dict[str, Any], lines: list[str], warnings: list[str] = (), done: str = ""
+) -> None:
+    """Print a command's result: the JSON payload, or warnings, lines and the line naming what was written.
+
+    Parameters
+    ----------
+    mode
+        ``as_json`` (print only the payload) and ``quiet`` (print only `done`).
+    payload
+        JSON for machines (NaN and infinity become null).
+    lines
+        Text for people.
+    warnings
+        Printed on stderr.
+    done
+        The line naming what was written, printed even when quiet.
+    """
+    if mode.get("as_json"):
+        out_console.file.write(json_text(payload) + "\n")
+        return
+    warn(list(warnings), bool(mode.get("quiet")))
+    show(mode, *lines)
+    if done:
+        out_console.print(done, highlight=False)

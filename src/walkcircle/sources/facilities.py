@@ -25,7 +25,7 @@ import pandas as pd
 
 from walkcircle.defaults import DEFAULT_DEDUPE_M
 from walkcircle.profile import Profile
-from walkcircle.sources.loads import FacilityLoad
+from walkcircle.sources.loads import FacilityLoad, source_accounting
 from walkcircle.sources.merge import merge_facilities
 from walkcircle.sources.osm_features import facilities_from_osm_file, facilities_from_overpass
 from walkcircle.sources.tables import TableSpec, detect_crs_mismatch, read_facility_table
@@ -205,5 +205,6 @@ def facility_overview(
         "empty_categories": empty_categories(load, profile),
         "duplicates_removed": load.reports[-1].duplicates_removed if load.reports else {},
         "sources": [r.as_dict() for r in load.reports[:-1]],
+        "facility_sources": source_accounting(load.reports),
     }
     return fac, counts, payload
