@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 
 from walkcircle import defaults
-from walkcircle.errors import SettingsError
+from walkcircle.errors import InputError, SettingsError
 from walkcircle.outputs.export import atomic_path
 from walkcircle.settings import OutputSettings, Settings, build_settings
 
@@ -179,7 +179,10 @@ def write_study_start(
     if city:
         from walkcircle.sources.divisions import city_communities_template
 
-        table, target = city_communities_template(city), path.with_name(f"{city}_communities.csv")
+        try:
+            table, target = city_communities_template(city), path.with_name(f"{city}_communities.csv")
+        except InputError as exc:
+            raise SettingsError(f"--city: {exc}") from None
     for file in (path, target):
         if file is not None and file.exists() and not overwrite:
             msg = f"{file} exists; pass --overwrite to replace it"

@@ -136,6 +136,7 @@ class OutputSettings:
     isochrones_at: tuple[tuple[float, float], ...] = ()
     isochrone_minutes: tuple[float, ...] = d.DEFAULT_TIERS_MIN
     crs: str = d.DEFAULT_OUTPUT_CRS
+    half_width_m: float = d.DEFAULT_HALF_WIDTH_M
     pdf: bool = True
     workbook: bool = True
 
@@ -278,6 +279,7 @@ _KEYS = (
     Key("outputs.isochrones_at", "outputs.isochrones_at", "isochrones_at", "points"),
     Key("outputs.isochrone_minutes", "outputs.isochrone_minutes", "isochrone_minutes", "minutes"),
     Key("outputs.crs", "outputs.crs", "output_crs", "epsg"),
+    Key("outputs.half_width_m", "outputs.half_width_m", "half_width_m", "number", low=0, high=500, strict=True),
     Key("outputs.pdf", "outputs.pdf", "pdf", "flag"),
     Key("outputs.workbook", "outputs.workbook", "workbook", "flag"),
     Key("scenario.planned", "scenario.planned", "planned", "tables"),
@@ -402,7 +404,7 @@ def _crs(value: Any, key: Key, where: _Where) -> str:
 
     try:
         normalise_crs(_text(value, key, where))
-    except InputError as exc:
+    except ValueError as exc:  # InputError too
         raise where.fail(f"is not a coordinate system walkcircle knows ({exc})") from None
     return value.strip()
 

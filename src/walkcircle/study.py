@@ -469,7 +469,13 @@ class Study:
                 )
         return self._cache["access"]
 
-    def suggest(self, category: str, count: int, candidates: gpd.GeoDataFrame | None = None) -> Suggestion:
+    def suggest(
+        self,
+        category: str,
+        count: int,
+        candidates: gpd.GeoDataFrame | str | Path | None = None,
+        candidates_crs: str = "wgs84",
+    ) -> Suggestion:
         """Suggest up to `count` new sites for a category.
 
         Parameters
@@ -477,15 +483,33 @@ class Study:
         category
             Category id.
         count
-            How many sites.
+            How many sites (>= 1).
         candidates
-            Candidate points (``lon``/``lat``); the network's nodes when None.
+            Candidate points (``lon``/``lat``) or a file of them; the network's nodes when None.
+        candidates_crs
+            Coordinate system of a candidates file.
 
         Returns
         -------
         Suggestion
             Sites with marginal gains, coverage before and after.
+
+        Raises
+        ------
+        SettingsError
+            For a category the profile does not have, or a count below 1.
         """
+        ids = self.profile.category_ids
+        if category not in ids:
+            msg = f"suggest: profile {self.profile.id} has no category {category!r}; use one of {', '.join(ids)}"
+            raise SettingsError(msg)
+        if count < 1:
+            msg = f"suggest: the number of sites must be >= 1 (got {count})"
+            raise SettingsError(msg)
+        if isinstance(candidates, str | Path):
+            from walkcircle.sources.tables import read_candidate_points
+
+            candidates = read_candidate_points(candidates, candidates_crs)
         cat = self.profile.category(category)
         access = self.access()
         self.progress(f"choosing {count} sites for {category}")
@@ -624,13 +648,16 @@ class Study:
             **kwargs,
         )
 
-    def report(self, path: str | Path | None = None) -> str | Path:
-        """Render the HTML report; write it to `path` if given.
+    def report(self, path: str | Path | None = None, title: str | None = None) -> str | Path:
+        """Render the HTML report; write it to `path` if given, and ``report.pdf`` next to it.
 
         Parameters
         ----------
         path
-            Target ``.html`` (None: return the HTML text).
+            Target ``.html`` (None: return the HTML text). The PDF (same name, ``.pdf``) is
+            written unless the settings say ``outputs.pdf = false``.
+        title
+            Title (default: the study name).
 
         Returns
         -------
@@ -639,10 +666,13 @@ class Study:
         """
         from walkcircle.outputs.report import render_report, write_report
 
-        r = self.results()
+        r, s = self.results(), self._settings
         if path is None:
-            return render_report(r, self.profile, self._settings.lang)
-        return write_report(r, self.profile, path, self._settings.lang)
+            return render_report(r, self.profile, s.lang, title=title)
+        pdf = Path(path).with_suffix(".pdf") if s.outputs.pdf else None
+        return write_report(
+            r, self.profile, path, s.lang, title, pdf=pdf, rules=self.rules, snap_cap_m=s.routing.snap_cap_m
+        )
 
 
 def _homes_frame(homes: pd.DataFrame, scores: pd.DataFrame) -> gpd.GeoDataFrame:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from walkcircle import defaults as d
 from walkcircle.errors import SettingsError, UsageError, WalkcircleError
@@ -66,7 +67,7 @@ _OPTION_TABLE: tuple[tuple[str, tuple[str, ...], Any, str | None, str | None, st
     ("title", ("--title",), str, "TEXT", None, "Title (default: the study name)"),
     ("at", ("--at",), list[str], "LON,LAT", "isochrones_at", "Origin (WGS-84); repeat for several"),
     ("minutes", ("--minutes",), str, "5,10,15", "isochrone_minutes", "Time budgets, minutes [default: 5,10,15]"),
-    ("half_width", ("--half-width",), float, "M", None, f"Street half-width, metres [default: {d.DEFAULT_HALF_WIDTH_M:g}]"),
+    ("half_width", ("--half-width",), float, "M", "half_width_m", f"Street half-width, metres [default: {d.DEFAULT_HALF_WIDTH_M:g}]"),
     ("snap_cap", ("--snap-cap",), float, "M", "snap_cap_m", f"Farthest a facility may be from a street, m [default: {d.DEFAULT_SNAP_CAP_M:g}]"),
     ("category", ("--category",), str, "ID", None, "Category to add sites for (a profile id)"),
     ("count", ("--count",), int, "K", None, "How many new sites [default: 3]"),
@@ -121,11 +122,8 @@ def options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
         kind = inspect.Parameter.KEYWORD_ONLY
-        own = [
-            p.replace(kind=kind)
-            for p in inspect.signature(func, eval_str=True).parameters.values()
-            if p.name != "flags"
-        ]
+        params = inspect.signature(func, eval_str=True).parameters.values()
+        own = [p.replace(kind=kind) for p in params if p.name != "flags"]
         extra = [inspect.Parameter(n, kind, annotation=OPTIONS[n][0], default=OPTIONS[n][1]) for n in names]
 
         @functools.wraps(func)
@@ -195,7 +193,7 @@ class Terminated(BaseException):
 
 def fail(message: str, code: int = 1) -> None:
     """Print one error line on stderr and exit with `code`."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True, markup=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

@@ -7,7 +7,6 @@ import typer
 
 from walkcircle import defaults as d
 from walkcircle.cli._common import COMMON, options, require
-from walkcircle.errors import UsageError
 from walkcircle.outputs.console import say
 
 app = typer.Typer(
@@ -33,35 +32,18 @@ def pois(*, flags: dict[str, Any]) -> None:
     from walkcircle.settings import build_settings
     from walkcircle.sources import amap
 
-    given = [f for f in ("bbox", "boundary", "place") if flags[f] is not None]
-    if len(given) != 1:
-        raise UsageError("give exactly one of --bbox, --boundary or --place")
     bbox = (
         build_settings({"bbox": flags["bbox"]}, check_profile=False).sources.bbox if flags["bbox"] else None
     )
     client, out = _client(flags), flags["out_csv"] or Path("pois.csv")
-    profile = load_profile(flags["profile"] or d.DEFAULT_PROFILE)
-    if bbox is not None:
-        area = amap.area_from_bbox(bbox)
-    else:
-        area = (
-            amap.area_from_boundary(flags["boundary"])
-            if flags["boundary"]
-            else amap.area_from_place(flags["place"], client)
-        )
-    fetch = amap.fetch_pois(
-        area, amap.amap_types(profile), client, cap=flags["cap"] or d.DEFAULT_AMAP_RESULT_CAP
-    )
+    area = amap.area_for(client, bbox, flags["boundary"], flags["place"])
+    types = amap.amap_types(load_profile(flags["profile"] or d.DEFAULT_PROFILE))
+    fetch = amap.fetch_pois(area, types, client, cap=flags["cap"] or d.DEFAULT_AMAP_RESULT_CAP)
     amap.write_table(fetch.table, out)
     counts = ", ".join(f"{k} {v}" for k, v in fetch.summary().items())
     line = f"{out}: {counts}; requests {client.requests_sent}, cached {client.cache_hits} (GCJ-02, read with --crs gcj02)"
-    say(
-        flags,
-        {"out": str(out), **fetch.summary(), "requests": client.requests_sent},
-        [],
-        list(fetch.warnings),
-        line,
-    )
+    payload = {"out": str(out), **fetch.summary(), "requests": client.requests_sent}
+    say(flags, payload, [], list(fetch.warnings), line)
 
 
 @app.command()

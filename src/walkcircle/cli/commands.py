@@ -120,21 +120,17 @@ def facilities(*, flags: dict[str, Any]) -> None:
 @options("at", *SOURCE, "minutes", "speed", "elderly", "half_width", "out_gpkg", *WRITES)
 def isochrones(*, flags: dict[str, Any]) -> None:
     """Draw walking isochrones (5/10/15 minutes by default) around one or more points."""
-    from walkcircle.defaults import DEFAULT_HALF_WIDTH_M
     from walkcircle.isochrones import isochrones_around
     from walkcircle.outputs.export import write_geopackage
 
     require(flags, "at")
     out = flags["out_gpkg"]
-    half_width = DEFAULT_HALF_WIDTH_M if flags["half_width"] is None else flags["half_width"]
-    if half_width <= 0:
-        raise UsageError(f"--half-width {half_width:g}: the street half-width must be > 0 m")
     if out is not None:
         check_output_file(out, ".gpkg", "isochrones are written as a GeoPackage", flags["overwrite"])
     with progress_bar(flags, 2) as step:
         study = _study(flags, step, isochrone_minutes="--minutes", isochrones_at="--at")
         kmh, budgets = study.settings.routing.speed_kmh, study.settings.outputs.isochrone_minutes
-        points = study.settings.outputs.isochrones_at
+        points, half_width = study.settings.outputs.isochrones_at, study.settings.outputs.half_width_m
         net = study.network()
         step(f"routing from {len(points)} origin(s)")
         with study.collecting("isochrones"):
@@ -173,23 +169,13 @@ def score(*, flags: dict[str, Any]) -> None:
 def suggest(*, flags: dict[str, Any]) -> None:
     """Suggest where K new facilities of a category would cover the most uncovered residents."""
     from walkcircle.outputs.export import write_csv, write_geopackage
-    from walkcircle.sources.tables import read_candidate_points
 
     require(flags, "category")
     category, count = flags["category"], 3 if flags["count"] is None else flags["count"]
-    if count < 1:
-        raise UsageError(f"--count {count}: give a whole number >= 1")
     final = flags["out_dir"] or Path("data/processed/suggest")
     with progress_bar(flags) as step:
         study = _study(flags, step)
-        ids = study.profile.category_ids
-        if category not in ids:
-            raise UsageError(
-                f"--category: profile {study.profile.id} has no category {category!r}; use one of {', '.join(ids)}"
-            )
-        path = flags["candidates"]
-        cand = read_candidate_points(path, flags["candidates_crs"] or "wgs84") if path is not None else None
-        result = study.suggest(category, count, cand)
+        result = study.suggest(category, count, flags["candidates"], flags["candidates_crs"] or "wgs84")
         step("writing")
         sites = result.sites
         files = {
@@ -246,22 +232,10 @@ def map_command(*, flags: dict[str, Any]) -> None:
 @options(*STUDY, "suggest_sites", "title", "out_html", *WRITES)
 def report(*, flags: dict[str, Any]) -> None:
     """Write the study report: one self-contained HTML page, and report.pdf next to it."""
-    from walkcircle.outputs.report import write_report
 
-    def draw(study: Any, results: Any, out: Path) -> tuple[Path, str]:
-        s = study.settings
-        pdf = out.with_suffix(".pdf") if s.outputs.pdf else None
-        written = write_report(
-            results,
-            study.profile,
-            out,
-            lang=s.lang,
-            title=flags["title"],
-            pdf=pdf,
-            rules=study.rules,
-            snap_cap_m=s.routing.snap_cap_m,
-        )
-        return written, f" and {pdf}" if pdf else ""
+    def draw(study: Any, _results: Any, out: Path) -> tuple[Path, str]:
+        pdf = out.with_suffix(".pdf")
+        return study.report(out, title=flags["title"]), f" and {pdf}" if study.settings.outputs.pdf else ""
 
     _html(flags, "report", draw)
 
@@ -285,11 +259,7 @@ def init(
 @app.command()
 @options(*STUDY, *MAPPED, *SCENARIO, "out_dir", *WRITES)
 def run(*, flags: dict[str, Any]) -> None:
-    """Run the whole study: network, facilities, homes, access, scores, map, report and tables.
-
-    Without a source it studies Hebi's central districts (淇滨区, 山城区, 鹤山区) from
-    Overpass; --demo runs offline on a real sample extract.
-    """
+    """Run the whole study into one folder; no source: Hebi's central districts from Overpass; --demo: offline."""
     from walkcircle.pipeline import listed_files, output_folder, write_study
     from walkcircle.study import Study
 
@@ -334,8 +304,8 @@ def batch(
     payload = {
         "out": str(out),
         "counts": counts,
-        "areas": result.areas.to_dict(orient="records"),
         "files": files,
+        "areas": result.areas.to_dict(orient="records"),
     }
     say(flags, payload, [], [], f"combined tables in {out}: {names}")
     if counts.get("failed") or counts.get("failed earlier"):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 err_console = Console(stderr=True)
@@ -336,7 +337,7 @@ def warn(messages: list[str], quiet: bool = False) -> None:
         Print nothing.
     """
     for message in [] if quiet else messages:
-        err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def show(mode: dict[str, Any], *renderables: Any) -> None:
@@ -350,7 +351,7 @@ def show(mode: dict[str, Any], *renderables: Any) -> None:
         Rich tables or text.
     """
     for item in [] if mode.get("as_json") or mode.get("quiet") else renderables:
-        out_console.print(item, highlight=False)
+        out_console.print(escape(item) if isinstance(item, str) else item, highlight=False)
 
 
 def say(
@@ -377,4 +378,4 @@ def say(
     warn(list(warnings), bool(mode.get("quiet")))
     show(mode, *lines)
     if done:
-        out_console.print(done, highlight=False)
+        out_console.print(escape(done), highlight=False)

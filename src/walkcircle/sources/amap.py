@@ -830,3 +830,42 @@ __all__ = [
     "resolve_key",
     "write_table",
 ]
+
+
+def area_for(
+    client: AmapClient,
+    bbox: Sequence[float] | None = None,
+    boundary: str | Path | None = None,
+    place: str | None = None,
+) -> BaseGeometry:
+    """Return the GCJ-02 query area from exactly one of a WGS-84 bbox, a boundary file or a place name.
+
+    Parameters
+    ----------
+    client
+        The client (a place is looked up with AMap's district service).
+    bbox
+        West, south, east, north in WGS-84 degrees.
+    boundary
+        A polygon file (GeoJSON, GeoPackage, Shapefile).
+    place
+        A district name or adcode.
+
+    Returns
+    -------
+    shapely geometry
+        The area in GCJ-02, as AMap queries take it.
+
+    Raises
+    ------
+    UsageError
+        Unless exactly one area is given.
+    """
+    from walkcircle.errors import UsageError
+
+    if sum(v is not None for v in (bbox, boundary, place)) != 1:
+        msg = "give exactly one of --bbox, --boundary or --place"
+        raise UsageError(msg)
+    if bbox is not None:
+        return area_from_bbox(bbox)
+    return area_from_boundary(boundary) if boundary is not None else area_from_place(str(place), client)

@@ -384,7 +384,7 @@ def read_communities(
     population = _community_population(table, population_col, names, path, report)
     district = _find_column(table.columns, district_col, DISTRICT_NAMES, path, "districts")
 
-    geometry = _communities_geometry(table, path, declared, lon_col, lat_col)
+    geometry = _repaired(_communities_geometry(table, path, declared, lon_col, lat_col), names, path, report)
     empty_geom = geometry.isna() | geometry.is_empty
     if empty_geom.all():
         msg = f"{path}: no community has a location"
@@ -402,6 +402,27 @@ def read_communities(
     )[~empty_geom.to_numpy()].reset_index(drop=True)
     report.kept = len(communities)
     return communities, report
+
+
+def _repaired(geometry: gpd.GeoSeries, names: pd.Series, path: object, report: LoadReport) -> gpd.GeoSeries:
+    """Repair invalid polygons (a bow-tie, a ring that crosses itself) with `shapely.make_valid`, and say so."""
+    values = geometry.to_numpy()
+    present = np.array([g is not None and not g.is_empty for g in values])
+    invalid = present & ~shapely.is_valid(np.where(present, values, None))
+    if not invalid.any():
+        return geometry
+    fixed = shapely.make_valid(values[invalid])
+    polygonal = [
+        shapely.union_all([p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")])
+        for g in fixed
+    ]
+    values = values.copy()
+    values[invalid] = polygonal
+    listed = ", ".join(str(n) for n in names.to_numpy()[invalid][:5])
+    report.warn(
+        f"{path}: {int(invalid.sum())} community polygons were invalid (self-intersecting) and were repaired with make_valid: {listed}"
+    )
+    return gpd.GeoSeries(values, index=geometry.index, crs=geometry.crs)
 
 
 def _community_population(
