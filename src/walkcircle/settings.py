@@ -557,8 +557,9 @@ _TABLE_OPTIONS = {
 def _one_table(value: Any, crs: Any, where: _Where, base: Path | None) -> TableSpec:
     if isinstance(value, TableSpec):
         return value
+    crs_where = _Where(where.origin, f"{where.label} crs")
     if isinstance(value, str | Path):
-        value = {"path": str(value), "crs": crs}
+        value, crs_where = {"path": str(value), "crs": crs}, _Where(where.origin, where.crs_label)
     if not isinstance(value, Mapping):
         raise where.fail(f"must be a table path or a table with path and crs (got {value!r})")
     unknown = set(value) - _TABLE_OPTIONS - {"path"}
@@ -574,7 +575,7 @@ def _one_table(value: Any, crs: Any, where: _Where, base: Path | None) -> TableS
         )
     crs_key = Key("facilities.crs", "facilities.crs", "facilities_crs", "crs")
     options = {k: _text(v, crs_key, where) for k, v in value.items() if k != "path" and v is not None}
-    options["crs"] = _crs(value["crs"], crs_key, where)
+    options["crs"] = _crs(value["crs"], crs_key, crs_where)
     return TableSpec(path=_resolve(value["path"], base), **options)
 
 
