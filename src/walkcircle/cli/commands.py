@@ -84,7 +84,7 @@ def network(*, flags: dict[str, Any]) -> None:
             out,
             {"network.gpkg": lambda p: write_geopackage({"edges": edges}, p)},
         )
-    show(flags, console.network_table(summary), f"source: {net.source}")
+    show(flags, console.network_table(summary, study.settings.lang), f"source: {net.source}")
     gpkg = {"gpkg": str(written[0])} if written else {}
     say(flags, {**summary, **gpkg}, [], study.warnings, ", ".join(f"written: {p}" for p in written))
 
@@ -107,7 +107,7 @@ def facilities(*, flags: dict[str, Any]) -> None:
             "facilities.csv": lambda p: write_csv(fac, p),
         }
         written = _write(flags, study, flags["out_dir"], files)
-    show(flags, console.facility_table(counts, profile.name(s.lang)))
+    show(flags, console.facility_table(counts, profile.name(s.lang), s.lang))
     empty = payload["empty_categories"]
     lines = [r.describe() for r in load.reports] + (
         [f"no facility at all for: {', '.join(empty)}"] if empty else []
@@ -136,7 +136,7 @@ def isochrones(*, flags: dict[str, Any]) -> None:
         with study.collecting("isochrones"):
             iso = isochrones_around(net, points, budgets, kmh, half_width_m=half_width)
     written = write_geopackage({"isochrones": iso}, out) if out is not None else None
-    show(flags, console.isochrone_table(iso, kmh, half_width))
+    show(flags, console.isochrone_table(iso, kmh, half_width, study.settings.lang))
     payload = {"speed_kmh": kmh, "isochrones": iso.drop(columns="geometry").to_dict(orient="records")}
     payload |= {"gpkg": str(written)} if written else {}
     say(flags, payload, [], study.warnings, f"written: {written}" if written else "")
@@ -185,7 +185,9 @@ def suggest(*, flags: dict[str, Any]) -> None:
         written = _write(flags, study, final, files)
     show(
         flags,
-        console.suggestion_table(result, study.profile.category(category).name(study.settings.lang), count),
+        console.suggestion_table(
+            result, study.profile.category(category).name(study.settings.lang), count, study.settings.lang
+        ),
     )
     records = sites.drop(columns="geometry").to_dict(orient="records")
     payload = {**result.summary(), "sites": records, "written": [str(p) for p in written]}

@@ -18,6 +18,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from walkcircle.i18n import t
+
 err_console = Console(stderr=True)
 """Progress, warnings and errors go to stderr."""
 out_console = Console()
@@ -38,35 +40,37 @@ def _table(title: str, columns: list[str], left: tuple[str, ...] = ()) -> Table:
     return table
 
 
-def network_table(summary: dict[str, Any]) -> Table:
+def network_table(summary: dict[str, Any], lang: str = "en") -> Table:
     """Summarise a walking network.
 
     Parameters
     ----------
     summary
         `WalkNetwork.summary()`.
+    lang
+        ``zh`` or ``en``.
 
     Returns
     -------
     rich.table.Table
         Two columns: what and how much.
     """
-    table = Table(title="Walking network", show_header=False, title_justify="left")
+    table = Table(title=t("c_network", lang), show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column(justify="right")
     rows = [
-        ("nodes", f"{summary['nodes']:,}"),
-        ("edges", f"{summary['edges']:,}"),
-        ("street length (km)", f"{summary['length_km']:,.1f}"),
-        ("components (islands)", f"{summary['components']:,}"),
-        ("share of length in the largest", f"{summary['largest_share']:.1%}"),
+        (t("c_nodes", lang), f"{summary['nodes']:,}"),
+        (t("c_edges", lang), f"{summary['edges']:,}"),
+        (t("c_length_km", lang), f"{summary['length_km']:,.1f}"),
+        (t("c_components", lang), f"{summary['components']:,}"),
+        (t("c_largest", lang), f"{summary['largest_share']:.1%}"),
     ]
     for label, value in rows:
         table.add_row(label, value)
     return table
 
 
-def facility_table(counts: pd.DataFrame, profile_name: str) -> Table:
+def facility_table(counts: pd.DataFrame, profile_name: str, lang: str = "en") -> Table:
     """Facilities per category and source, with the share on the street network.
 
     Parameters
@@ -75,6 +79,8 @@ def facility_table(counts: pd.DataFrame, profile_name: str) -> Table:
         `walkcircle.sources.facilities.category_counts_table` plus ``snapped_share``.
     profile_name
         The profile's name in the study language.
+    lang
+        ``zh`` or ``en``.
 
     Returns
     -------
@@ -82,11 +88,8 @@ def facility_table(counts: pd.DataFrame, profile_name: str) -> Table:
         One row per category.
     """
     sources = [c for c in counts.columns if c not in ("name", "total", "snapped_share")]
-    table = _table(
-        f"Facilities by category ({profile_name})",
-        ["category", "name", *sources, "total", "on network"],
-        ("category", "name"),
-    )
+    heads = [t("c_category", lang), t("c_name", lang), *sources, t("c_total", lang), t("c_on_network", lang)]
+    table = _table(t("c_facilities_title", lang, profile=profile_name), heads, tuple(heads[:2]))
     for cid, row in counts.iterrows():
         share = row["snapped_share"]
         on = "-" if pd.isna(share) else f"{share:.0%}"
@@ -94,7 +97,7 @@ def facility_table(counts: pd.DataFrame, profile_name: str) -> Table:
     return table
 
 
-def isochrone_table(iso: gpd.GeoDataFrame, speed_kmh: float, half_width_m: float) -> Table:
+def isochrone_table(iso: gpd.GeoDataFrame, speed_kmh: float, half_width_m: float, lang: str = "en") -> Table:
     """Isochrones: origin, minutes, metres and area.
 
     Parameters
@@ -105,16 +108,17 @@ def isochrone_table(iso: gpd.GeoDataFrame, speed_kmh: float, half_width_m: float
         Walking speed.
     half_width_m
         Street half-width.
+    lang
+        ``zh`` or ``en``.
 
     Returns
     -------
     rich.table.Table
         One row per isochrone.
     """
+    heads = [t(k, lang) for k in ("c_origin", "c_minutes", "c_metres", "c_area_ha")]
     table = _table(
-        f"Isochrones at {speed_kmh:g} km/h (street half-width {half_width_m:g} m)",
-        ["origin", "minutes", "metres", "area (ha)"],
-        ("origin",),
+        t("c_isochrones_title", lang, speed=f"{speed_kmh:g}", width=f"{half_width_m:g}"), heads, heads[:1]
     )
     for row in iso.itertuples():
         table.add_row(
@@ -133,7 +137,7 @@ def score_lines(results: StudyResults, profile: Profile, lang: str) -> list[Any]
     profile
         The profile.
     lang
-        ``zh`` or ``en`` (category names).
+        ``zh`` or ``en`` (labels and category names).
 
     Returns
     -------
@@ -142,38 +146,33 @@ def score_lines(results: StudyResults, profile: Profile, lang: str) -> list[Any]
     """
     summary, access = results.summary, results.access
     gaps = set(summary["data_gaps"])
-    title = f"Coverage of {summary['homes']:,} homes ({summary['population']:,.0f} residents), {profile.name(lang)}, {summary['speed_kmh']:g} km/h"
-    table = _table(
-        title,
-        ["category", "name", "threshold", "facilities", "covered", "note"],
-        ("category", "name", "note"),
-    )
+    title = t("c_coverage_title", lang, homes=f"{summary['homes']:,}", people=f"{summary['population']:,.0f}",
+              profile=profile.name(lang), speed=f"{summary['speed_kmh']:g}")  # fmt: skip
+    keys = ("c_category", "c_name", "c_threshold", "c_facility_count", "c_covered", "c_note")
+    heads = [t(k, lang) for k in keys]
+    table = _table(title, heads, (heads[0], heads[1], heads[5]))
     for c, cid in enumerate(access.categories):
         count = summary["facilities"][cid]
-        note = (
-            "data gap: map incomplete" if cid in gaps else ("no facility in the data" if count == 0 else "")
-        )
-        covered = f"{summary['coverage'][cid]:.0%}"
+        note = t("c_gap", lang) if cid in gaps else (t("c_no_facility", lang) if count == 0 else "")
+        metres = f"{access.threshold_m[c]:,.0f} {'米' if lang == 'zh' else 'm'}"
         table.add_row(
-            cid,
-            profile.category(cid).name(lang),
-            f"{access.threshold_m[c]:,.0f} m",
-            str(count),
-            covered,
-            note,
+            cid, profile.category(cid).name(lang), metres, str(count), f"{summary['coverage'][cid]:.0%}", note
         )
-    tiers = ", ".join(f"{k.removeprefix('tier_')} {v:.0%}" for k, v in summary["tiers"].items())
-    lines: list[Any] = [table, f"mean score {summary['score_mean']:.1f} / 100; tiers: {tiers}"]
+    tiers = ", ".join(
+        t("c_tier", lang, minutes=k.removeprefix("tier_").removesuffix("min"), share=f"{v:.0%}")
+        for k, v in summary["tiers"].items()
+    )
+    lines: list[Any] = [table, t("c_mean_score", lang, score=f"{summary['score_mean']:.1f}", tiers=tiers)]
     programme = summary["programme"]
     if programme["communities"]:
-        claimed = f" (the programme claims {programme['claimed']})" if programme.get("claimed") else ""
+        claimed = t("c_claimed", lang, claimed=programme["claimed"]) if programme.get("claimed") else ""
         lines.append(
-            f"communities meeting every category: {programme['meet_all']} of {programme['communities']}{claimed}"
+            t("c_programme", lang, meet=programme["meet_all"], total=programme["communities"]) + claimed
         )
     return lines
 
 
-def suggestion_table(result: Suggestion, category_name: str, count: int) -> Table:
+def suggestion_table(result: Suggestion, category_name: str, count: int, lang: str = "en") -> Table:
     """Suggested sites with their marginal gains.
 
     Parameters
@@ -184,16 +183,25 @@ def suggestion_table(result: Suggestion, category_name: str, count: int) -> Tabl
         The category's name.
     count
         How many were asked for.
+    lang
+        ``zh`` or ``en``.
 
     Returns
     -------
     rich.table.Table
         One row per site.
     """
-    title = f"{count} new sites for {category_name} (within {result.threshold_m:,.0f} m, {result.method})"
-    table = _table(
-        title, ["rank", "site", "lon", "lat", "+ residents", "+ homes", "coverage after"], ("site",)
+    title = t(
+        "c_sites_title",
+        lang,
+        count=count,
+        name=category_name,
+        metres=f"{result.threshold_m:,.0f}",
+        method=result.method,
     )
+    keys = ("c_rank", "c_site", "c_lon", "c_lat", "c_gain_people", "c_gain_homes", "c_coverage_after")
+    heads = [t(k, lang) for k in keys]
+    table = _table(title, heads, (heads[1],))
     for row in result.sites.itertuples():
         table.add_row(
             str(row.rank), str(row.candidate), f"{row.lon:.6f}", f"{row.lat:.6f}", f"{row.gain_population:,.0f}",
