@@ -274,7 +274,9 @@ def test_networkx_round_trip(cau_net):
     assert g.number_of_edges() == 2 * cau_net.n_edges
     gdf_nodes, gdf_edges = ox.convert.graph_to_gdfs(g)  # osmnx accepts it as its own
     assert len(gdf_nodes) == cau_net.n_nodes and len(gdf_edges) == 2 * cau_net.n_edges
-    back = WalkNetwork.from_networkx(g)
+    from walkcircle.sources.osm import network_from_osmnx
+
+    back = network_from_osmnx(g)
     assert sorted(back.node_id) == sorted(cau_net.node_id)
     assert back.edge_length_m.sum() == pytest.approx(cau_net.edge_length_m.sum(), rel=1e-9)
     rng = np.random.default_rng(3)

@@ -291,26 +291,6 @@ class WalkNetwork:
 
         return to_networkx(self)
 
-    @classmethod
-    def from_networkx(cls, graph: Any, source: str = "networkx graph") -> WalkNetwork:
-        """Build a network from an osmnx-style graph in WGS-84 (see `walkcircle.nxgraph`).
-
-        Parameters
-        ----------
-        graph
-            networkx MultiDiGraph with node ``x``/``y`` and edge geometries.
-        source
-            Description, for reports.
-
-        Returns
-        -------
-        WalkNetwork
-            The network.
-        """
-        from walkcircle.nxgraph import from_networkx
-
-        return from_networkx(graph, source)
-
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Save to an uncompressed ``.npz`` cache (written to a temporary name, then renamed).
 

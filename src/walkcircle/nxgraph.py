@@ -1,4 +1,6 @@
-"""The walking network as a networkx graph, and back: run networkx/osmnx on exactly the network scored.
+"""The walking network as a networkx graph: run networkx/osmnx on exactly the network scored.
+
+Back again: `walkcircle.sources.osm.network_from_osmnx` reads such a graph (or any osmnx graph).
 
 >>> import numpy as np
 >>> from walkcircle.network import build_network
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
 
     from walkcircle.network import WalkNetwork
 
-__all__ = ["from_networkx", "to_networkx"]
+__all__ = ["to_networkx"]
 
 
 def to_networkx(network: WalkNetwork) -> nx.MultiDiGraph:
@@ -51,7 +53,8 @@ def to_networkx(network: WalkNetwork) -> nx.MultiDiGraph:
 
     graph = nx.MultiDiGraph(crs="epsg:4326", simplified=True, source=network.source)
     graph.add_nodes_from(
-        (int(i), {"x": float(x), "y": float(y)}) for i, x, y in zip(network.node_id, network.lon, network.lat, strict=True)
+        (int(i), {"x": float(x), "y": float(y)})
+        for i, x, y in zip(network.node_id, network.lon, network.lat, strict=True)
     )
     lines = shapely.linestrings(
         np.column_stack([network.geom_lon, network.geom_lat]),
@@ -68,23 +71,3 @@ def to_networkx(network: WalkNetwork) -> nx.MultiDiGraph:
         graph.add_edge(u, v, geometry=lines[k], **data)
         graph.add_edge(v, u, geometry=shapely.reverse(lines[k]), **data)
     return graph
-
-
-def from_networkx(graph: nx.MultiDiGraph, source: str = "networkx graph") -> WalkNetwork:
-    """Build a `WalkNetwork` from an osmnx-style graph in WGS-84 (the inverse of `to_networkx`).
-
-    Parameters
-    ----------
-    graph
-        A MultiDiGraph with node ``x``/``y`` in degrees and, on simplified graphs, edge geometries.
-    source
-        Description, for reports.
-
-    Returns
-    -------
-    WalkNetwork
-        The network (lengths recomputed geodesically along the geometries).
-    """
-    from walkcircle.sources.osm import network_from_osmnx
-
-    return network_from_osmnx(graph, source=source)

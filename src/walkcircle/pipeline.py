@@ -308,7 +308,13 @@ def write_study(
             results.network, points, outputs.isochrone_minutes, settings.routing.speed_kmh
         )
     progress("writing tables")
-    export_results(results, folder, lang=settings.lang, profile=study.profile, crs=outputs.crs)
+    export_results(
+        results,
+        folder,
+        lang=settings.lang if settings.lang == "zh" else None,
+        profile=study.profile,
+        crs=outputs.crs,
+    )
     if iso is not None:
         write_geopackage({"isochrones": iso.to_crs(output_crs(outputs.crs))}, folder / "isochrones.gpkg")
     if outputs.workbook:

@@ -279,7 +279,9 @@ _KEYS = (
     Key("outputs.isochrones_at", "outputs.isochrones_at", "isochrones_at", "points"),
     Key("outputs.isochrone_minutes", "outputs.isochrone_minutes", "isochrone_minutes", "minutes"),
     Key("outputs.crs", "outputs.crs", "output_crs", "epsg"),
-    Key("outputs.half_width_m", "outputs.half_width_m", "half_width_m", "number", low=0, high=500, strict=True),
+    Key(
+        "outputs.half_width_m", "outputs.half_width_m", "half_width_m", "number", low=0, high=500, strict=True
+    ),
     Key("outputs.pdf", "outputs.pdf", "pdf", "flag"),
     Key("outputs.workbook", "outputs.workbook", "workbook", "flag"),
     Key("scenario.planned", "scenario.planned", "planned", "tables"),

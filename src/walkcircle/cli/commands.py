@@ -155,7 +155,9 @@ def score(*, flags: dict[str, Any]) -> None:
         step("writing tables")
         s = study.settings
         files = {
-            "": lambda f: export_results(results, f, lang=s.lang, profile=study.profile, crs=s.outputs.crs)
+            "": lambda f: export_results(
+                results, f, lang=s.lang if s.lang == "zh" else None, profile=study.profile, crs=s.outputs.crs
+            )
         }
         written = _write(flags, study, final, files)
     show(flags, *console.score_lines(results, study.profile, study.settings.lang))

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from walkcircle.network import WalkNetwork
     from walkcircle.sources.osm import OverpassConfig
 
+
 def category_counts_table(load: FacilityLoad, profile: Profile, lang: str = "en") -> pd.DataFrame:
     """Return counts per category and source, with every profile category listed.
 
@@ -84,7 +85,6 @@ def empty_categories(load: FacilityLoad, profile: Profile) -> list[str]:
     """
     counts = load.counts()
     return [c for c in profile.category_ids if counts.get(c, 0) == 0]
-
 
 
 def collect_facilities(
@@ -158,8 +158,6 @@ def collect_facilities(
     return merge_facilities(loads, dedupe_m=dedupe_m)
 
 
-
-
 def facility_overview(
     load: FacilityLoad, profile: Profile, network: WalkNetwork, lang: str, snap_cap_m: float
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, Any]]:
@@ -185,7 +183,9 @@ def facility_overview(
         (NaN for a category without facilities); the JSON summary.
     """
     fac = load.facilities
-    off = network.snap(fac["lon"].to_numpy(), fac["lat"].to_numpy(), snap_cap_m).off_network if len(fac) else []
+    off = (
+        network.snap(fac["lon"].to_numpy(), fac["lat"].to_numpy(), snap_cap_m).off_network if len(fac) else []
+    )
     fac = fac.assign(on_network=~np.asarray(off, bool))
     counts = category_counts_table(load, profile, lang)
     share = fac.groupby("category")["on_network"].mean()
