@@ -54,9 +54,17 @@ DEFAULT_TIMEOUT_S = 180.0
 DEFAULT_OUTPUT_ROOT = Path("data/processed")
 DEFAULT_STUDY_NAME = "study"
 DEFAULT_BASEMAP = "osm"
-BASEMAPS = ("osm", "amap", "none")
+BASEMAPS = ("osm", "amap", "tianditu", "none")
 DEFAULT_HALF_WIDTH_M = 25.0
 """Street half-width that isochrones are buffered by, metres."""
+DEFAULT_SERVICE_AREA_CELL_M = 5.0
+"""Grid spacing of the distance field that service areas are contoured from, metres."""
+DEFAULT_MAP_MAX_POINTS = 5_000
+"""Above this many homes the map draws them as hexagons (each counts its homes), never a sample."""
+DEFAULT_MAP_MAX_CELLS = 4_000
+"""The map picks the finest H3 resolution that gives at most this many hexagons."""
+TIANDITU_KEY_ENV = "TIANDITU_KEY"
+"""Environment variable holding the Tianditu (天地图) browser key for ``basemap="tianditu"``."""
 
 # --------------------------------------------------------------------------- the default study
 HEBI_CENTRAL_PLACES = (

@@ -1,0 +1,292 @@
+"""Service areas (服务范围) and blind spots (盲区) per category of facility.
+
+A category's service area is the street area from which a facility of that kind lies within
+the category's threshold: one multi-source distance field from all its facilities at once,
+routed on `walkcircle.routing.routing_graph` (facilities are sources, as in
+`walkcircle.access`), every street piece within the threshold kept (the reachable part of
+frontier edges included), plus each facility's walk to the street, then buffered by a street
+half-width and contoured with `walkcircle.isochrones.buffer_lines_raster`, exactly like an
+isochrone whose origins are all the facilities of the category.
+
+Blind spots are the homes outside: ``AccessResult.nearest_m[:, c] > threshold`` (off-network
+homes and homes on islands without that category included, since their distance is ``inf``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from walkcircle import paths
+from walkcircle.defaults import DEFAULT_HALF_WIDTH_M, DEFAULT_SERVICE_AREA_CELL_M, DEFAULT_SNAP_CAP_M
+from walkcircle.errors import InputError
+from walkcircle.geodesy import to_lonlat
+from walkcircle.isochrones import buffer_lines_raster, edge_substrings, reached_pieces
+from walkcircle.network import WalkNetwork
+from walkcircle.routing import routing_graph
+
+if TYPE_CHECKING:
+    from walkcircle.access import AccessResult
+
+__all__ = ["SERVICE_AREA_COLUMNS", "blind_spots", "covered_mask", "service_areas"]
+
+SERVICE_AREA_COLUMNS = [
+    "category",
+    "threshold_m",
+    "facilities",
+    "homes_covered",
+    "homes_not_covered",
+    "residents_covered",
+    "residents_not_covered",
+    "area_m2",
+]
+
+
+def covered_mask(access: AccessResult, category: str, threshold_m: float | None = None) -> np.ndarray:
+    """Homes within a category's threshold of a facility of that category.
+
+    Parameters
+    ----------
+    access
+        Access results of the homes.
+    category
+        Category id.
+    threshold_m
+        Threshold, metres (default: the one the access was computed with).
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean per home; ``False`` for unreachable homes (``inf``).
+    """
+    c = access.column(category)
+    limit = float(access.threshold_m[c]) if threshold_m is None else float(threshold_m)
+    return access.nearest_m[:, c] <= limit
+
+
+def _population(homes: pd.DataFrame | None, n: int) -> np.ndarray | None:
+    if homes is None or "population" not in homes.columns:
+        return None
+    if len(homes) != n:
+        msg = f"homes table has {len(homes)} rows but the access results {n}; pass the homes the access was computed for"
+        raise InputError(msg)
+    population = homes["population"].to_numpy(np.float64)
+    if not np.isfinite(population).all() or (population < 0).any():
+        msg = "homes table: column population must be finite and >= 0; fix or drop the bad rows"
+        raise InputError(msg)
+    return population
+
+
+def _area_geometry(
+    network: WalkNetwork,
+    graph_pieces: tuple[np.ndarray, np.ndarray, np.ndarray],
+    connectors: np.ndarray,
+    half_width_m: float,
+    cell_m: float,
+) -> shapely.Geometry:
+    """Buffer the reached street pieces and facility connectors (projected CRS)."""
+    parent, from_m, to_m = graph_pieces
+    coords, piece = edge_substrings(network, parent, from_m, to_m)
+    lines = list(shapely.linestrings(coords, indices=piece)) if coords.size else []
+    lines.extend(connectors)
+    if not lines:
+        return shapely.Polygon()
+    return buffer_lines_raster(np.array(lines, dtype=object), half_width_m, cell_m)
+
+
+def service_areas(
+    network: WalkNetwork,
+    facilities: gpd.GeoDataFrame | pd.DataFrame,
+    thresholds_m: Mapping[str, float],
+    access: AccessResult | None = None,
+    homes: pd.DataFrame | None = None,
+    categories: Sequence[str] | None = None,
+    half_width_m: float = DEFAULT_HALF_WIDTH_M,
+    cell_m: float = DEFAULT_SERVICE_AREA_CELL_M,
+    snap_cap_m: float = DEFAULT_SNAP_CAP_M,
+) -> gpd.GeoDataFrame:
+    """Service area of every category: the streets within its threshold of one of its facilities.
+
+    Parameters
+    ----------
+    network
+        The walking network.
+    facilities
+        Facilities with ``category``, ``lon``, ``lat`` (WGS-84).
+    thresholds_m
+        Category id -> threshold, metres (e.g. ``dict(zip(access.categories,
+        access.threshold_m))``).
+    access
+        Access results of the homes: gives the covered / not covered counts (blind spots).
+        Without it those columns are ``<NA>``.
+    homes
+        The homes `access` was computed for, with ``population`` (residents columns are
+        ``<NA>`` without it).
+    categories
+        Categories, in order (default: the keys of `thresholds_m`). A category without a
+        facility on the network gets an empty polygon and every home not covered.
+    half_width_m
+        Street half-width the reached streets are buffered by, metres.
+    cell_m
+        Grid spacing of the contoured distance field, metres (<= `half_width_m`).
+    snap_cap_m
+        Facilities farther than this from every street are not used (as in access).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per category: ``category``, ``threshold_m``, ``facilities`` (on the network),
+        ``homes_covered``, ``homes_not_covered``, ``residents_covered``,
+        ``residents_not_covered``, ``area_m2`` and the (Multi)Polygon, holes kept, in WGS-84.
+    """
+    categories = list(thresholds_m) if categories is None else list(categories)
+    missing = [c for c in categories if c not in thresholds_m]
+    if missing:
+        msg = f"no threshold for categor{'y' if len(missing) == 1 else 'ies'} {', '.join(missing)}; give thresholds_m for every category"
+        raise InputError(msg)
+    lacking = [c for c in ("category", "lon", "lat") if c not in facilities.columns]
+    if lacking:
+        msg = f"facilities table lacks column(s) {', '.join(lacking)}"
+        raise InputError(msg)
+    if half_width_m <= 0 or not 0 < cell_m <= half_width_m:
+        msg = f"need half_width_m > 0 and 0 < cell_m <= half_width_m (got {half_width_m}, {cell_m})"
+        raise InputError(msg)
+    limits = np.array([float(thresholds_m[c]) for c in categories], np.float64)
+    if (limits <= 0).any() or not np.isfinite(limits).all():
+        msg = (
+            f"thresholds must be finite and > 0 m (got {dict(zip(categories, limits.tolist(), strict=True))})"
+        )
+        raise InputError(msg)
+
+    fac_cat = facilities["category"].astype(str).to_numpy()
+    fac_lon = facilities["lon"].to_numpy(np.float64)
+    fac_lat = facilities["lat"].to_numpy(np.float64)
+    snapped = network.snap(fac_lon, fac_lat, snap_cap_m)
+    graph = routing_graph(network, {"facilities": (snapped, "source")})
+    fac_node = graph.point_node["facilities"]
+    fac_x, fac_y = network.project(fac_lon, fac_lat)
+    groups, members = [], []
+    for cid in categories:
+        rows = np.flatnonzero((fac_cat == cid) & (fac_node >= 0))
+        members.append(rows)
+        groups.append(fac_node[rows])
+    limit = float(limits.max()) if limits.size else 0.0
+    dist, _ = paths.nearest(graph.csr, groups, limit=limit) if categories else (np.zeros((0, 0)), None)
+
+    geoms = []
+    for g, rows in enumerate(members):
+        if rows.size == 0:
+            geoms.append(shapely.Polygon())
+            continue
+        near = rows[snapped.offset_m[rows] <= limits[g]]
+        # each facility's walk to the street (a point where it sits on the street)
+        connectors = shapely.linestrings(
+            np.stack(
+                [
+                    np.column_stack([fac_x[near], fac_y[near]]),
+                    np.column_stack([snapped.x[near], snapped.y[near]]),
+                ],
+                axis=1,
+            )
+        )
+        pieces = reached_pieces(graph, dist[g], float(limits[g]))
+        geoms.append(_area_geometry(network, pieces, connectors, half_width_m, cell_m))
+
+    projected = np.array(geoms, dtype=object)
+    frame = pd.DataFrame(
+        {
+            "category": categories,
+            "threshold_m": limits,
+            "facilities": [int(m.size) for m in members],
+        }
+    )
+    _add_counts(frame, access, homes, categories, limits)
+    frame["area_m2"] = shapely.area(projected) if projected.size else np.zeros(0)
+    wgs = (
+        shapely.transform(projected, lambda c: np.column_stack(to_lonlat(c[:, 0], c[:, 1], network.epsg)))
+        if projected.size
+        else []
+    )
+    return gpd.GeoDataFrame(frame[SERVICE_AREA_COLUMNS], geometry=list(wgs), crs="EPSG:4326")
+
+
+def _add_counts(
+    frame: pd.DataFrame,
+    access: AccessResult | None,
+    homes: pd.DataFrame | None,
+    categories: list[str],
+    limits: np.ndarray,
+) -> None:
+    """Fill the covered / not covered columns (``<NA>`` where the inputs are missing)."""
+    n = len(categories)
+    homes_in = pd.array([pd.NA] * n, dtype="Int64")
+    homes_out = pd.array([pd.NA] * n, dtype="Int64")
+    res_in = pd.array([pd.NA] * n, dtype="Float64")
+    res_out = pd.array([pd.NA] * n, dtype="Float64")
+    if access is not None:
+        population = _population(homes, access.nearest_m.shape[0])
+        for g, cid in enumerate(categories):
+            covered = covered_mask(access, cid, limits[g])
+            homes_in[g] = int(covered.sum())
+            homes_out[g] = int((~covered).sum())
+            if population is not None:
+                res_in[g] = float(population[covered].sum())
+                res_out[g] = float(population[~covered].sum())
+    frame["homes_covered"] = homes_in
+    frame["homes_not_covered"] = homes_out
+    frame["residents_covered"] = res_in
+    frame["residents_not_covered"] = res_out
+
+
+def blind_spots(
+    homes: gpd.GeoDataFrame, access: AccessResult, categories: Sequence[str] | None = None
+) -> gpd.GeoDataFrame:
+    """List the homes outside each category's service area (盲区), one row per home and category.
+
+    Parameters
+    ----------
+    homes
+        The homes `access` was computed for (same order), with a geometry and optionally
+        ``population`` and ``community``.
+    access
+        Their access results.
+    categories
+        Categories (default: all of `access`).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``home`` (row position in `homes`), ``category``, ``nearest_m`` (``inf`` where
+        unreachable), ``threshold_m``, ``population`` (1 per home without that column),
+        ``community`` (when present) and the home's geometry.
+    """
+    if len(homes) != access.nearest_m.shape[0]:
+        msg = f"homes table has {len(homes)} rows but the access results {access.nearest_m.shape[0]}; pass the homes the access was computed for"
+        raise InputError(msg)
+    categories = list(access.categories) if categories is None else list(categories)
+    population = _population(homes, len(homes))
+    parts = []
+    for cid in categories:
+        c = access.column(cid)
+        idx = np.flatnonzero(~covered_mask(access, cid))
+        part = pd.DataFrame(
+            {
+                "home": idx,
+                "category": cid,
+                "nearest_m": access.nearest_m[idx, c],
+                "threshold_m": float(access.threshold_m[c]),
+                "population": population[idx] if population is not None else np.ones(idx.size),
+            }
+        )
+        if "community" in homes.columns:
+            part["community"] = homes["community"].to_numpy()[idx]
+        part["geometry"] = homes.geometry.to_numpy()[idx]
+        parts.append(part)
+    columns = ["home", "category", "nearest_m", "threshold_m", "population", "geometry"]
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=homes.crs or "EPSG:4326")
