@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import warnings
 
 import geopandas as gpd
@@ -11,7 +13,16 @@ import pandas as pd
 import pytest
 import shapely
 from scipy.spatial import cKDTree
+from selenium.webdriver.support.ui import WebDriverWait
 
+from browser import (
+    MAP_TEXT_JS,
+    element_rect,
+    needs_browser,
+    offline_browser,
+    open_map,
+    overlaps,
+)
 from walkcircle.access import compute_access
 from walkcircle.errors import InputError, WalkcircleWarning
 from walkcircle.geodesy import to_lonlat
@@ -218,3 +229,346 @@ def test_bad_input(world):
         service_areas(net, facilities, {"clinic": 300.0}, cell_m=40.0)
     with pytest.raises(InputError, match="thresholds"):
         service_areas(net, facilities, {"clinic": -1.0})
+
+
+# ---------------------------------------------------------------------------- the study map
+
+COMMUNITY_NAMES = ["东园社区", "西园社区", "南苑社区", "北苑社区"]
+
+
+@pytest.fixture(scope="module")
+def cau_maps(tmp_path_factory, cau_osm, cau_net):
+    """A real study on the CAU extract with four community polygons, service areas, isochrones."""
+    from walkcircle import Study
+    from walkcircle.isochrones import isochrones_around
+
+    folder = tmp_path_factory.mktemp("maps")
+    w, s, e, n = cau_net.bounds_lonlat()
+    mx, my = (w + e) / 2, (s + n) / 2
+    boxes = [
+        shapely.box(mx, s, e, my),
+        shapely.box(w, s, mx, my),
+        shapely.box(w, my, mx, n),
+        shapely.box(mx, my, e, n),
+    ]
+    communities = gpd.GeoDataFrame(
+        {"name": COMMUNITY_NAMES, "population": [900, 800, 700, 600]}, geometry=boxes, crs="EPSG:4326"
+    )
+    path = folder / "communities.geojson"
+    communities.to_file(path, driver="GeoJSON")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WalkcircleWarning)
+        study = Study(osm=cau_osm, profile="hebi-2021", communities=path, suggest={"elderly_care": 2})
+        results = study.run()
+        access = results.access
+        areas = service_areas(
+            results.network,
+            results.facilities,
+            dict(zip(access.categories, access.threshold_m, strict=True)),
+            access,
+            results.homes,
+        )
+        iso = isochrones_around(results.network, [(116.352, 40.003)], [5, 10, 15])
+    return study, results, areas, iso, folder
+
+
+def _save(cau_maps, lang, name=None, **kw):
+    from walkcircle.outputs.maps import save_map, study_map
+
+    study, results, areas, iso, folder = cau_maps
+    fmap = study_map(
+        results.homes, results.facilities, study.profile, results.communities, iso, results.suggestions,
+        lang=lang, title="CAU", service_areas=areas, access=results.access, network=results.network, **kw,
+    )  # fmt: skip
+    return save_map(fmap, folder / f"{name or lang}.html")
+
+
+def test_study_map_keeps_the_old_call(cau_maps):
+    from walkcircle.outputs.maps import study_map
+
+    study, results, *_ = cau_maps
+    fmap = study_map(
+        results.homes,
+        results.facilities,
+        study.profile,
+        results.communities,
+        None,
+        results.suggestions,
+        "en",
+        "none",
+        "t",
+        False,
+        30_000,
+    )
+    assert fmap.get_root().render()
+
+
+@needs_browser
+@pytest.mark.browser
+def test_one_exclusive_service_area_overlay_per_category(cau_maps):
+    study, _results, areas, *_ = cau_maps
+    path = _save(cau_maps, "en")
+    names = [c.name("en") for c in study.profile.categories]
+    with offline_browser() as driver:
+        open_map(driver, path)
+
+        def service_boxes():
+            labels = driver.find_elements("css selector", ".leaflet-control-layers-overlays label")
+            service = [lab for lab in labels if lab.text.strip().startswith("Service area: ")]
+            return service, [lab.find_element("css selector", "input") for lab in service]
+
+        service, boxes = service_boxes()
+        assert [lab.text.strip().split(": ", 1)[1].rsplit(" ≤ ", 1)[0] for lab in service] == names
+        assert not any(b.is_selected() for b in boxes)  # none on at first
+        on_map = (
+            "const map = window[document.querySelector('.folium-map').id];"
+            "return Object.values(window).filter(v => v instanceof L.FeatureGroup && !(v instanceof L.GeoJSON)"
+            " && map.hasLayer(v)).length"
+        )
+        for k in (0, 4, 6):
+            service_boxes()[1][k].click()
+            WebDriverWait(driver, 5).until(
+                lambda d: [b.is_selected() for b in service_boxes()[1]].count(True) == 1
+            )
+            assert service_boxes()[1][k].is_selected()
+            assert driver.execute_script(on_map) == 2  # this service area + the isochrones group
+        legend = element_rect(driver, ".walkcircle-legend")["text"]
+    by_cat = areas.set_index("category")
+    for c in study.profile.categories:
+        not_covered = by_cat.loc[c.id, "residents_not_covered"]
+        assert (
+            f"{c.name('en')} ≤ {by_cat.loc[c.id, 'threshold_m']:,.0f} m — residents not covered {not_covered:,.0f}"
+            in legend
+        )
+
+
+@needs_browser
+@pytest.mark.browser
+def test_legend_has_every_category_and_isochrone_budget(cau_maps):
+    study, results, *_ = cau_maps
+    path = _save(cau_maps, "zh")
+    counts = results.facilities["category"].value_counts()
+    assert "elderly_care" not in counts.index  # the case that used to vanish
+    with offline_browser() as driver:
+        open_map(driver, path)
+        rows = driver.execute_script(
+            "return [...document.querySelectorAll('.walkcircle-category')].map(e => [e.dataset.category, +e.dataset.count, e.innerText])"
+        )
+        minutes = driver.execute_script(
+            "return [...document.querySelectorAll('.walkcircle-isochrone')].map(e => +e.dataset.minutes)"
+        )
+        origins = driver.execute_script("return document.querySelectorAll('.walkcircle-origin').length")
+    assert [r[0] for r in rows] == study.profile.category_ids
+    for cid, n, text in rows:
+        assert n == counts.get(cid, 0)
+        assert text.startswith(study.profile.category(cid).name("zh"))
+        assert ("0 处设施" in text) == (n == 0)
+    assert minutes == [5, 10, 15]
+    assert origins == 1
+
+
+@needs_browser
+@pytest.mark.browser
+@pytest.mark.parametrize("size", [(1200, 900), (800, 600)])
+def test_metric_scale_is_visible_and_clear_of_the_legend(cau_maps, size):
+    path = _save(cau_maps, "zh")
+    with offline_browser(*size) as driver:
+        open_map(driver, path)
+        scale = element_rect(driver, ".leaflet-control-scale-line")
+        legend = element_rect(driver, ".walkcircle-legend")
+        lines = driver.execute_script(
+            "return document.querySelectorAll('.leaflet-control-scale-line').length"
+        )
+    assert scale is not None and scale["visible"] and scale["width"] > 20
+    assert (
+        scale["left"] >= 0 and scale["right"] <= size[0] and scale["top"] >= 0 and scale["bottom"] <= size[1]
+    )
+    assert re.fullmatch(r"\d+ k?m", scale["text"].strip()), scale["text"]
+    assert lines == 1  # metric only, no feet
+    assert not overlaps(scale, legend), (scale, legend)
+
+
+def _proper_names(cau_maps) -> list[str]:
+    _study, results, *_ = cau_maps
+    names = set(results.facilities.get("name", pd.Series(dtype=str)).fillna("").astype(str))
+    names |= set(results.network.edge_name.astype(str))
+    names |= set(results.homes.get("community", pd.Series(dtype=str)).astype(str))
+    names |= {"CAU", "Leaflet", "OpenStreetMap"}
+    return sorted((n for n in names if n), key=len, reverse=True)
+
+
+@needs_browser
+@pytest.mark.browser
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_map_speaks_one_language(cau_maps, lang):
+    path = _save(cau_maps, lang, name=f"lang-{lang}")
+    with offline_browser() as driver:
+        open_map(driver, path)
+        text = driver.execute_script(MAP_TEXT_JS)
+    assert len(text) > 2000
+    for name in _proper_names(cau_maps):
+        text = text.replace(name, " ")
+    if lang == "zh":
+        words = set(re.findall(r"[A-Za-z]{2,}", text)) - {"km"}
+        assert not words, f"English in the zh map: {sorted(words)[:20]}"
+        assert "服务范围" in text and "未覆盖居民" in text and "分钟" in text
+    else:
+        han = set(re.findall(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+", text))
+        assert not han, f"Chinese in the en map: {sorted(han)[:20]}"
+        assert "Service area" in text and "residents not covered" in text
+
+
+@needs_browser
+@pytest.mark.browser
+def test_aggregated_homes_open_and_count_every_home(cau_maps):
+    _, results, *_ = cau_maps
+    path = _save(cau_maps, "en", name="hex", max_homes=10)
+    page = path.read_text(encoding="utf-8")
+    with offline_browser() as driver:
+        open_map(driver, path)
+        counted = driver.execute_script(
+            "let n = 0; for (const v of Object.values(window)) { if (v instanceof L.GeoJSON) {"
+            " v.eachLayer(l => { const p = l.feature.properties; if (p.n_homes !== undefined) n += p.n_homes; }); } }"
+            " return n;"
+        )
+        note = element_rect(driver, ".walkcircle-homes-note")["text"]
+    assert counted == len(results.homes)
+    assert f"{len(results.homes):,} homes in" in note and "every home counted" in note
+    assert "showing" not in page
+
+
+# ---------------------------------------------------------------------------- map parts, checked in Python
+
+
+def test_hexagons_count_every_home_and_weigh_scores_by_residents():
+    import h3
+
+    from walkcircle.outputs.maps import aggregate_homes_h3
+
+    rng = np.random.default_rng(3)
+    n = 20_000
+    lon = 114.25 + rng.uniform(0, 0.08, n)
+    lat = 35.70 + rng.uniform(0, 0.06, n)
+    population = rng.integers(0, 30, n).astype(float)
+    score = rng.uniform(0, 100, n)
+    homes = gpd.GeoDataFrame(
+        {"population": population, "score": score}, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326"
+    )
+    hexes, res = aggregate_homes_h3(homes, max_cells=500)
+    assert len(hexes) <= 500
+    assert hexes["n_homes"].sum() == n and hexes["population"].sum() == pytest.approx(population.sum())
+    # brute force: every home's cell at that resolution, grouped with pandas
+    cells = [h3.latlng_to_cell(y, x, res) for x, y in zip(lon, lat, strict=True)]
+    frame = pd.DataFrame({"cell": cells, "p": population, "s": score})
+    frame["ps"] = frame["p"] * frame["s"]
+    grouped = frame.groupby("cell").agg(n=("p", "size"), p=("p", "sum"), ps=("ps", "sum"), s=("s", "mean"))
+    expected = np.where(
+        grouped["p"] > 0, grouped["ps"] / grouped["p"].where(grouped["p"] > 0, 1), grouped["s"]
+    )
+    got = hexes.set_index("h3_cell").loc[grouped.index]
+    assert (got["n_homes"].to_numpy() == grouped["n"].to_numpy()).all()
+    np.testing.assert_allclose(got["score"].to_numpy(), expected, rtol=1e-9)
+    # each hexagon holds its homes
+    joined = gpd.sjoin(homes.assign(cell=cells), hexes, predicate="within")
+    assert (joined["cell"] == joined["h3_cell"]).mean() > 0.999  # boundary points may fall either side
+
+
+def test_community_minutes_are_population_weighted_medians():
+    from walkcircle.outputs.maps import community_minutes
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    homes = pd.DataFrame(
+        {
+            "community": rng.choice(["甲", "乙", "丙", ""], n),
+            "population": rng.integers(0, 20, n).astype(float),
+            "minutes_park": np.where(rng.random(n) < 0.1, np.nan, rng.uniform(0, 30, n)),  # NaN: unreachable
+        }
+    )
+    got = community_minutes(homes, ["park", "school"])
+    assert list(got.columns) == ["park"] and set(got.index) == {"甲", "乙", "丙"}
+    for name, group in homes[homes["community"] != ""].groupby("community"):
+        # brute force: the smallest value with at least half the residents at or below it
+        values = group["minutes_park"].fillna(np.inf).to_numpy()
+        weights = np.where(group["population"] > 0, group["population"], 1e-9)
+        half = weights.sum() / 2
+        candidates = sorted(values)
+        median = next(v for v in candidates if weights[values <= v].sum() >= half - 1e-9)
+        assert got.loc[name, "park"] == median
+
+
+def test_sites_are_named_by_the_nearest_named_street(cau_net):
+    from walkcircle.outputs.maps import name_sites
+
+    net = cau_net
+    named = np.flatnonzero(np.char.str_len(net.edge_name.astype(str)) > 0)
+    assert named.size > 10
+    rng = np.random.default_rng(2)
+    pick = rng.choice(net.n_edges, 30, replace=False)
+    pts = shapely.line_interpolate_point(net.edge_lines[pick], 0.5, normalized=True)
+    lon, lat = to_lonlat(shapely.get_x(pts), shapely.get_y(pts), net.epsg)
+    sites = pd.DataFrame({"lon": lon, "lat": lat, "candidate": [f"node {i}" for i in range(30)]})
+    got = name_sites(sites, "zh", net)
+    for k in range(30):
+        d = shapely.distance(net.edge_lines[named], pts[k])
+        if d.min() <= 300:
+            best = set(net.edge_name[named[np.isclose(d, d.min(), atol=1e-6)]].astype(str))
+            assert got[k] in best
+        else:
+            assert got[k] == f"位于 {lon[k]:.6f}, {lat[k]:.6f} 的地点"
+    far = pd.DataFrame({"lon": [net.lon[0] + 0.5], "lat": [net.lat[0]], "candidate": ["node 7"]})
+    assert name_sites(far, "en", net) == [f"site at {net.lon[0] + 0.5:.6f}, {net.lat[0]:.6f}"]
+    assert name_sites(far.assign(candidate="候选点A"), "en", net) == [
+        "候选点A"
+    ]  # a candidates file's own name
+
+
+def test_site_popup_has_whole_residents_and_six_decimals(cau_maps):
+    path = _save(cau_maps, "en", name="sites")
+    _, results, *_ = cau_maps
+    page = path.read_text(encoding="utf-8")
+    for sg in results.suggestions:
+        for _, site in sg.sites.iterrows():
+            assert f'"gain": "{round(site.gain_population):,}"' in page
+            assert f'"coords": "{site.lon:.6f}, {site.lat:.6f}"' in page
+    assert '"site": "node ' not in page
+
+
+def test_tianditu_basemap_needs_a_key_and_does_not_shift(cau_maps, monkeypatch):
+    from walkcircle.outputs.maps import study_map
+
+    study, results, *_ = cau_maps
+    monkeypatch.delenv("TIANDITU_KEY", raising=False)
+    with pytest.raises(InputError, match="TIANDITU_KEY"):
+        study_map(results.homes, results.facilities, study.profile, basemap="tianditu")
+    monkeypatch.setenv("TIANDITU_KEY", "abc123")
+    pages = {}
+    for basemap in ("tianditu", "osm"):
+        fmap = study_map(results.homes, results.facilities, study.profile, basemap=basemap, lang="zh")
+        pages[basemap] = fmap.get_root().render()
+    page = pages["tianditu"]
+    assert (
+        "tianditu.gov.cn/vec_w/wmts" in page and "tianditu.gov.cn/cva_w/wmts" in page and "tk=abc123" in page
+    )
+    assert "TILEMATRIXSET=w" in page  # Web Mercator tiles, CGCS2000 datum: no GCJ-02 shift
+    coords = [re.findall(r'"coordinates": \[([-\d.]+), ([-\d.]+)\]', p) for p in pages.values()]
+    assert coords[0] == coords[1] and len(coords[0]) > 50
+
+
+def test_communities_are_shaded_with_minutes_per_category(cau_maps):
+    from walkcircle.outputs.maps import community_minutes, score_colour
+
+    study, results, *_ = cau_maps
+    page = _save(cau_maps, "zh", name="communities").read_text(encoding="utf-8")
+    minutes = community_minutes(results.homes, study.profile.category_ids)
+    assert set(minutes.index) == set(COMMUNITY_NAMES)
+    assert list(minutes.columns) == study.profile.category_ids
+    for _, row in results.communities.iterrows():
+        colour = score_colour(row.score_mean)
+        assert f'"score_mean": {round(row.score_mean, 2)}' in page
+        assert f'"fillColor": "{colour}", "fillOpacity": 0.55' in page
+        for cid in study.profile.category_ids:
+            value = minutes.loc[row.community, cid]
+            text = f"{value:.1f}" if np.isfinite(value) else "不可达"
+            assert json.dumps({f"min_{cid}": text})[1:-1] in page
+    assert np.isinf(minutes["elderly_care"]).all()  # no facility: unreachable, not blank
