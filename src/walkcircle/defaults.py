@@ -63,6 +63,10 @@ DEFAULT_MAP_MAX_POINTS = 5_000
 """Above this many homes the map draws them as hexagons (each counts its homes), never a sample."""
 DEFAULT_MAP_MAX_CELLS = 4_000
 """The map picks the finest H3 resolution that gives at most this many hexagons."""
+DEFAULT_MAP_SIMPLIFY_M = 2.0
+"""Service areas are drawn on the map simplified to this tolerance, metres (files keep them exact)."""
+DEFAULT_MAP_MIN_HOLE_M2 = 10_000.0
+"""Holes of service areas smaller than this (street blocks) are filled on the map, square metres."""
 TIANDITU_KEY_ENV = "TIANDITU_KEY"
 """Environment variable holding the Tianditu (天地图) browser key for ``basemap="tianditu"``."""
 

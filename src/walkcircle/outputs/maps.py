@@ -49,7 +49,13 @@ from branca.element import MacroElement
 from folium.template import Template
 
 from walkcircle.coords import wgs84_to_gcj02
-from walkcircle.defaults import DEFAULT_MAP_MAX_CELLS, DEFAULT_MAP_MAX_POINTS, TIANDITU_KEY_ENV
+from walkcircle.defaults import (
+    DEFAULT_MAP_MAX_CELLS,
+    DEFAULT_MAP_MAX_POINTS,
+    DEFAULT_MAP_MIN_HOLE_M2,
+    DEFAULT_MAP_SIMPLIFY_M,
+    TIANDITU_KEY_ENV,
+)
 from walkcircle.errors import InputError
 from walkcircle.outputs.export import atomic_path
 
@@ -141,6 +147,10 @@ LABELS = {
         "zh": "服务范围（在图层控制中每次显示一类）",
     },
     "not_covered": {"en": "residents not covered", "zh": "未覆盖居民"},
+    "generalised": {
+        "en": "Drawn simplified, holes under {ha:g} ha filled; exact areas in the GeoPackage",
+        "zh": "图上已简化，小于 {ha:g} 公顷的空洞已填补；精确范围见导出的地理数据文件",
+    },
     "not_covered_homes": {"en": "homes not covered", "zh": "未覆盖住所"},
     "blind": {"en": "Not covered", "zh": "未覆盖（盲区）"},
     "basemap": {"en": "Basemap", "zh": "底图"},
@@ -271,12 +281,20 @@ def _shift(frame: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
 def _geojson(frame: gpd.GeoDataFrame, columns: list[str]) -> dict[str, Any]:
     """GeoJSON of some columns, floats rounded to 2 decimals, coordinates to 6 (about 0.1 m)."""
     keep = [c for c in columns if c in frame.columns]
-    clean = frame[[*keep, "geometry"]].copy()
+    props = pd.DataFrame(frame[keep]).copy()
     for col in keep:
-        if pd.api.types.is_float_dtype(clean[col]):
-            clean[col] = clean[col].replace([np.inf, -np.inf], np.nan).round(2)
-    clean["geometry"] = shapely.transform(clean.geometry.to_numpy(), lambda c: np.round(c, 6))
-    return json.loads(clean.to_json(na="null", drop_id=True))
+        if pd.api.types.is_float_dtype(props[col]):
+            props[col] = props[col].replace([np.inf, -np.inf], np.nan).round(2)
+    props = props.astype(object).where(props.notna(), None)
+    records = props.to_dict("records") if keep else [{} for _ in range(len(frame))]
+    geoms = shapely.transform(frame.geometry.to_numpy(), lambda c: np.round(c, 6))
+    # GEOS writes GeoJSON far faster than shapely's Python mapping of big polygons
+    texts = shapely.to_geojson(geoms)
+    features = [
+        {"type": "Feature", "properties": rec, "geometry": json.loads(text) if text else None}
+        for rec, text in zip(records, texts, strict=True)
+    ]
+    return {"type": "FeatureCollection", "features": features}
 
 
 def score_colour(score: float | None) -> str:
@@ -585,6 +603,49 @@ def _facility_layers(
         ).add_to(fmap)
 
 
+def generalise_area(
+    geometry: shapely.Geometry,
+    simplify_m: float = DEFAULT_MAP_SIMPLIFY_M,
+    min_hole_m2: float = DEFAULT_MAP_MIN_HOLE_M2,
+) -> shapely.Geometry:
+    """Lighten a WGS-84 area for drawing: simplify it and fill holes smaller than a street block.
+
+    A service area is buffered streets, so every street block inside it is a hole and a city's
+    areas hold millions of vertices; the map draws them generalised (the files keep them exact).
+
+    Parameters
+    ----------
+    geometry
+        (Multi)Polygon in WGS-84 degrees.
+    simplify_m
+        Douglas-Peucker tolerance, metres.
+    min_hole_m2
+        Holes smaller than this are filled, square metres.
+
+    Returns
+    -------
+    shapely.Geometry
+        The generalised (Multi)Polygon (empty stays empty).
+    """
+    if geometry is None or geometry.is_empty:
+        return shapely.Polygon()
+    lat = shapely.get_y(geometry.centroid)
+    m_per_deg = 111_320.0 * np.sqrt(max(np.cos(np.radians(lat)), 1e-6))  # geometric mean of lon/lat scales
+    parts = shapely.get_parts(geometry)
+    parts = parts[shapely.get_type_id(parts) == 3]  # polygons
+    rings, owner = shapely.get_rings(parts, return_index=True)
+    is_shell = np.r_[True, owner[1:] != owner[:-1]]
+    keep = is_shell | (shapely.area(shapely.polygons(rings)) >= min_hole_m2 / m_per_deg**2)
+    rings, owner, is_shell = rings[keep], owner[keep], is_shell[keep]
+    starts = np.flatnonzero(is_shell)
+    ends = np.r_[starts[1:], rings.size]
+    polygons = [shapely.Polygon(rings[a], list(rings[a + 1 : b])) for a, b in zip(starts, ends, strict=True)]
+    if not polygons:
+        return shapely.Polygon()
+    merged = polygons[0] if len(polygons) == 1 else shapely.MultiPolygon(polygons)
+    return shapely.simplify(merged, simplify_m / m_per_deg, preserve_topology=False)
+
+
 def _uncovered_points(
     homes: gpd.GeoDataFrame, access: AccessResult | None, category: str, threshold_m: float
 ) -> np.ndarray | None:
@@ -621,7 +682,7 @@ def _service_area_layers(
         group = folium.FeatureGroup(name=title, show=False)
         area = gpd.GeoDataFrame(
             {"category": [category.name(lang)]},
-            geometry=[shapely.simplify(row.geometry, 2e-6, preserve_topology=True)],
+            geometry=[generalise_area(row.geometry)],
             crs="EPSG:4326",
         )
         area = area[~area.geometry.is_empty]
@@ -1055,7 +1116,11 @@ def _legend_html(
                 f'<div class="walkcircle-service">{_swatch(row["colour"], round_=False)}'
                 f"{esc(row['name'])} ≤ {row['threshold_m']:,.0f} {label('metres', lang)}{esc(extra)}</div>"
             )
-        parts.append(f"<b>{esc(label('service_title', lang))}</b>{''.join(items)}")
+        note = label("generalised", lang, ha=DEFAULT_MAP_MIN_HOLE_M2 / 10_000)
+        parts.append(
+            f"<b>{esc(label('service_title', lang))}</b>{''.join(items)}"
+            f'<div style="color:#555">{esc(note)}</div>'
+        )
     if iso_colours:
         items = "".join(
             f'<div class="walkcircle-isochrone" data-minutes="{m:g}">{_swatch(c, round_=False)}'
