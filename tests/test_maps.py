@@ -572,3 +572,28 @@ def test_communities_are_shaded_with_minutes_per_category(cau_maps):
             text = f"{value:.1f}" if np.isfinite(value) else "不可达"
             assert json.dumps({f"min_{cid}": text})[1:-1] in page
     assert np.isinf(minutes["elderly_care"]).all()  # no facility: unreachable, not blank
+
+
+def test_colours_never_mean_two_things():
+    import colorsys
+
+    from walkcircle.outputs.maps import CATEGORY_COLOURS, ISOCHRONE_COLOURS, SCORE_COLOURS
+    from walkcircle.profile import list_profiles, load_profile
+
+    def hls(colour):
+        r, g, b = (int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
+        return colorsys.rgb_to_hls(r, g, b)
+
+    assert not set(CATEGORY_COLOURS) & (set(SCORE_COLOURS) | set(ISOCHRONE_COLOURS))
+    assert not set(SCORE_COLOURS) & set(ISOCHRONE_COLOURS)
+    for colour in CATEGORY_COLOURS:
+        hue, light, sat = hls(colour)
+        reddish = (hue < 20 / 360 or hue > 330 / 360) and sat > 0.4 and 0.2 < light < 0.8
+        purple = 250 / 360 < hue < 300 / 360 and sat > 0.2
+        assert not reddish and not purple, colour
+    # the score scale is sequential: lightness grows with the score
+    lightness = [hls(c)[1] for c in SCORE_COLOURS]
+    assert lightness == sorted(lightness)
+    # every profile's categories get distinct colours
+    for name in list_profiles():
+        assert len(load_profile(name).category_ids) <= len(set(CATEGORY_COLOURS))

@@ -61,7 +61,7 @@ DEFAULT_SERVICE_AREA_CELL_M = 5.0
 """Grid spacing of the distance field that service areas are contoured from, metres."""
 DEFAULT_MAP_MAX_POINTS = 5_000
 """Above this many homes the map draws them as hexagons (each counts its homes), never a sample."""
-DEFAULT_MAP_MAX_CELLS = 4_000
+DEFAULT_MAP_MAX_CELLS = 10_000
 """The map picks the finest H3 resolution that gives at most this many hexagons."""
 DEFAULT_MAP_SIMPLIFY_M = 2.0
 """Service areas are drawn on the map simplified to this tolerance, metres (files keep them exact)."""

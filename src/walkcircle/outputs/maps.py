@@ -378,9 +378,11 @@ def aggregate_homes_h3(
     """
     import h3
 
-    points = homes.geometry.representative_point() if len(homes) else homes.geometry
-    lon = shapely.get_x(points.to_numpy())
-    lat = shapely.get_y(points.to_numpy())
+    geoms = homes.geometry.to_numpy()
+    is_point = shapely.get_type_id(geoms) == 0
+    points = np.where(is_point, geoms, shapely.point_on_surface(geoms) if not is_point.all() else geoms)
+    lon = shapely.get_x(points)
+    lat = shapely.get_y(points)
     population = (
         homes["population"].to_numpy(np.float64) if "population" in homes.columns else np.ones(len(homes))
     )
@@ -389,15 +391,19 @@ def aggregate_homes_h3(
     def cells_at(res: int) -> np.ndarray:
         return np.array([h3.latlng_to_cell(y, x, res) for x, y in zip(lon, lat, strict=True)], dtype=object)
 
-    resolution = finest
+    # first guess from the extent: the finest resolution whose hexagons tile the bounding box
+    # in at most max_cells; one finer is tried too, since homes rarely fill their box
+    if len(homes):
+        lat0 = np.radians(np.nanmean(lat))
+        box_m2 = np.ptp(lon) * 111_320.0 * np.cos(lat0) * np.ptp(lat) * 110_950.0
+        fits = [r for r in range(finest + 1) if box_m2 / h3.average_hexagon_area(r, "m^2") <= max_cells]
+        guess = max(fits) if fits else 0
+        resolution = min(guess + 1, finest)
+    else:
+        resolution = finest
     cells = cells_at(resolution)
     while resolution > 0 and len(set(cells)) > max_cells:
-        # parents estimate the count cheaply; a parent does not hold exactly its children's
-        # points, so the cells are then recomputed from the points at that resolution
-        unique = set(cells)
-        while resolution > 0 and len(unique) > max_cells:
-            resolution -= 1
-            unique = {h3.cell_to_parent(c, resolution) for c in unique}
+        resolution -= 1
         cells = cells_at(resolution)
     codes, inverse = np.unique(cells.astype(str), return_inverse=True)
     n_homes = np.bincount(inverse, minlength=codes.size)
