@@ -81,14 +81,14 @@ BASEMAPS: dict[str, dict[str, Any]] = {
     },
     "amap": {
         "tiles": "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
-        "attr": {"en": "&copy; AutoNavi (GCJ-02)", "zh": "&copy; 高德地图（GCJ-02）"},
+        "attr": {"en": "&copy; AutoNavi (GCJ-02)", "zh": "&copy; 高德地图"},
         "title": {"en": "AutoNavi", "zh": "高德地图"},
         "subdomains": "1234",
         "crs": "gcj02",
     },
     "tianditu": {
         "tiles": _TIANDITU_URL,
-        "attr": {"en": "&copy; Tianditu (CGCS2000)", "zh": "&copy; 天地图（CGCS2000）"},
+        "attr": {"en": "&copy; Tianditu (CGCS2000)", "zh": "&copy; 天地图"},
         "title": {"en": "Tianditu", "zh": "天地图"},
         "subdomains": "01234567",
         "crs": "wgs84",  # CGCS2000 and WGS-84 differ by centimetres: no shift
