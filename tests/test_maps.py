@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from scipy.spatial import cKDTree
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -597,3 +599,41 @@ def test_colours_never_mean_two_things():
     # every profile's categories get distinct colours
     for name in list_profiles():
         assert len(load_profile(name).category_ids) <= len(set(CATEGORY_COLOURS))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    facilities_m=st.lists(st.floats(0, 900), min_size=1, max_size=4),
+    threshold_m=st.floats(30, 400),
+    homes=st.lists(st.tuples(st.floats(0, 900), st.floats(-120, 120)), min_size=5, max_size=30),
+)
+def test_service_area_on_a_straight_street_matches_geometry(facilities_m, threshold_m, homes):
+    """On one straight street, the area is the buffered union of [p - T, p + T] and a home is
+    covered iff its offset plus the distance along the street to the nearest facility is <= T."""
+    from worlds import X0, Y0, line_network, points_at
+
+    net = line_network(10, 100.0)  # 900 m of street
+    along = np.array([h[0] for h in homes])
+    north = np.array([h[1] for h in homes])
+    walk = np.abs(north) + np.min(np.abs(along[:, None] - np.array(facilities_m)[None, :]), axis=1)
+    assume(np.all(np.abs(walk - threshold_m) > 0.01))
+    facilities = points_at(facilities_m, 0.0, category="clinic")
+    home_frame = points_at(along, north, population=np.arange(1.0, len(homes) + 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WalkcircleWarning)
+        access = compute_access(net, home_frame, facilities, ["clinic"], {"clinic": threshold_m})
+    area = service_areas(
+        net, facilities, {"clinic": threshold_m}, access, home_frame, half_width_m=HALF_WIDTH_M, cell_m=2.0
+    ).iloc[0]
+    covered = walk <= threshold_m
+    assert area.homes_covered == covered.sum()
+    assert area.residents_not_covered == pytest.approx(home_frame["population"].to_numpy()[~covered].sum())
+    reference = shapely.union_all(
+        [
+            shapely.LineString([(X0 + max(0.0, p - threshold_m), Y0), (X0 + min(900.0, p + threshold_m), Y0)])
+            for p in facilities_m
+        ]
+    ).buffer(HALF_WIDTH_M, quad_segs=32)
+    polygon = shapely.transform(area.geometry, lambda c: np.column_stack(net.project(c[:, 0], c[:, 1])))
+    assert area.area_m2 == pytest.approx(reference.area, rel=0.01)
+    assert polygon.symmetric_difference(reference).area < 0.02 * reference.area
