@@ -637,3 +637,21 @@ def test_service_area_on_a_straight_street_matches_geometry(facilities_m, thresh
     polygon = shapely.transform(area.geometry, lambda c: np.column_stack(net.project(c[:, 0], c[:, 1])))
     assert area.area_m2 == pytest.approx(reference.area, rel=0.01)
     assert polygon.symmetric_difference(reference).area < 0.02 * reference.area
+
+
+@pytest.mark.parametrize("options", [{"tile_m": 300.0}, {"tile_m": 1000.0}, {"max_cells": 100_000}])
+def test_tiles_give_the_same_area_as_one_raster(tsinghua_net, options):
+    from walkcircle.isochrones import buffer_lines_raster
+    from walkcircle.service_areas import buffer_lines_tiled
+
+    rng = np.random.default_rng(1)
+    lines = tsinghua_net.edge_lines[rng.random(tsinghua_net.n_edges) < 0.6]
+    whole = buffer_lines_raster(lines, HALF_WIDTH_M, CELL_M)
+    tiled = buffer_lines_tiled(lines, HALF_WIDTH_M, CELL_M, **options)
+    assert tiled.is_valid
+    assert tiled.area == pytest.approx(whole.area, rel=1e-6)
+    # tiles are joined on coordinates rounded to the millimetre: slivers of at most that width
+    assert whole.symmetric_difference(tiled).area < whole.length * 0.001
+    # holes survive the tiling (street blocks)
+    holes = sum(len(p.interiors) for p in shapely.get_parts(tiled))
+    assert holes == sum(len(p.interiors) for p in shapely.get_parts(whole)) > 10

@@ -59,6 +59,8 @@ DEFAULT_HALF_WIDTH_M = 25.0
 """Street half-width that isochrones are buffered by, metres."""
 DEFAULT_SERVICE_AREA_CELL_M = 5.0
 """Grid spacing of the distance field that service areas are contoured from, metres."""
+DEFAULT_SERVICE_AREA_MAX_CELLS = 40_000_000
+"""Largest distance-field raster of a service area (about 320 MB); larger extents go in tiles."""
 DEFAULT_MAP_MAX_POINTS = 5_000
 """Above this many homes the map draws them as hexagons (each counts its homes), never a sample."""
 DEFAULT_MAP_MAX_CELLS = 10_000

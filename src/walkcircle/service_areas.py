@@ -23,7 +23,12 @@ import pandas as pd
 import shapely
 
 from walkcircle import paths
-from walkcircle.defaults import DEFAULT_HALF_WIDTH_M, DEFAULT_SERVICE_AREA_CELL_M, DEFAULT_SNAP_CAP_M
+from walkcircle.defaults import (
+    DEFAULT_HALF_WIDTH_M,
+    DEFAULT_SERVICE_AREA_CELL_M,
+    DEFAULT_SERVICE_AREA_MAX_CELLS,
+    DEFAULT_SNAP_CAP_M,
+)
 from walkcircle.errors import InputError
 from walkcircle.geodesy import to_lonlat
 from walkcircle.isochrones import buffer_lines_raster, edge_substrings, reached_pieces
@@ -33,7 +38,7 @@ from walkcircle.routing import routing_graph
 if TYPE_CHECKING:
     from walkcircle.access import AccessResult
 
-__all__ = ["SERVICE_AREA_COLUMNS", "blind_spots", "covered_mask", "service_areas"]
+__all__ = ["SERVICE_AREA_COLUMNS", "blind_spots", "buffer_lines_tiled", "covered_mask", "service_areas"]
 
 SERVICE_AREA_COLUMNS = [
     "category",
@@ -96,7 +101,124 @@ def _area_geometry(
     lines.extend(connectors)
     if not lines:
         return shapely.Polygon()
-    return buffer_lines_raster(np.array(lines, dtype=object), half_width_m, cell_m)
+    return buffer_lines_tiled(np.array(lines, dtype=object), half_width_m, cell_m)
+
+
+def buffer_lines_tiled(
+    lines: np.ndarray,
+    half_width_m: float,
+    cell_m: float,
+    tile_m: float | None = None,
+    max_cells: int = DEFAULT_SERVICE_AREA_MAX_CELLS,
+) -> shapely.Geometry:
+    """`walkcircle.isochrones.buffer_lines_raster`, in square tiles when one raster would be huge.
+
+    A city-wide service area on one grid needs a raster of the whole city. Up to `max_cells`
+    grid vertices it is one raster; beyond, tiles (aligned to the cell lattice) are buffered one
+    at a time from the lines clipped to the tile plus the buffer's reach (so the distance field
+    inside the tile is exact), cut to the tile and joined, so memory stays bounded; tiles
+    without lines cost nothing.
+
+    Parameters
+    ----------
+    lines
+        LineStrings in a projected CRS (metres).
+    half_width_m
+        Buffer distance.
+    cell_m
+        Grid spacing.
+    tile_m
+        Tile side, metres (rounded to whole cells); default: from `max_cells`.
+    max_cells
+        Largest raster (grid vertices) buffered in one piece.
+
+    Returns
+    -------
+    shapely.Geometry
+        (Multi)Polygon with holes, or an empty polygon.
+    """
+    if len(lines) == 0:
+        return shapely.Polygon()
+    x0, y0, x1, y1 = shapely.total_bounds(lines)
+    reach = half_width_m + 2 * cell_m
+    if tile_m is None:
+        if (x1 - x0 + 2 * reach) * (y1 - y0 + 2 * reach) / cell_m**2 <= max_cells:
+            return buffer_lines_raster(lines, half_width_m, cell_m)
+        tile_m = np.sqrt(max_cells) * cell_m - 2 * reach
+    if max(x1 - x0, y1 - y0) <= tile_m:
+        return buffer_lines_raster(lines, half_width_m, cell_m)
+    side = max(1, round(tile_m / cell_m)) * cell_m
+    tree = shapely.STRtree(lines)
+    # tile edges computed once, so neighbouring tiles share them bit for bit
+    xs = np.floor((x0 - reach) / side) * side + side * np.arange(
+        int(np.ceil((x1 - x0 + 2 * reach) / side)) + 2
+    )
+    ys = np.floor((y0 - reach) / side) * side + side * np.arange(
+        int(np.ceil((y1 - y0 + 2 * reach) / side)) + 2
+    )
+    pieces = []
+    for i in range(xs.size - 1):
+        for j in range(ys.size - 1):
+            cut = _tile_area(lines, tree, (xs[i], ys[j], xs[i + 1], ys[j + 1]), half_width_m, cell_m, reach)
+            if cut is not None:
+                pieces.append(cut)
+    if not pieces:
+        return shapely.Polygon()
+    polygons = shapely.get_parts(np.array(pieces, dtype=object))
+    return _join_tiles(polygons[shapely.get_type_id(polygons) == 3])
+
+
+def _join_tiles(polygons: np.ndarray) -> shapely.Geometry:
+    """Join polygons cut along tile lines: union the outlines, then put the holes back.
+
+    The holes (street blocks) hold most vertices and never touch a tile line, so only the outer
+    rings go through the union, which is a coverage union (the tiles meet along lattice lines
+    where both sides traced the same field); coordinates are rounded to the millimetre first,
+    since each tile's grid origin differs and the same crossing can differ in the last bits.
+    """
+    rings, owner = shapely.get_rings(polygons, return_index=True)
+    is_shell = np.r_[True, owner[1:] != owner[:-1]]
+    shells = shapely.transform(shapely.polygons(rings[is_shell]), lambda c: np.round(c, 3))
+    holes = rings[~is_shell]
+    try:
+        outline = shapely.coverage_union_all(shells)
+        if not outline.is_valid:
+            outline = shapely.union_all(shells)
+    except shapely.errors.GEOSException:
+        outline = shapely.union_all(shells)
+    parts = shapely.get_parts(outline)
+    parts = parts[shapely.get_type_id(parts) == 3]
+    extra: list[list[shapely.Geometry]] = [[] for _ in range(parts.size)]
+    if holes.size:
+        inside = shapely.point_on_surface(shapely.polygons(holes))
+        hole_idx, part_idx = shapely.STRtree(parts).query(inside, predicate="within")
+        for h, k in zip(hole_idx, part_idx, strict=True):
+            extra[k].append(holes[h])
+    joined = [shapely.Polygon(p.exterior, [*p.interiors, *extra[k]]) for k, p in enumerate(parts)]
+    return joined[0] if len(joined) == 1 else shapely.MultiPolygon(joined)
+
+
+def _tile_area(
+    lines: np.ndarray,
+    tree: shapely.STRtree,
+    box: tuple[float, float, float, float],
+    half_width_m: float,
+    cell_m: float,
+    reach: float,
+) -> shapely.Geometry | None:
+    """Buffer the lines within one tile (None when the tile holds none of the buffer)."""
+    tx0, ty0, tx1, ty1 = box
+    outer = (tx0 - reach, ty0 - reach, tx1 + reach, ty1 + reach)
+    near = tree.query(shapely.box(*outer))
+    if near.size == 0:
+        return None
+    clipped = shapely.clip_by_rect(lines[near], *outer)
+    parts = shapely.get_parts(clipped[~shapely.is_empty(clipped)])  # clipping can split a line
+    parts = parts[shapely.get_type_id(parts) == 1]
+    if parts.size == 0:
+        return None
+    cut = shapely.clip_by_rect(buffer_lines_raster(parts, half_width_m, cell_m), tx0, ty0, tx1, ty1)
+    return None if cut.is_empty else cut
 
 
 def service_areas(
