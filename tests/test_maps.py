@@ -401,9 +401,9 @@ def _proper_names(cau_maps) -> list[str]:
 
 @needs_browser
 @pytest.mark.browser
-@pytest.mark.parametrize("lang", ["zh", "en"])
-def test_map_speaks_one_language(cau_maps, lang):
-    path = _save(cau_maps, lang, name=f"lang-{lang}")
+@pytest.mark.parametrize(("lang", "max_homes"), [("zh", 5000), ("en", 5000), ("zh", 10), ("en", 10)])
+def test_map_speaks_one_language(cau_maps, lang, max_homes):
+    path = _save(cau_maps, lang, name=f"lang-{lang}-{max_homes}", max_homes=max_homes)
     with offline_browser() as driver:
         open_map(driver, path)
         text = driver.execute_script(MAP_TEXT_JS)
