@@ -655,3 +655,37 @@ def test_tiles_give_the_same_area_as_one_raster(tsinghua_net, options):
     # holes survive the tiling (street blocks)
     holes = sum(len(p.interiors) for p in shapely.get_parts(tiled))
     assert holes == sum(len(p.interiors) for p in shapely.get_parts(whole)) > 10
+
+
+@pytest.mark.parametrize("max_homes", [5000, 10])
+def test_each_service_area_layer_draws_its_blind_spots(cau_maps, max_homes):
+    from walkcircle.outputs.maps import study_map
+
+    study, results, areas, iso, _ = cau_maps
+    fmap = study_map(
+        results.homes, results.facilities, study.profile, results.communities, iso, results.suggestions,
+        lang="en", service_areas=areas, access=results.access, max_homes=max_homes,
+    )  # fmt: skip
+    groups = {
+        child.layer_name: child
+        for child in fmap._children.values()
+        if getattr(child, "layer_name", "").startswith("Service area: ")
+    }
+    by_name = {study.profile.category(c).name("en"): c for c in study.profile.category_ids}
+    assert len(groups) == len(study.profile.category_ids)
+    for name, group in groups.items():
+        cid = by_name[name.split(": ", 1)[1].rsplit(" ≤ ", 1)[0]]
+        row = areas.set_index("category").loc[cid]
+        layers = [c for c in group._children.values() if hasattr(c, "data")]
+        spots = [
+            f for layer in layers for f in layer.data["features"] if f["geometry"]["type"] != "MultiPolygon"
+        ]
+        if max_homes == 10:  # hexagons: each counts the residents of its homes outside the area
+            spots = [
+                f for f in spots if f["geometry"]["type"] == "Polygon" and "category" not in f["properties"]
+            ]
+        else:
+            spots = [f for f in spots if f["geometry"]["type"] == "Point"]
+            assert len(spots) == row.homes_not_covered
+        total = sum(f["properties"]["population"] for f in spots)
+        assert total == pytest.approx(row.residents_not_covered, abs=0.01 * max(len(spots), 1))

@@ -65,6 +65,8 @@ DEFAULT_MAP_MAX_POINTS = 5_000
 """Above this many homes the map draws them as hexagons (each counts its homes), never a sample."""
 DEFAULT_MAP_MAX_CELLS = 10_000
 """The map picks the finest H3 resolution that gives at most this many hexagons."""
+DEFAULT_MAP_MAX_BLIND_CELLS = 1_500
+"""On maps drawn with hexagons, homes outside each service area go in at most this many hexagons."""
 DEFAULT_MAP_SIMPLIFY_M = 2.0
 """Service areas are drawn on the map simplified to this tolerance, metres (files keep them exact)."""
 DEFAULT_MAP_MIN_HOLE_M2 = 10_000.0

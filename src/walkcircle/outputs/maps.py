@@ -50,6 +50,7 @@ from folium.template import Template
 
 from walkcircle.coords import wgs84_to_gcj02
 from walkcircle.defaults import (
+    DEFAULT_MAP_MAX_BLIND_CELLS,
     DEFAULT_MAP_MAX_CELLS,
     DEFAULT_MAP_MAX_POINTS,
     DEFAULT_MAP_MIN_HOLE_M2,
@@ -355,6 +356,72 @@ def _minutes_text(value: float, lang: str) -> str:
 # ---------------------------------------------------------------------------- homes at scale
 
 
+def hex_index(
+    homes: gpd.GeoDataFrame, max_cells: int = DEFAULT_MAP_MAX_CELLS, finest: int = 12
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Put every home in an H3 cell: the finest resolution with at most `max_cells` cells.
+
+    Parameters
+    ----------
+    homes
+        Homes (points, or polygons: their point on surface), WGS-84.
+    max_cells
+        Most cells wanted.
+    finest
+        Finest H3 resolution tried.
+
+    Returns
+    -------
+    tuple
+        Cell codes (sorted, unique), each home's position in them, and the resolution.
+    """
+    import h3
+
+    geoms = homes.geometry.to_numpy()
+    is_point = shapely.get_type_id(geoms) == 0
+    points = np.where(is_point, geoms, shapely.point_on_surface(geoms) if not is_point.all() else geoms)
+    lon = shapely.get_x(points)
+    lat = shapely.get_y(points)
+
+    def cells_at(res: int) -> np.ndarray:
+        return np.array([h3.latlng_to_cell(y, x, res) for x, y in zip(lon, lat, strict=True)], dtype=object)
+
+    # first guess from the extent: the finest resolution whose hexagons tile the bounding box
+    # in at most max_cells; one finer is tried too, since homes rarely fill their box
+    if len(homes):
+        lat0 = np.radians(np.nanmean(lat))
+        box_m2 = np.ptp(lon) * 111_320.0 * np.cos(lat0) * np.ptp(lat) * 110_950.0
+        fits = [r for r in range(finest + 1) if box_m2 / h3.average_hexagon_area(r, "m^2") <= max_cells]
+        guess = max(fits) if fits else 0
+        resolution = min(guess + 1, finest)
+    else:
+        resolution = finest
+    cells = cells_at(resolution)
+    while resolution > 0 and len(set(cells)) > max_cells:
+        resolution -= 1
+        cells = cells_at(resolution)
+    codes, inverse = np.unique(cells.astype(str), return_inverse=True)
+    return codes, inverse, resolution
+
+
+def hex_polygons(codes: np.ndarray) -> list[shapely.Polygon]:
+    """Return the hexagon of each H3 cell code (lon, lat).
+
+    Parameters
+    ----------
+    codes
+        H3 cell codes.
+
+    Returns
+    -------
+    list of shapely.Polygon
+        One hexagon per code.
+    """
+    import h3
+
+    return [shapely.Polygon([(x, y) for y, x in h3.cell_to_boundary(c)]) for c in codes]
+
+
 def aggregate_homes_h3(
     homes: gpd.GeoDataFrame, max_cells: int = DEFAULT_MAP_MAX_CELLS, finest: int = 12
 ) -> tuple[gpd.GeoDataFrame, int]:
@@ -376,36 +443,11 @@ def aggregate_homes_h3(
         population-weighted mean, plain mean where a cell has no residents) and the resolution.
         ``n_homes`` sums to ``len(homes)``: every home is in exactly one hexagon.
     """
-    import h3
-
-    geoms = homes.geometry.to_numpy()
-    is_point = shapely.get_type_id(geoms) == 0
-    points = np.where(is_point, geoms, shapely.point_on_surface(geoms) if not is_point.all() else geoms)
-    lon = shapely.get_x(points)
-    lat = shapely.get_y(points)
+    codes, inverse, resolution = hex_index(homes, max_cells, finest)
     population = (
         homes["population"].to_numpy(np.float64) if "population" in homes.columns else np.ones(len(homes))
     )
     score = homes["score"].to_numpy(np.float64) if "score" in homes.columns else np.full(len(homes), np.nan)
-
-    def cells_at(res: int) -> np.ndarray:
-        return np.array([h3.latlng_to_cell(y, x, res) for x, y in zip(lon, lat, strict=True)], dtype=object)
-
-    # first guess from the extent: the finest resolution whose hexagons tile the bounding box
-    # in at most max_cells; one finer is tried too, since homes rarely fill their box
-    if len(homes):
-        lat0 = np.radians(np.nanmean(lat))
-        box_m2 = np.ptp(lon) * 111_320.0 * np.cos(lat0) * np.ptp(lat) * 110_950.0
-        fits = [r for r in range(finest + 1) if box_m2 / h3.average_hexagon_area(r, "m^2") <= max_cells]
-        guess = max(fits) if fits else 0
-        resolution = min(guess + 1, finest)
-    else:
-        resolution = finest
-    cells = cells_at(resolution)
-    while resolution > 0 and len(set(cells)) > max_cells:
-        resolution -= 1
-        cells = cells_at(resolution)
-    codes, inverse = np.unique(cells.astype(str), return_inverse=True)
     n_homes = np.bincount(inverse, minlength=codes.size)
     pop = np.bincount(inverse, weights=population, minlength=codes.size)
     finite = np.isfinite(score)
@@ -415,7 +457,7 @@ def aggregate_homes_h3(
     counted = np.bincount(inverse[finite], minlength=codes.size)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(weights > 0, weighted / weights, plain / counted)
-    polygons = [shapely.Polygon([(x, y) for y, x in h3.cell_to_boundary(c)]) for c in codes]
+    polygons = hex_polygons(codes)
     frame = pd.DataFrame({"h3_cell": codes, "n_homes": n_homes, "population": pop, "score": mean})
     return gpd.GeoDataFrame(frame, geometry=polygons, crs="EPSG:4326"), resolution
 
@@ -663,6 +705,38 @@ def _uncovered_points(
     return None
 
 
+_BLIND_STYLE = {"color": "#000000", "weight": 1, "fillColor": "#ffffff", "fill": True, "fillOpacity": 0.9}
+
+
+def _blind_spots(
+    group: folium.FeatureGroup,
+    homes: gpd.GeoDataFrame,
+    mask: np.ndarray,
+    hexes: tuple[np.ndarray, np.ndarray] | None,
+    crs: str,
+    lang: str,
+) -> None:
+    """Draw the homes outside a service area: points, or hexagons counting them (large maps)."""
+    population = (
+        homes["population"].to_numpy(np.float64) if "population" in homes.columns else np.ones(len(homes))
+    )
+    if hexes is None:
+        spots = homes[mask].assign(population=population[mask])
+        marker = folium.CircleMarker(radius=3)
+    else:
+        inverse, polygons = hexes
+        n = np.bincount(inverse[mask], minlength=polygons.size)
+        pop = np.bincount(inverse[mask], weights=population[mask], minlength=polygons.size)
+        spots = gpd.GeoDataFrame({"population": pop[n > 0]}, geometry=polygons[n > 0], crs="EPSG:4326")
+        marker = None
+    folium.GeoJson(
+        _geojson(_shift(spots, crs), ["population"]),
+        marker=marker,
+        style_function=lambda f: {**_BLIND_STYLE, "radius": 3},
+        tooltip=folium.GeoJsonTooltip(fields=["population"], aliases=[label("blind", lang)]),
+    ).add_to(group)
+
+
 def _service_area_layers(
     fmap: folium.Map,
     service_areas: gpd.GeoDataFrame,
@@ -674,9 +748,10 @@ def _service_area_layers(
     lang: str,
     draw_points: bool,
 ) -> tuple[list[str], list[dict[str, Any]]]:
-    """One layer per category (area + its blind-spot homes); returns JS names and legend rows."""
+    """One layer per category (area + the homes outside it); returns JS names and legend rows."""
     by_cat = service_areas.set_index("category")
     names, legend = [], []
+    hexes = None  # blind spots of large maps: one hexagon grid shared by every category
     for category in profile.categories:
         if category.id not in by_cat.index:
             continue
@@ -703,24 +778,12 @@ def _service_area_layers(
                 },
                 tooltip=folium.GeoJsonTooltip(fields=["category"], aliases=[label("service", lang)]),
             ).add_to(group)
-        mask = (
-            _uncovered_points(homes, access, category.id, float(row["threshold_m"])) if draw_points else None
-        )
+        mask = _uncovered_points(homes, access, category.id, float(row["threshold_m"]))
         if mask is not None and mask.any():
-            spots = _shift(homes[mask], crs)
-            folium.GeoJson(
-                _geojson(spots, ["population"]),
-                marker=folium.CircleMarker(radius=3),
-                style_function=lambda f: {
-                    "color": "#000000",
-                    "weight": 1,
-                    "fillColor": "#ffffff",
-                    "fill": True,
-                    "fillOpacity": 1,
-                    "radius": 3,
-                },
-                tooltip=folium.GeoJsonTooltip(fields=["population"], aliases=[label("blind", lang)]),
-            ).add_to(group)
+            if not draw_points and hexes is None:
+                codes, inverse, _ = hex_index(homes, DEFAULT_MAP_MAX_BLIND_CELLS)
+                hexes = (inverse, np.array(hex_polygons(codes), dtype=object))
+            _blind_spots(group, homes, mask, None if draw_points else hexes, crs, lang)
         group.add_to(fmap)
         names.append(group.get_name())
         legend.append(
