@@ -9,7 +9,9 @@ A study map has:
 - facilities per category in toggleable layers; every category of the profile in the legend,
   those without a facility marked as such;
 - per category a service area (服务范围) layer, switched on one at a time (the layer control
-  keeps at most one of them on), with the residents not covered (盲区) in the legend;
+  keeps at most one of them on), drawn generalised (holes under 1 ha filled), with the homes
+  outside it (盲区: points, or hexagons counting their residents on large maps) and the
+  residents not covered in the legend;
 - graded isochrones (one colour per budget) with origin markers and a legend;
 - suggested sites named by the nearest named street (or facility), residents gained as
   whole numbers, coordinates to 6 decimals;
