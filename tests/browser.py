@@ -90,3 +90,77 @@ def screenshot_is_not_blank(driver, path: Path) -> tuple[bool, int]:
     pixels = np.asarray(Image.open(path).convert("RGB")).reshape(-1, 3)
     colours = np.unique(pixels // 16, axis=0).shape[0]
     return colours > 20, colours
+
+
+# every text a reader of the map can see: the page (legend, layer control, attribution, scale)
+# plus the tooltip and popup of the first features of every GeoJSON layer, on the map or not
+MAP_TEXT_JS = """
+const texts = [document.body.innerText];
+const seen = new Set();
+for (const key of Object.keys(window)) {
+  let value;
+  try { value = window[key]; } catch (e) { continue; }
+  if (!(value instanceof L.GeoJSON) || seen.has(value)) { continue; }
+  seen.add(value);
+  let k = 0;
+  value.eachLayer(function (layer) {
+    if (k++ > 40) { return; }
+    const own = [layer.getTooltip && layer.getTooltip(), layer.getPopup && layer.getPopup()];
+    for (const bound of [...own, value.getTooltip(), value.getPopup()]) {
+      if (!bound) { continue; }
+      let content = bound._content;
+      if (typeof content === 'function') { content = content(layer); }
+      if (content instanceof HTMLElement) {
+        const host = document.createElement('div');
+        host.style.position = 'absolute'; host.style.left = '-10000px';
+        host.appendChild(content); document.body.appendChild(host);
+        content = host.innerText; host.remove();
+      }
+      texts.push(String(content));
+    }
+  });
+}
+return texts.join('\\n');
+"""
+
+RECT_JS = """
+const el = document.querySelector(arguments[0]);
+if (!el) { return null; }
+const r = el.getBoundingClientRect();
+const style = window.getComputedStyle(el);
+return {left: r.left, top: r.top, right: r.right, bottom: r.bottom, width: r.width, height: r.height,
+        visible: style.visibility !== 'hidden' && style.display !== 'none', text: el.innerText};
+"""
+
+
+def element_rect(driver, selector: str) -> dict | None:
+    """Bounding box (viewport pixels), visibility and text of the first element matching a selector."""
+    return driver.execute_script(RECT_JS, selector)
+
+
+def overlaps(a: dict, b: dict) -> bool:
+    """Whether two bounding boxes intersect."""
+    return (
+        a["left"] < b["right"]
+        and b["left"] < a["right"]
+        and a["top"] < b["bottom"]
+        and b["top"] < a["bottom"]
+    )
+
+
+def open_map_timed(driver, path: Path, timeout_s: float = 120.0) -> float:
+    """Open a map and return the seconds until the load event has fired and Leaflet is ready."""
+    import time
+
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    start = time.perf_counter()
+    driver.get(Path(path).resolve().as_uri())  # returns after the load event
+    WebDriverWait(driver, timeout_s, poll_frequency=0.02).until(
+        lambda d: d.execute_script(
+            "const el = document.querySelector('.folium-map');"
+            "return document.readyState === 'complete' && !!el && typeof L !== 'undefined' && !!window[el.id]"
+            " && window[el.id]._loaded === true;"
+        )
+    )
+    return time.perf_counter() - start

@@ -66,6 +66,22 @@ DEFAULT_BASEMAP = "osm"
 BASEMAPS = ("osm", "amap", "tianditu", "none")
 DEFAULT_HALF_WIDTH_M = 25.0
 """Street half-width that isochrones are buffered by, metres."""
+DEFAULT_SERVICE_AREA_CELL_M = 5.0
+"""Grid spacing of the distance field that service areas are contoured from, metres."""
+DEFAULT_SERVICE_AREA_MAX_CELLS = 40_000_000
+"""Largest distance-field raster of a service area (about 320 MB); larger extents go in tiles."""
+DEFAULT_MAP_MAX_POINTS = 5_000
+"""Above this many homes the map draws them as hexagons (each counts its homes), never a sample."""
+DEFAULT_MAP_MAX_CELLS = 10_000
+"""The map picks the finest H3 resolution that gives at most this many hexagons."""
+DEFAULT_MAP_MAX_BLIND_CELLS = 1_500
+"""On maps drawn with hexagons, homes outside each service area go in at most this many hexagons."""
+DEFAULT_MAP_SIMPLIFY_M = 2.0
+"""Service areas are drawn on the map simplified to this tolerance, metres (files keep them exact)."""
+DEFAULT_MAP_MIN_HOLE_M2 = 10_000.0
+"""Holes of service areas smaller than this (street blocks) are filled on the map, square metres."""
+TIANDITU_KEY_ENV = "TIANDITU_KEY"
+"""Environment variable holding the Tianditu (天地图) browser key for ``basemap="tianditu"``."""
 
 # --------------------------------------------------------------------------- the default study
 HEBI_CENTRAL_PLACES = (

@@ -1,0 +1,414 @@
+"""Service areas (服务范围) and blind spots (盲区) per category of facility.
+
+A category's service area is the street area from which a facility of that kind lies within
+the category's threshold: one multi-source distance field from all its facilities at once,
+routed on `walkcircle.routing.routing_graph` (facilities are sources, as in
+`walkcircle.access`), every street piece within the threshold kept (the reachable part of
+frontier edges included), plus each facility's walk to the street, then buffered by a street
+half-width and contoured with `walkcircle.isochrones.buffer_lines_raster`, exactly like an
+isochrone whose origins are all the facilities of the category.
+
+Blind spots are the homes outside: ``AccessResult.nearest_m[:, c] > threshold`` (off-network
+homes and homes on islands without that category included, since their distance is ``inf``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from walkcircle import paths
+from walkcircle.defaults import (
+    DEFAULT_HALF_WIDTH_M,
+    DEFAULT_SERVICE_AREA_CELL_M,
+    DEFAULT_SERVICE_AREA_MAX_CELLS,
+    DEFAULT_SNAP_CAP_M,
+)
+from walkcircle.errors import InputError
+from walkcircle.geodesy import to_lonlat
+from walkcircle.isochrones import buffer_lines_raster, edge_substrings, reached_pieces
+from walkcircle.network import WalkNetwork
+from walkcircle.routing import routing_graph
+
+if TYPE_CHECKING:
+    from walkcircle.access import AccessResult
+
+__all__ = ["SERVICE_AREA_COLUMNS", "blind_spots", "buffer_lines_tiled", "covered_mask", "service_areas"]
+
+SERVICE_AREA_COLUMNS = [
+    "category",
+    "threshold_m",
+    "facilities",
+    "homes_covered",
+    "homes_not_covered",
+    "residents_covered",
+    "residents_not_covered",
+    "area_m2",
+]
+
+
+def covered_mask(access: AccessResult, category: str, threshold_m: float | None = None) -> np.ndarray:
+    """Homes within a category's threshold of a facility of that category.
+
+    Parameters
+    ----------
+    access
+        Access results of the homes.
+    category
+        Category id.
+    threshold_m
+        Threshold, metres (default: the one the access was computed with).
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean per home; ``False`` for unreachable homes (``inf``).
+    """
+    c = access.column(category)
+    limit = float(access.threshold_m[c]) if threshold_m is None else float(threshold_m)
+    return access.nearest_m[:, c] <= limit
+
+
+def _population(homes: pd.DataFrame | None, n: int) -> np.ndarray | None:
+    if homes is None or "population" not in homes.columns:
+        return None
+    if len(homes) != n:
+        msg = f"homes table has {len(homes)} rows but the access results {n}; pass the homes the access was computed for"
+        raise InputError(msg)
+    population = homes["population"].to_numpy(np.float64)
+    if not np.isfinite(population).all() or (population < 0).any():
+        msg = "homes table: column population must be finite and >= 0; fix or drop the bad rows"
+        raise InputError(msg)
+    return population
+
+
+def _area_geometry(
+    network: WalkNetwork,
+    graph_pieces: tuple[np.ndarray, np.ndarray, np.ndarray],
+    connectors: np.ndarray,
+    half_width_m: float,
+    cell_m: float,
+) -> shapely.Geometry:
+    """Buffer the reached street pieces and facility connectors (projected CRS)."""
+    parent, from_m, to_m = graph_pieces
+    coords, piece = edge_substrings(network, parent, from_m, to_m)
+    lines = list(shapely.linestrings(coords, indices=piece)) if coords.size else []
+    lines.extend(connectors)
+    if not lines:
+        return shapely.Polygon()
+    return buffer_lines_tiled(np.array(lines, dtype=object), half_width_m, cell_m)
+
+
+def buffer_lines_tiled(
+    lines: np.ndarray,
+    half_width_m: float,
+    cell_m: float,
+    tile_m: float | None = None,
+    max_cells: int = DEFAULT_SERVICE_AREA_MAX_CELLS,
+) -> shapely.Geometry:
+    """`walkcircle.isochrones.buffer_lines_raster`, in square tiles when one raster would be huge.
+
+    A city-wide service area on one grid needs a raster of the whole city. Up to `max_cells`
+    grid vertices it is one raster; beyond, tiles (aligned to the cell lattice) are buffered one
+    at a time from the lines clipped to the tile plus the buffer's reach (so the distance field
+    inside the tile is exact), cut to the tile and joined, so memory stays bounded; tiles
+    without lines cost nothing.
+
+    Parameters
+    ----------
+    lines
+        LineStrings in a projected CRS (metres).
+    half_width_m
+        Buffer distance.
+    cell_m
+        Grid spacing.
+    tile_m
+        Tile side, metres (rounded to whole cells); default: from `max_cells`.
+    max_cells
+        Largest raster (grid vertices) buffered in one piece.
+
+    Returns
+    -------
+    shapely.Geometry
+        (Multi)Polygon with holes, or an empty polygon.
+    """
+    if len(lines) == 0:
+        return shapely.Polygon()
+    x0, y0, x1, y1 = shapely.total_bounds(lines)
+    reach = half_width_m + 2 * cell_m
+    if tile_m is None:
+        if (x1 - x0 + 2 * reach) * (y1 - y0 + 2 * reach) / cell_m**2 <= max_cells:
+            return buffer_lines_raster(lines, half_width_m, cell_m)
+        tile_m = np.sqrt(max_cells) * cell_m - 2 * reach
+    if max(x1 - x0, y1 - y0) <= tile_m:
+        return buffer_lines_raster(lines, half_width_m, cell_m)
+    side = max(1, round(tile_m / cell_m)) * cell_m
+    tree = shapely.STRtree(lines)
+    # tile edges computed once, so neighbouring tiles share them bit for bit
+    xs = np.floor((x0 - reach) / side) * side + side * np.arange(
+        int(np.ceil((x1 - x0 + 2 * reach) / side)) + 2
+    )
+    ys = np.floor((y0 - reach) / side) * side + side * np.arange(
+        int(np.ceil((y1 - y0 + 2 * reach) / side)) + 2
+    )
+    pieces = []
+    for i in range(xs.size - 1):
+        for j in range(ys.size - 1):
+            cut = _tile_area(lines, tree, (xs[i], ys[j], xs[i + 1], ys[j + 1]), half_width_m, cell_m, reach)
+            if cut is not None:
+                pieces.append(cut)
+    if not pieces:
+        return shapely.Polygon()
+    polygons = shapely.get_parts(np.array(pieces, dtype=object))
+    return _join_tiles(polygons[shapely.get_type_id(polygons) == 3])
+
+
+def _join_tiles(polygons: np.ndarray) -> shapely.Geometry:
+    """Join polygons cut along tile lines: union the outlines, then put the holes back.
+
+    The holes (street blocks) hold most vertices and never touch a tile line, so only the outer
+    rings go through the union, which is a coverage union (the tiles meet along lattice lines
+    where both sides traced the same field); coordinates are rounded to the millimetre first,
+    since each tile's grid origin differs and the same crossing can differ in the last bits.
+    """
+    rings, owner = shapely.get_rings(polygons, return_index=True)
+    is_shell = np.r_[True, owner[1:] != owner[:-1]]
+    shells = shapely.transform(shapely.polygons(rings[is_shell]), lambda c: np.round(c, 3))
+    holes = rings[~is_shell]
+    try:
+        outline = shapely.coverage_union_all(shells)
+        if not outline.is_valid:
+            outline = shapely.union_all(shells)
+    except shapely.errors.GEOSException:
+        outline = shapely.union_all(shells)
+    parts = shapely.get_parts(outline)
+    parts = parts[shapely.get_type_id(parts) == 3]
+    extra: list[list[shapely.Geometry]] = [[] for _ in range(parts.size)]
+    if holes.size:
+        inside = shapely.point_on_surface(shapely.polygons(holes))
+        hole_idx, part_idx = shapely.STRtree(parts).query(inside, predicate="within")
+        for h, k in zip(hole_idx, part_idx, strict=True):
+            extra[k].append(holes[h])
+    joined = [shapely.Polygon(p.exterior, [*p.interiors, *extra[k]]) for k, p in enumerate(parts)]
+    return joined[0] if len(joined) == 1 else shapely.MultiPolygon(joined)
+
+
+def _tile_area(
+    lines: np.ndarray,
+    tree: shapely.STRtree,
+    box: tuple[float, float, float, float],
+    half_width_m: float,
+    cell_m: float,
+    reach: float,
+) -> shapely.Geometry | None:
+    """Buffer the lines within one tile (None when the tile holds none of the buffer)."""
+    tx0, ty0, tx1, ty1 = box
+    outer = (tx0 - reach, ty0 - reach, tx1 + reach, ty1 + reach)
+    near = tree.query(shapely.box(*outer))
+    if near.size == 0:
+        return None
+    clipped = shapely.clip_by_rect(lines[near], *outer)
+    parts = shapely.get_parts(clipped[~shapely.is_empty(clipped)])  # clipping can split a line
+    parts = parts[shapely.get_type_id(parts) == 1]
+    if parts.size == 0:
+        return None
+    cut = shapely.clip_by_rect(buffer_lines_raster(parts, half_width_m, cell_m), tx0, ty0, tx1, ty1)
+    return None if cut.is_empty else cut
+
+
+def service_areas(
+    network: WalkNetwork,
+    facilities: gpd.GeoDataFrame | pd.DataFrame,
+    thresholds_m: Mapping[str, float],
+    access: AccessResult | None = None,
+    homes: pd.DataFrame | None = None,
+    categories: Sequence[str] | None = None,
+    half_width_m: float = DEFAULT_HALF_WIDTH_M,
+    cell_m: float = DEFAULT_SERVICE_AREA_CELL_M,
+    snap_cap_m: float = DEFAULT_SNAP_CAP_M,
+) -> gpd.GeoDataFrame:
+    """Service area of every category: the streets within its threshold of one of its facilities.
+
+    Parameters
+    ----------
+    network
+        The walking network.
+    facilities
+        Facilities with ``category``, ``lon``, ``lat`` (WGS-84).
+    thresholds_m
+        Category id -> threshold, metres (e.g. ``dict(zip(access.categories,
+        access.threshold_m))``).
+    access
+        Access results of the homes: gives the covered / not covered counts (blind spots).
+        Without it those columns are ``<NA>``.
+    homes
+        The homes `access` was computed for, with ``population`` (residents columns are
+        ``<NA>`` without it).
+    categories
+        Categories, in order (default: the keys of `thresholds_m`). A category without a
+        facility on the network gets an empty polygon and every home not covered.
+    half_width_m
+        Street half-width the reached streets are buffered by, metres.
+    cell_m
+        Grid spacing of the contoured distance field, metres (<= `half_width_m`).
+    snap_cap_m
+        Facilities farther than this from every street are not used (as in access).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per category: ``category``, ``threshold_m``, ``facilities`` (on the network),
+        ``homes_covered``, ``homes_not_covered``, ``residents_covered``,
+        ``residents_not_covered``, ``area_m2`` and the (Multi)Polygon, holes kept, in WGS-84.
+    """
+    categories = list(thresholds_m) if categories is None else list(categories)
+    missing = [c for c in categories if c not in thresholds_m]
+    if missing:
+        msg = f"no threshold for categor{'y' if len(missing) == 1 else 'ies'} {', '.join(missing)}; give thresholds_m for every category"
+        raise InputError(msg)
+    lacking = [c for c in ("category", "lon", "lat") if c not in facilities.columns]
+    if lacking:
+        msg = f"facilities table lacks column(s) {', '.join(lacking)}"
+        raise InputError(msg)
+    if half_width_m <= 0 or not 0 < cell_m <= half_width_m:
+        msg = f"need half_width_m > 0 and 0 < cell_m <= half_width_m (got {half_width_m}, {cell_m})"
+        raise InputError(msg)
+    limits = np.array([float(thresholds_m[c]) for c in categories], np.float64)
+    if (limits <= 0).any() or not np.isfinite(limits).all():
+        msg = (
+            f"thresholds must be finite and > 0 m (got {dict(zip(categories, limits.tolist(), strict=True))})"
+        )
+        raise InputError(msg)
+
+    fac_cat = facilities["category"].astype(str).to_numpy()
+    fac_lon = facilities["lon"].to_numpy(np.float64)
+    fac_lat = facilities["lat"].to_numpy(np.float64)
+    snapped = network.snap(fac_lon, fac_lat, snap_cap_m)
+    graph = routing_graph(network, {"facilities": (snapped, "source")})
+    fac_node = graph.point_node["facilities"]
+    fac_x, fac_y = network.project(fac_lon, fac_lat)
+    groups, members = [], []
+    for cid in categories:
+        rows = np.flatnonzero((fac_cat == cid) & (fac_node >= 0))
+        members.append(rows)
+        groups.append(fac_node[rows])
+    limit = float(limits.max()) if limits.size else 0.0
+    dist, _ = paths.nearest(graph.csr, groups, limit=limit) if categories else (np.zeros((0, 0)), None)
+
+    geoms = []
+    for g, rows in enumerate(members):
+        if rows.size == 0:
+            geoms.append(shapely.Polygon())
+            continue
+        near = rows[snapped.offset_m[rows] <= limits[g]]
+        # each facility's walk to the street (a point where it sits on the street)
+        connectors = shapely.linestrings(
+            np.stack(
+                [
+                    np.column_stack([fac_x[near], fac_y[near]]),
+                    np.column_stack([snapped.x[near], snapped.y[near]]),
+                ],
+                axis=1,
+            )
+        )
+        pieces = reached_pieces(graph, dist[g], float(limits[g]))
+        geoms.append(_area_geometry(network, pieces, connectors, half_width_m, cell_m))
+
+    projected = np.array(geoms, dtype=object)
+    frame = pd.DataFrame(
+        {
+            "category": categories,
+            "threshold_m": limits,
+            "facilities": [int(m.size) for m in members],
+        }
+    )
+    _add_counts(frame, access, homes, categories, limits)
+    frame["area_m2"] = shapely.area(projected) if projected.size else np.zeros(0)
+    wgs = (
+        shapely.transform(projected, lambda c: np.column_stack(to_lonlat(c[:, 0], c[:, 1], network.epsg)))
+        if projected.size
+        else []
+    )
+    return gpd.GeoDataFrame(frame[SERVICE_AREA_COLUMNS], geometry=list(wgs), crs="EPSG:4326")
+
+
+def _add_counts(
+    frame: pd.DataFrame,
+    access: AccessResult | None,
+    homes: pd.DataFrame | None,
+    categories: list[str],
+    limits: np.ndarray,
+) -> None:
+    """Fill the covered / not covered columns (``<NA>`` where the inputs are missing)."""
+    n = len(categories)
+    homes_in = pd.array([pd.NA] * n, dtype="Int64")
+    homes_out = pd.array([pd.NA] * n, dtype="Int64")
+    res_in = pd.array([pd.NA] * n, dtype="Float64")
+    res_out = pd.array([pd.NA] * n, dtype="Float64")
+    if access is not None:
+        population = _population(homes, access.nearest_m.shape[0])
+        for g, cid in enumerate(categories):
+            covered = covered_mask(access, cid, limits[g])
+            homes_in[g] = int(covered.sum())
+            homes_out[g] = int((~covered).sum())
+            if population is not None:
+                res_in[g] = float(population[covered].sum())
+                res_out[g] = float(population[~covered].sum())
+    frame["homes_covered"] = homes_in
+    frame["homes_not_covered"] = homes_out
+    frame["residents_covered"] = res_in
+    frame["residents_not_covered"] = res_out
+
+
+def blind_spots(
+    homes: gpd.GeoDataFrame, access: AccessResult, categories: Sequence[str] | None = None
+) -> gpd.GeoDataFrame:
+    """List the homes outside each category's service area (盲区), one row per home and category.
+
+    Parameters
+    ----------
+    homes
+        The homes `access` was computed for (same order), with a geometry and optionally
+        ``population`` and ``community``.
+    access
+        Their access results.
+    categories
+        Categories (default: all of `access`).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``home`` (row position in `homes`), ``category``, ``nearest_m`` (``inf`` where
+        unreachable), ``threshold_m``, ``population`` (1 per home without that column),
+        ``community`` (when present) and the home's geometry.
+    """
+    if len(homes) != access.nearest_m.shape[0]:
+        msg = f"homes table has {len(homes)} rows but the access results {access.nearest_m.shape[0]}; pass the homes the access was computed for"
+        raise InputError(msg)
+    categories = list(access.categories) if categories is None else list(categories)
+    population = _population(homes, len(homes))
+    parts = []
+    for cid in categories:
+        c = access.column(cid)
+        idx = np.flatnonzero(~covered_mask(access, cid))
+        part = pd.DataFrame(
+            {
+                "home": idx,
+                "category": cid,
+                "nearest_m": access.nearest_m[idx, c],
+                "threshold_m": float(access.threshold_m[c]),
+                "population": population[idx] if population is not None else np.ones(idx.size),
+            }
+        )
+        if "community" in homes.columns:
+            part["community"] = homes["community"].to_numpy()[idx]
+        part["geometry"] = homes.geometry.to_numpy()[idx]
+        parts.append(part)
+    columns = ["home", "category", "nearest_m", "threshold_m", "population", "geometry"]
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=homes.crs or "EPSG:4326")
