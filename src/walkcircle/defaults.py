@@ -66,7 +66,7 @@ DEFAULT_BASEMAP = "osm"
 BASEMAPS = ("osm", "amap", "tianditu", "none")
 DEFAULT_HALF_WIDTH_M = 25.0
 """Street half-width that isochrones are buffered by, metres."""
-DEFAULT_SERVICE_AREA_CELL_M = 5.0
+DEFAULT_SERVICE_AREA_CELL_M = 10.0
 """Grid spacing of the distance field that service areas are contoured from, metres."""
 DEFAULT_SERVICE_AREA_MAX_CELLS = 40_000_000
 """Largest distance-field raster of a service area (about 320 MB); larger extents go in tiles."""

@@ -307,6 +307,8 @@ def write_study(
         iso = isochrones_around(
             results.network, points, outputs.isochrone_minutes, settings.routing.speed_kmh
         )
+    if outputs.service_areas:
+        study.service_areas()  # into results (GeoPackage layer, summary) before the tables are written
     progress("writing tables")
     export_results(
         results,
@@ -330,6 +332,8 @@ def write_study(
         fmap = study_map(
             results.homes, results.facilities, study.profile, results.communities, iso, results.suggestions,
             lang=settings.lang, basemap=outputs.basemap, title=title, demo=settings.sources.demo,
+            service_areas=results.service_areas, access=results.access, network=results.network,
+            isochrone_origins=points or None,
         )  # fmt: skip
         save_map(fmap, folder / "map.html", offline=outputs.offline)
     if outputs.report:

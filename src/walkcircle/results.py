@@ -49,6 +49,8 @@ class StudyResults:
     suggestions: list[Suggestion]
     access: AccessResult
     summary: dict[str, Any]
+    service_areas: gpd.GeoDataFrame | None = None
+    """Per category, the street area within its threshold of a facility (`Study.service_areas`)."""
 
 
 def _weighted(values: pd.Series | np.ndarray, weights: np.ndarray) -> float:

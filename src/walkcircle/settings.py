@@ -137,6 +137,8 @@ class OutputSettings:
     isochrone_minutes: tuple[float, ...] = d.DEFAULT_TIERS_MIN
     crs: str = d.DEFAULT_OUTPUT_CRS
     half_width_m: float = d.DEFAULT_HALF_WIDTH_M
+    service_areas: bool = True
+    service_area_cell_m: float = d.DEFAULT_SERVICE_AREA_CELL_M
     pdf: bool = True
     workbook: bool = True
 
@@ -281,6 +283,15 @@ _KEYS = (
     Key("outputs.crs", "outputs.crs", "output_crs", "epsg"),
     Key(
         "outputs.half_width_m", "outputs.half_width_m", "half_width_m", "number", low=0, high=500, strict=True
+    ),
+    Key("outputs.service_areas", "outputs.service_areas", "service_areas", "flag"),
+    Key(
+        "outputs.service_area_cell_m",
+        "outputs.service_area_cell_m",
+        "service_area_cell_m",
+        "number",
+        low=0.5,
+        high=100,
     ),
     Key("outputs.pdf", "outputs.pdf", "pdf", "flag"),
     Key("outputs.workbook", "outputs.workbook", "workbook", "flag"),

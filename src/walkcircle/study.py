@@ -73,6 +73,7 @@ STEPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "home_snap": (("routing.snap_cap_m",), ("homes",)),
     "access": (("routing",), ("facilities", "home_snap", "profile")),
     "results": (("name", "lang", "scoring"), ("access",)),
+    "service_areas": (("outputs.half_width_m", "outputs.service_area_cell_m"), ("results",)),
 }
 
 
@@ -586,6 +587,39 @@ class Study:
             "extract": self.extract().summary() if self.extract() is not None else None,
         }
 
+    def service_areas(self) -> gpd.GeoDataFrame:
+        """Per category, the street area from which a facility is within the threshold, with blind spots counted.
+
+        Also sets ``results.service_areas`` and the summary's ``service_areas``.
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            ``category``, ``threshold_m``, ``facilities``, ``homes_covered``, ``homes_not_covered``,
+            ``residents_covered``, ``residents_not_covered``, ``area_m2``, geometry (WGS-84).
+        """
+        if "service_areas" not in self._cache:
+            from walkcircle.service_areas import service_areas
+
+            r, o = self.results(), self._settings.outputs
+            self.progress("service areas")
+            with self.collecting("service_areas"):
+                areas = service_areas(
+                    r.network, r.facilities, dict(zip(r.access.categories, r.access.threshold_m, strict=True)),
+                    access=r.access, homes=r.homes, half_width_m=o.half_width_m, cell_m=o.service_area_cell_m,
+                    snap_cap_m=self._settings.routing.snap_cap_m,
+                )  # fmt: skip
+            r.service_areas = areas
+            r.summary["service_areas"] = {
+                row.category: {"threshold_m": float(row.threshold_m), "facilities": int(row.facilities),
+                               "homes_not_covered": int(row.homes_not_covered),
+                               "residents_not_covered": float(row.residents_not_covered),
+                               "area_km2": round(float(row.area_m2) / 1e6, 3)}
+                for row in areas.itertuples()
+            }  # fmt: skip
+            self._cache["service_areas"] = areas
+        return self._cache["service_areas"]
+
     def results(self) -> StudyResults:
         """Run the study once and keep the results until a setting they depend on changes.
 
@@ -637,6 +671,11 @@ class Study:
         kwargs.setdefault("lang", self._settings.lang)
         kwargs.setdefault("title", self._settings.name)
         kwargs.setdefault("demo", self._settings.sources.demo)
+        kwargs.setdefault("network", r.network)
+        kwargs.setdefault("access", r.access)
+        kwargs.setdefault("isochrone_origins", points or None)
+        if o.service_areas:
+            kwargs.setdefault("service_areas", self.service_areas())
         return study_map(
             r.homes,
             r.facilities,

@@ -341,6 +341,8 @@ def export_results(
         layers["communities"] = gis(communities)
     elif len(communities):
         layers["communities"] = pd.DataFrame(communities)
+    if getattr(r, "service_areas", None) is not None and len(r.service_areas):
+        layers["service_areas"] = gis(r.service_areas)
     layers["districts"] = r.districts
     layers["ledger"] = r.ledger
     suggestions = [s.sites for s in r.suggestions if len(s.sites)]
