@@ -366,7 +366,7 @@ class FacilitySeeds:
         return self.node, self.dist_m, np.repeat(np.asarray(labels, np.int64), sizes)
 
 
-def point_seeds(graph: RoutingGraph, snap: Snapped) -> FacilitySeeds:
+def point_seeds(graph: RoutingGraph, snap: Snapped, piece_order: np.ndarray | None = None) -> FacilitySeeds:
     """Seeds of points snapped onto the network but not in the graph (planned facilities).
 
     Parameters
@@ -375,6 +375,9 @@ def point_seeds(graph: RoutingGraph, snap: Snapped) -> FacilitySeeds:
         The routing graph.
     snap
         The points' snapping onto the same network.
+    piece_order
+        ``np.lexsort((graph.edge_from_m, graph.edge_parent))`` if already known
+        (`AccessState.piece_order`).
 
     Returns
     -------
@@ -382,7 +385,7 @@ def point_seeds(graph: RoutingGraph, snap: Snapped) -> FacilitySeeds:
         Two seeds per on-network point (the ends of the street piece it sits on), none for
         off-network points.
     """
-    order = np.lexsort((graph.edge_from_m, graph.edge_parent))
+    order = piece_order if piece_order is not None and piece_order.size else np.lexsort((graph.edge_from_m, graph.edge_parent))
     parent = graph.edge_parent[order]
     nodes, dists, sizes = [], [], []
     for i in range(len(snap)):
@@ -447,6 +450,8 @@ class AccessState:
     limit_order: np.ndarray
     counts: list[np.ndarray]
     arrays: tuple[np.ndarray, np.ndarray, np.ndarray] = field(repr=False, default=())  # type: ignore[assignment]
+    reverse_arrays: tuple[np.ndarray, np.ndarray, np.ndarray] = field(repr=False, default=())  # type: ignore[assignment]
+    piece_order: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.int64))
 
     @property
     def n_facilities(self) -> int:
@@ -516,9 +521,10 @@ class AccessState:
         knn_m = [kd[c] for c in range(n_cat)] if kd is not None else None
         knn_row = [rows_of(c, kl[c]) for c in range(n_cat)] if kl is not None else None
         csr = graph.csr
+        reverse = csr.T.tocsr()
         return cls(
             graph=graph,
-            reverse=csr.T.tocsr(),
+            reverse=reverse,
             home_node=np.asarray(home_node, np.int64),
             categories=list(categories),
             facility_category=np.asarray(facility_category, np.int64),
@@ -532,6 +538,8 @@ class AccessState:
             limit_order=np.asarray(limit_order, np.int64),
             counts=[np.ascontiguousarray(counts_sorted[c]) for c in range(n_cat)],
             arrays=_numba_arrays(csr),
+            reverse_arrays=_numba_arrays(reverse),
+            piece_order=np.lexsort((graph.edge_from_m, graph.edge_parent)),
         )
 
 
@@ -543,8 +551,13 @@ def _numba_arrays(csr: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.nd
     )
 
 
-def _close_lists(state: AccessState, kd: np.ndarray, kl: np.ndarray, closed: np.ndarray, c: int) -> None:
-    """Remove closed labels from the lists (in place) and refill the nodes that held them."""
+def _close_lists(
+    state: AccessState, kd: np.ndarray, kl: np.ndarray, closed: np.ndarray, c: int, opening: np.ndarray
+) -> None:
+    """Remove closed labels from the lists (in place) and refill the nodes that held them.
+
+    Facilities being opened in the same change (`opening`) are left to `_open_lists`.
+    """
     indptr, indices, weights = state.arrays
     # every node whose list holds a closed facility (a scan, not a walk of the shortest-path
     # trees: with equal distances a tree walk could miss nodes)
@@ -554,18 +567,12 @@ def _close_lists(state: AccessState, kd: np.ndarray, kl: np.ndarray, closed: np.
         return
     kd[members] = np.inf
     kl[members] = -1
-    rev = state.reverse
-    node, dist, lab = _boundary_seeds(
-        np.ascontiguousarray(rev.indptr, np.int64),
-        np.ascontiguousarray(rev.indices, np.int64),
-        np.ascontiguousarray(rev.data, np.float64),
-        kd,
-        kl,
-        members,
-        region,
-    )
+    rindptr, rindices, rweights = state.reverse_arrays
+    node, dist, lab = _boundary_seeds(rindptr, rindices, rweights, kd, kl, members, region)
     # open facilities of this category that start inside the region (planned ones do)
-    rows = np.flatnonzero((state.facility_category == c) & state.facility_open & ~closed[: state.n_facilities])
+    live = (state.facility_category == c) & state.facility_open & ~closed
+    live[opening] = False
+    rows = np.flatnonzero(live)
     s_node, s_dist, s_lab = state.seeds.select(rows).expanded(rows)
     inside = region[s_node]
     node = np.concatenate([node, s_node[inside]])
@@ -592,7 +599,7 @@ def _update_category(state: AccessState, c: int, opened: np.ndarray, closed: np.
     counts = state.counts[c].copy()
     for kd, kl in lists:
         if closed.size:
-            _close_lists(state, kd, kl, closed_mask, c)
+            _close_lists(state, kd, kl, closed_mask, c, opened)
         if opened.size:
             _open_lists(state, kd, kl, opened)
     limits = state.limits_m[c]

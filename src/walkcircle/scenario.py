@@ -324,14 +324,13 @@ def access_from_state(state: AccessState, base: AccessResult, facility_off_netwo
     on = node >= 0
     n_homes, n_cat = node.size, len(state.categories)
     n_tiers = base.tiers_min.size
-    nearest_m = np.full((n_homes, n_cat), np.inf)
-    nearest_f = np.full((n_homes, n_cat), -1, np.int64)
-    within = np.zeros((n_homes, n_cat), np.int32)
-    tiers = np.zeros((n_homes, n_cat, n_tiers), np.int32)
-    k = state.knn_m[0].shape[1] if state.knn_m else 1
-    knn_m = np.full((n_homes, n_cat, k), np.inf)
-    knn_f = np.full((n_homes, n_cat, k), -1, np.int64)
+    nearest_m, nearest_f = base.nearest_m.copy(), base.nearest_facility.copy()
+    within, tiers = base.count_within_threshold.copy(), base.tier_counts.copy()
+    knn_m, knn_f = base.knn_m.copy(), base.knn_facility.copy()
+    before = base.state if isinstance(base.state, AccessState) else None
     for c in range(n_cat):
+        if before is not None and state.counts[c] is before.counts[c] and state.nearest_m[c] is before.nearest_m[c]:
+            continue  # category untouched: the baseline's columns hold
         nearest_m[on, c] = state.nearest_m[c][node[on], 0]
         nearest_f[on, c] = state.nearest_row[c][node[on], 0]
         counts = np.empty((int(on.sum()), state.limits_m.shape[1]), np.int32)
@@ -414,7 +413,7 @@ def run_scenario(
     column = {cid: c for c, cid in enumerate(state.categories)}
     new_cat = np.array([column.get(str(c), -1) for c in planned["category"]], np.int64)
     snap = network.snap(planned["lon"].to_numpy(np.float64), planned["lat"].to_numpy(np.float64), snap_cap_m)
-    seeds = point_seeds(state.graph, snap)
+    seeds = point_seeds(state.graph, snap, state.piece_order)
     planned_status = np.where(
         new_cat < 0, "planned_unknown_category", np.where(snap.off_network, "planned_off_network", "planned")
     )
