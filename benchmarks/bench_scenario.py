@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from synthetic import street_grid  # noqa: E402
+from synthetic import street_grid
 
 N_CATEGORIES = 9
 FACILITY_SHARE = 0.02
@@ -92,7 +92,15 @@ def run_size(n_nodes, seed=0):
     fac_cat = rng.choice(cats, n_fac)
     ids = [f"f{i}" for i in range(n_fac)]
     facilities = points(
-        {"facility_id": ids, "feature_id": ids, "category": fac_cat, "name": ids, "source": "bench", "lon": fl, "lat": ft}
+        {
+            "facility_id": ids,
+            "feature_id": ids,
+            "category": fac_cat,
+            "name": ids,
+            "source": "bench",
+            "lon": fl,
+            "lat": ft,
+        }
     )
     pl, pt = near_nodes(net, rng, CHANGES)
     pids = [f"p{i}" for i in range(CHANGES)]
@@ -103,7 +111,9 @@ def run_size(n_nodes, seed=0):
     closed = rng.choice(n_fac, CHANGES, replace=False)
 
     def access(table, keep_state=False):
-        return compute_access(net, home_snap, table, cats, thresholds_m=thresholds, k=3, keep_state=keep_state)
+        return compute_access(
+            net, home_snap, table, cats, thresholds_m=thresholds, k=3, keep_state=keep_state
+        )
 
     t_base_plain, _ = median_time(lambda: access(facilities), 1)
     t_base_state, base = median_time(lambda: access(facilities, keep_state=True), 1)
@@ -113,7 +123,9 @@ def run_size(n_nodes, seed=0):
         ("close 5", None, closed, facilities.drop(index=closed).reset_index(drop=True)),
     ):
         t_full, full = median_time(lambda changed=changed: access(changed))
-        t_inc, inc = median_time(lambda plan=plan, close=close: run_scenario(net, base, facilities, plan, close))
+        t_inc, inc = median_time(
+            lambda plan=plan, close=close: run_scenario(net, base, facilities, plan, close)
+        )
         rows.append((label, t_full, t_inc, same(inc.access, full)))
     return net, len(homes), n_fac, t_base_plain, t_base_state, rows
 
@@ -123,7 +135,11 @@ def main():
     parser.add_argument("--full", action="store_true", help="also the 1M-node grid")
     parser.add_argument("--sizes", default=None, help="comma-separated node counts (overrides --full)")
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [100_000] + ([1_000_000] if args.full else [])
+    sizes = (
+        [int(s) for s in args.sizes.split(",")]
+        if args.sizes
+        else [100_000] + ([1_000_000] if args.full else [])
+    )
     # compile the kernels outside the timings
     run_size(2_000, seed=1)
     print(

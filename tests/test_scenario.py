@@ -136,6 +136,7 @@ def assert_equal_to_full(net, homes, facilities, planned, closed, k):
     return base, result
 
 
+@pytest.mark.slow
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(world=worlds())
 def test_incremental_equals_full_recompute(world):
@@ -147,6 +148,7 @@ def test_incremental_equals_full_recompute(world):
     assert_equal_to_full(net, homes, facilities, planned, closed, k)
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(world=worlds())
 def test_adding_never_lowers_and_closing_never_raises_coverage(world):
@@ -168,6 +170,7 @@ def test_adding_never_lowers_and_closing_never_raises_coverage(world):
     assert (removed.count_within_threshold <= base.count_within_threshold).all()
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(world=worlds(), world2=worlds())
 def test_scenarios_chain_and_baseline_is_untouched(world, world2):
@@ -206,8 +209,10 @@ def test_planned_point_splits_an_edge_between_homes():
     net = _line()
     homes = _points([114.3012, 114.3018, 114.3055], [35.7501] * 3, population=[1.0, 2.0, 3.0])
     facilities = _facilities([114.3000, 114.3070], [35.7500, 35.7500], ["a", "b"], "f")
-    planned = _facilities([114.3015, 114.3015], [35.7502, 35.7498], ["a", "b"], "p")  # same edge as homes 0, 1
-    base, result = assert_equal_to_full(net, homes, facilities, planned, np.array([0]), 2)
+    planned = _facilities(
+        [114.3015, 114.3015], [35.7502, 35.7498], ["a", "b"], "p"
+    )  # same edge as homes 0, 1
+    _, result = assert_equal_to_full(net, homes, facilities, planned, np.array([0]), 2)
     assert (result.access.nearest_facility[:2, 0] == 2).all()
     assert set(result.facilities["status"]) == {"open", "closed", "planned"}
 
@@ -286,7 +291,9 @@ def test_change_tables_by_hand():
     comm = t.communities.set_index("community")
     assert comm.loc["x", "passes_now"] and not comm.loc["x", "meets_all_baseline"]
     assert comm.loc["x", "categories_now_passing"] == "a"
-    assert not comm.loc["y", "meets_all_planned"] and comm.loc["y", "coverage_a_planned"] == pytest.approx(30 / 70)
+    assert not comm.loc["y", "meets_all_planned"] and comm.loc["y", "coverage_a_planned"] == pytest.approx(
+        30 / 70
+    )
     assert comm.loc["y", "residents_newly_covered"] == 30.0
     assert comm.loc["y", "residents_newly_uncovered"] == 40.0
     assert sorted(zip(t.changes["home_id"], t.changes["change"], strict=True)) == [
@@ -351,7 +358,9 @@ def test_three_planned_elderly_care_centres(tsinghua_osm, tsinghua_net, tmp_path
     assert reached_after[col] > reached_before[col]
     others = [c for c in range(len(cats)) if c != col]
     np.testing.assert_array_equal(after.nearest_m[:, others], before.nearest_m[:, others])
-    np.testing.assert_array_equal(after.count_within_threshold[:, others], before.count_within_threshold[:, others])
+    np.testing.assert_array_equal(
+        after.count_within_threshold[:, others], before.count_within_threshold[:, others]
+    )
     # the same as a run that has them as ordinary facilities
     full = access(pd.concat([facilities, planned], ignore_index=True))
     np.testing.assert_array_equal(after.reached, full.reached)

@@ -174,5 +174,9 @@ def compare_studies(
         labels=COMPARE_LABELS,
     )
     return Comparison(
-        a, b, tables, [c for c in a.categories if c not in cats_b], [c for c in b.categories if c not in set(shared)]
+        a,
+        b,
+        tables,
+        [c for c in a.categories if c not in cats_b],
+        [c for c in b.categories if c not in set(shared)],
     )

@@ -237,6 +237,26 @@ def _pop_min(hk, hn, pos, size):  # noqa: ANN001, ANN202
 
 
 @njit(cache=True, nogil=True)
+def _seed_heap(nodes, dists, limit, dist, pos, hk, hn, touched):  # noqa: ANN001, ANN202
+    """Put one source's seeds (within `limit`) on an empty indexed heap; return (touched, size)."""
+    n_touched = 0
+    size = 0
+    for i in range(nodes.size):
+        v = nodes[i]
+        d = dists[i]
+        if d <= limit and d < dist[v]:
+            dist[v] = d
+            if pos[v] == -1:
+                touched[n_touched] = v
+                n_touched += 1
+                _sift_up(hk, hn, pos, size, d, v)
+                size += 1
+            else:
+                _sift_up(hk, hn, pos, pos[v], d, v)
+    return n_touched, size
+
+
+@njit(cache=True, nogil=True)
 def _counts_delta(indptr, indices, weights, seed_ptr, seed_node, seed_d, limits, counts, sign):  # noqa: ANN001, ANN202
     """Add `sign` to the counts of every node within each limit of each source (bounded searches)."""
     n = counts.shape[0]
@@ -248,21 +268,16 @@ def _counts_delta(indptr, indices, weights, seed_ptr, seed_node, seed_d, limits,
     hn = np.empty(n, np.int64)
     touched = np.empty(n, np.int64)
     for s in range(seed_ptr.size - 1):
-        n_touched = 0
-        size = 0
-        for i in range(seed_ptr[s], seed_ptr[s + 1]):
-            v = seed_node[i]
-            d = seed_d[i]
-            if d <= limit and d < dist[v]:
-                if pos[v] == -1:
-                    touched[n_touched] = v
-                    n_touched += 1
-                    dist[v] = d
-                    _sift_up(hk, hn, pos, size, d, v)
-                    size += 1
-                else:
-                    dist[v] = d
-                    _sift_up(hk, hn, pos, pos[v], d, v)
+        n_touched, size = _seed_heap(
+            seed_node[seed_ptr[s] : seed_ptr[s + 1]],
+            seed_d[seed_ptr[s] : seed_ptr[s + 1]],
+            limit,
+            dist,
+            pos,
+            hk,
+            hn,
+            touched,
+        )
         while size > 0:
             u, size = _pop_min(hk, hn, pos, size)
             du = dist[u]
@@ -385,7 +400,11 @@ def point_seeds(graph: RoutingGraph, snap: Snapped, piece_order: np.ndarray | No
         Two seeds per on-network point (the ends of the street piece it sits on), none for
         off-network points.
     """
-    order = piece_order if piece_order is not None and piece_order.size else np.lexsort((graph.edge_from_m, graph.edge_parent))
+    order = (
+        piece_order
+        if piece_order is not None and piece_order.size
+        else np.lexsort((graph.edge_from_m, graph.edge_parent))
+    )
     parent = graph.edge_parent[order]
     nodes, dists, sizes = [], [], []
     for i in range(len(snap)):
@@ -587,8 +606,10 @@ def _open_lists(state: AccessState, kd: np.ndarray, kl: np.ndarray, rows: np.nda
     _spread(indptr, indices, weights, kd, kl, node, dist, lab, np.zeros(1, np.bool_), False)
 
 
-def _update_category(state: AccessState, c: int, opened: np.ndarray, closed: np.ndarray) -> dict[str, np.ndarray]:
-    """New arrays of category `c` after closing rows `closed` and opening rows `opened`."""
+def _update_category(
+    state: AccessState, c: int, opened: np.ndarray, closed: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Return category `c`'s new arrays after closing rows `closed` and opening rows `opened`."""
     indptr, indices, weights = state.arrays
     closed_mask = np.zeros(state.n_facilities, np.bool_)
     closed_mask[closed] = True

@@ -150,8 +150,16 @@ def read_closed_table(path: str | Path, crs: str | None = None) -> pd.DataFrame:
     out = pd.DataFrame(index=table.index)
     for col in ("facility_id", "name", "category"):
         out[col] = table[col].astype(str).str.strip() if col in table.columns else ""
-    lon = pd.to_numeric(table.get("lon", pd.Series(np.nan, table.index)), errors="coerce").to_numpy(np.float64).copy()
-    lat = pd.to_numeric(table.get("lat", pd.Series(np.nan, table.index)), errors="coerce").to_numpy(np.float64).copy()
+    lon = (
+        pd.to_numeric(table.get("lon", pd.Series(np.nan, table.index)), errors="coerce")
+        .to_numpy(np.float64)
+        .copy()
+    )
+    lat = (
+        pd.to_numeric(table.get("lat", pd.Series(np.nan, table.index)), errors="coerce")
+        .to_numpy(np.float64)
+        .copy()
+    )
     has_point = np.isfinite(lon) & np.isfinite(lat)
     if has_point.any():
         if crs is None:
@@ -203,7 +211,8 @@ def _match_one(
         best = int(np.argmin(dist)) if dist.size else -1
         if best >= 0 and dist[best] <= tolerance_m:
             return np.array([best]), ""
-        return np.zeros(0, np.int64), f"no facility{' of ' + row['category'] if row['category'] else ''} within {tolerance_m:g} m"
+        kind = f" of {row['category']}" if row["category"] else ""
+        return np.zeros(0, np.int64), f"no facility{kind} within {tolerance_m:g} m"
     if row["name"]:
         hit = np.flatnonzero((facilities["name"].astype(str).to_numpy() == row["name"]) & in_cat)
         features = facilities["feature_id"].astype(str).to_numpy()[hit]
@@ -216,7 +225,9 @@ def _match_one(
 
 
 def match_closed(
-    closed: pd.DataFrame | Sequence[str], facilities: pd.DataFrame, tolerance_m: float = DEFAULT_CLOSED_MATCH_M
+    closed: pd.DataFrame | Sequence[str],
+    facilities: pd.DataFrame,
+    tolerance_m: float = DEFAULT_CLOSED_MATCH_M,
 ) -> ClosedMatch:
     """Match a closure list to existing facilities: by id, else by point, else by name.
 
@@ -303,7 +314,9 @@ def _open_counts(facilities: pd.DataFrame) -> dict[str, int]:
     return {str(k): int(v) for k, v in live["category"].astype(str).value_counts().items()}
 
 
-def access_from_state(state: AccessState, base: AccessResult, facility_off_network: np.ndarray) -> AccessResult:
+def access_from_state(
+    state: AccessState, base: AccessResult, facility_off_network: np.ndarray
+) -> AccessResult:
     """Read every home's results out of a state, in `compute_access`'s layout.
 
     Parameters
@@ -322,14 +335,18 @@ def access_from_state(state: AccessState, base: AccessResult, facility_off_netwo
     """
     node = state.home_node
     on = node >= 0
-    n_homes, n_cat = node.size, len(state.categories)
+    n_cat = len(state.categories)
     n_tiers = base.tiers_min.size
     nearest_m, nearest_f = base.nearest_m.copy(), base.nearest_facility.copy()
     within, tiers = base.count_within_threshold.copy(), base.tier_counts.copy()
     knn_m, knn_f = base.knn_m.copy(), base.knn_facility.copy()
     before = base.state if isinstance(base.state, AccessState) else None
     for c in range(n_cat):
-        if before is not None and state.counts[c] is before.counts[c] and state.nearest_m[c] is before.nearest_m[c]:
+        if (
+            before is not None
+            and state.counts[c] is before.counts[c]
+            and state.nearest_m[c] is before.nearest_m[c]
+        ):
             continue  # category untouched: the baseline's columns hold
         nearest_m[on, c] = state.nearest_m[c][node[on], 0]
         nearest_f[on, c] = state.nearest_row[c][node[on], 0]
@@ -406,7 +423,11 @@ def run_scenario(
         raise InputError(msg)
     notes: list[str] = []
     closed_rows = np.asarray(closed_rows, np.int64)
-    base = facilities if "status" in facilities.columns else _with_status(facilities, np.full(len(facilities), "open"))
+    base = (
+        facilities
+        if "status" in facilities.columns
+        else _with_status(facilities, np.full(len(facilities), "open"))
+    )
     status = base["status"].to_numpy(object).copy()
     status[closed_rows] = "closed"
     planned = planned if planned is not None else suggestions_to_planned([])
@@ -536,7 +557,8 @@ def _community_rows(
     a, b = labels
     homes = homes.reset_index(drop=True)
     before, after = (
-        s.reset_index(drop=True).assign(score=s["score"] if "score" in s.columns else np.nan) for s in (before, after)
+        s.reset_index(drop=True).assign(score=s["score"] if "score" in s.columns else np.nan)
+        for s in (before, after)
     )
     t_a = community_table(homes, before, categories, rules)
     t_b = community_table(homes, after, categories, rules)
@@ -552,8 +574,12 @@ def _community_rows(
     out["fails_now"] = out[f"meets_all_{a}"] & ~out[f"meets_all_{b}"]
     fail_a = [set(str(f).split(";")) - {""} for f in merged[f"failing_{a}"].fillna("")]
     fail_b = [set(str(f).split(";")) - {""} for f in merged[f"failing_{b}"].fillna("")]
-    out["categories_now_passing"] = [";".join(c for c in categories if c in fa - fb) for fa, fb in zip(fail_a, fail_b, strict=True)]
-    out["categories_now_failing"] = [";".join(c for c in categories if c in fb - fa) for fa, fb in zip(fail_a, fail_b, strict=True)]
+    out["categories_now_passing"] = [
+        ";".join(c for c in categories if c in fa - fb) for fa, fb in zip(fail_a, fail_b, strict=True)
+    ]
+    out["categories_now_failing"] = [
+        ";".join(c for c in categories if c in fb - fa) for fa, fb in zip(fail_a, fail_b, strict=True)
+    ]
     key = homes["community"].astype(str).to_numpy()
     pop = homes["population"].to_numpy(np.float64)
     gained = np.zeros(len(homes), bool)
@@ -563,7 +589,11 @@ def _community_rows(
         now = after[f"reached_{cid}"].to_numpy(bool)
         gained |= now & ~was
         lost |= was & ~now
-    by = pd.DataFrame({"community": key, "gained": pop * gained, "lost": pop * lost}).groupby("community").sum()
+    by = (
+        pd.DataFrame({"community": key, "gained": pop * gained, "lost": pop * lost})
+        .groupby("community")
+        .sum()
+    )
     out["residents_newly_covered"] = out["community"].map(by["gained"]).fillna(0.0).to_numpy()
     out["residents_newly_uncovered"] = out["community"].map(by["lost"]).fillna(0.0).to_numpy()
     for cid in categories:
@@ -573,7 +603,11 @@ def _community_rows(
 
 
 def _changed_homes(
-    homes: gpd.GeoDataFrame, before: pd.DataFrame, after: pd.DataFrame, categories: Sequence[str], labels: tuple[str, str]
+    homes: gpd.GeoDataFrame,
+    before: pd.DataFrame,
+    after: pd.DataFrame,
+    categories: Sequence[str],
+    labels: tuple[str, str],
 ) -> gpd.GeoDataFrame:
     a, b = labels
     parts = []
@@ -596,7 +630,16 @@ def _changed_homes(
                 }
             )
         )  # fmt: skip
-    columns = ["home_id", "category", "change", f"minutes_{a}", f"minutes_{b}", "population", "community", "geometry"]
+    columns = [
+        "home_id",
+        "category",
+        "change",
+        f"minutes_{a}",
+        f"minutes_{b}",
+        "population",
+        "community",
+        "geometry",
+    ]
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
     for col in (f"minutes_{a}", f"minutes_{b}"):
         frame[col] = frame[col].astype(np.float64).replace(np.inf, np.nan)  # unreachable: NaN in files
@@ -644,7 +687,9 @@ def change_tables(
         raise InputError(msg)
     rules = rules or ScoringRules()
     a, b = labels
-    cat_table = _category_rows(homes, before, after, categories, (facilities_before, facilities_after), labels)
+    cat_table = _category_rows(
+        homes, before, after, categories, (facilities_before, facilities_after), labels
+    )
     communities, t_a, t_b = _community_rows(homes, before, after, categories, rules, labels)
     summary = {
         row["category"]: {
@@ -657,6 +702,9 @@ def change_tables(
     }  # fmt: skip
     programme: dict[str, Any] = {}
     if profile is not None:
-        programme = {a: programme_summary(t_a, profile, categories), b: programme_summary(t_b, profile, categories)}
+        programme = {
+            a: programme_summary(t_a, profile, categories),
+            b: programme_summary(t_b, profile, categories),
+        }
     changes = _changed_homes(homes, before, after, categories, labels)
     return ChangeTables(cat_table, communities, summary, programme, changes, labels)
