@@ -19,6 +19,7 @@ Each timing is the median of 3 runs. "same" checks the incremental result agains
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import warnings
@@ -142,6 +143,7 @@ def main():
     )
     # compile the kernels outside the timings
     run_size(2_000, seed=1)
+    print(f"load average before the timings: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(
         f"{'nodes':>9} {'homes':>7} {'facil.':>6} {'base s':>7} {'+state s':>8}  {'change':<8}"
         f" {'full s':>7} {'incr. s':>8} {'speed-up':>8}  same"
