@@ -210,7 +210,9 @@ def _match_one(
         dist[~in_cat] = np.inf
         best = int(np.argmin(dist)) if dist.size else -1
         if best >= 0 and dist[best] <= tolerance_m:
-            return np.array([best]), ""
+            # the place closes in every category it serves (unless a category narrows it)
+            feature = facilities["feature_id"].astype(str).to_numpy()
+            return np.flatnonzero((feature == feature[best]) & in_cat), ""
         kind = f" of {row['category']}" if row["category"] else ""
         return np.zeros(0, np.int64), f"no facility{kind} within {tolerance_m:g} m"
     if row["name"]:
