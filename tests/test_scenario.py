@@ -265,7 +265,9 @@ def test_match_closed_by_id_point_and_name(tmp_path):
     assert len(match.unmatched) == 3
     assert list(match_closed(["f0#a"], facilities).rows) == [0]
     # a place serving two categories closes in both when no category narrows the match
-    two = pd.concat([facilities, facilities.iloc[[1]].assign(category="a", facility_id="f1#a")], ignore_index=True)
+    two = pd.concat(
+        [facilities, facilities.iloc[[1]].assign(category="a", facility_id="f1#a")], ignore_index=True
+    )
     point = pd.DataFrame({"lon": [114.3050], "lat": [35.75001]})
     assert list(match_closed(point, two).rows) == [1, 3]
     assert list(match_closed(point.assign(category="a"), two).rows) == [3]
