@@ -228,6 +228,16 @@ def test_off_network_and_unknown_planned_rows_are_listed_not_routed():
     assert list(result.facilities["status"]) == ["open", "planned_off_network", "planned_unknown_category"]
     np.testing.assert_array_equal(result.access.nearest_m, base.nearest_m)
     assert len(result.notes) == 2
+    # a plain table of category and coordinates is enough
+    plain = pd.DataFrame({"category": ["a"], "lon": [114.3013], "lat": [35.7501]})
+    one = run_scenario(net, base, facilities, plain)
+    assert one.facilities.geometry.iloc[1] is not None and list(one.facilities["status"]) == [
+        "open",
+        "planned",
+    ]
+    assert one.access.nearest_facility[0, 0] == 1
+    with pytest.raises(InputError, match="lack column"):
+        run_scenario(net, base, facilities, plain.drop(columns="lat"))
 
 
 def test_baseline_without_state_is_refused():

@@ -433,6 +433,14 @@ def run_scenario(
     status = base["status"].to_numpy(object).copy()
     status[closed_rows] = "closed"
     planned = planned if planned is not None else suggestions_to_planned([])
+    missing = [c for c in ("category", "lon", "lat") if c not in planned.columns]
+    if missing:
+        msg = f"planned facilities lack column(s) {', '.join(missing)}; read them with read_planned"
+        raise InputError(msg)
+    if not isinstance(planned, gpd.GeoDataFrame) or "geometry" not in planned.columns:
+        planned = gpd.GeoDataFrame(
+            planned, geometry=gpd.points_from_xy(planned["lon"], planned["lat"]), crs="EPSG:4326"
+        )
     column = {cid: c for c, cid in enumerate(state.categories)}
     new_cat = np.array([column.get(str(c), -1) for c in planned["category"]], np.int64)
     snap = network.snap(planned["lon"].to_numpy(np.float64), planned["lat"].to_numpy(np.float64), snap_cap_m)
