@@ -223,8 +223,11 @@ def test_off_network_and_unknown_planned_rows_are_listed_not_routed():
     facilities = _facilities([114.3000], [35.7500], ["a"], "f")
     planned = _facilities([114.3015, 114.3015], [35.80, 35.7501], ["a", "zzz"], "p")
     base = _access(net, homes, facilities, 1, keep_state=True)
-    with pytest.warns(WalkcircleWarning, match="1 planned facilities more than 300 m"):
+    with pytest.warns(WalkcircleWarning) as record:
         result = run_scenario(net, base, facilities, planned)
+    messages = [str(w.message) for w in record]
+    assert any("1 planned facilities more than 300 m from any street" in m for m in messages)
+    assert any("1 planned facilities in a category not computed" in m for m in messages)
     assert list(result.facilities["status"]) == ["open", "planned_off_network", "planned_unknown_category"]
     np.testing.assert_array_equal(result.access.nearest_m, base.nearest_m)
     assert len(result.notes) == 2
