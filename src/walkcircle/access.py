@@ -81,6 +81,8 @@ class AccessResult:
     home_offset_m: np.ndarray
     empty_categories: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    state: Any = field(default=None, repr=False)
+    """`walkcircle.incremental.AccessState` when computed with ``keep_state=True`` (for scenarios)."""
 
     @property
     def walk_time_s(self) -> np.ndarray:
@@ -153,6 +155,7 @@ def compute_access(
     snap_cap_m: float = DEFAULT_SNAP_CAP_M,
     engine: str = "numba",
     progress: Callable[[str], None] | None = None,
+    keep_state: bool = False,
 ) -> AccessResult:
     """Compute each home's access to each category of facility.
 
@@ -181,6 +184,9 @@ def compute_access(
         ``"numba"`` or ``"scipy"`` for the nearest pass (counts and k > 1 use numba).
     progress
         Called with a short message before each pass.
+    keep_state
+        Keep the routing graph and every node's results (``AccessResult.state``) so that
+        `walkcircle.scenario` can update them incrementally.
 
     Returns
     -------
@@ -287,6 +293,17 @@ def compute_access(
             block = np.full(raw[:, c, :].shape, -1, np.int64)
             block[hit] = group_rows[c][raw[:, c, :][hit]]
             knn_fac[on, c, :] = block
+    state = None
+    if keep_state:
+        from walkcircle.incremental import AccessState
+
+        column = {cid: c for c, cid in enumerate(categories)}
+        state = AccessState.from_passes(
+            graph, home_node, categories, np.array([column.get(cat, -1) for cat in fac_categories], np.int64),
+            np.where(np.isin(fac_categories, categories), fac_node, -1), group_rows, dist, label,
+            np.take_along_axis(limits, order, axis=1), order, counts_sorted,
+            kd if k > 1 else None, kl if k > 1 else None,
+        )  # fmt: skip
     for message in result_warnings:
         warnings.warn(message, WalkcircleWarning, stacklevel=2)
     return AccessResult(
@@ -305,4 +322,5 @@ def compute_access(
         home_offset_m=home_snap.offset_m.copy(),
         empty_categories=empty,
         warnings=result_warnings,
+        state=state,
     )

@@ -51,6 +51,14 @@ DEFAULT_PASS_SHARE = 0.8
 DEFAULT_GAP_RATIO = 0.5
 SUGGEST_METHODS = ("auto", "greedy", "exact")
 
+# --------------------------------------------------------------------------- scenarios and comparisons
+DEFAULT_CLOSED_MATCH_M = 30.0
+"""Farthest a closure point may be from the existing facility it names, metres."""
+SCENARIO_LABELS = ("baseline", "planned")
+"""Names of the two sides of a scenario (现状, 规划) in its tables and summary."""
+COMPARE_LABELS = ("a", "b")
+"""Names of the two studies compared."""
+
 # --------------------------------------------------------------------------- downloads
 DEFAULT_CACHE_DIR = Path("data/raw")
 DEFAULT_OVERPASS_URL = "https://overpass-api.de/api"
