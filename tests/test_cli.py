@@ -43,12 +43,18 @@ def _work(command, tmp_path, osm):
         "init": [str(tmp_path / "w.toml")],
         "run": [*study, "--out", str(tmp_path / "o")],
         "batch": [str(areas), "--out", str(tmp_path / "b"), "--workers", "1"],
+        "compare": [str(tmp_path / "s1"), str(tmp_path / "s2"), "--out", str(tmp_path / "cmp")],
     }
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("command", [c for c in COMMANDS if " " not in c])
 def test_quiet_json_and_unknown_profile(command, tmp_path, cau_osm):
+    if command == "compare":  # two finished studies of one area
+        for sub in ("quiet", "json", "bad"):
+            for name in ("s1", "s2"):
+                args = ["score", "--osm", str(cau_osm), "--homes", "h3", "--out", str(tmp_path / sub / name), "-q"]
+                assert runner.invoke(app, args).exit_code == 0
     args = _work(command, tmp_path / "quiet", cau_osm)[command]
     res = runner.invoke(app, [command, *args, "--quiet"])
     assert res.exit_code == 0, res.output

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -180,3 +181,34 @@ def compare_studies(
         [c for c in a.categories if c not in cats_b],
         [c for c in b.categories if c not in set(shared)],
     )
+
+
+def comparison_files(comparison: Comparison) -> dict[str, Callable[[Path], object]]:
+    """Return the files that hold a comparison, by name, each with the function that writes it.
+
+    ``compare.csv`` (per category), ``compare_communities.csv``, ``compare.json`` (the summary and
+    the categories scored by one study only) and ``compare.gpkg`` (homes whose coverage changed).
+
+    Parameters
+    ----------
+    comparison
+        `compare_studies` output.
+
+    Returns
+    -------
+    dict
+        File name -> writer taking the target path (for `walkcircle.pipeline.write_folder`).
+    """
+    from walkcircle.outputs.export import write_csv, write_geopackage, write_json
+
+    t = comparison.tables
+    payload = {"summary": t.summary, "only_a": comparison.only_a, "only_b": comparison.only_b,
+               "a": str(comparison.a.folder), "b": str(comparison.b.folder)}  # fmt: skip
+    files: dict[str, Callable[[Path], object]] = {
+        "compare.csv": lambda p: write_csv(t.categories, p),
+        "compare_communities.csv": lambda p: write_csv(t.communities, p),
+        "compare.json": lambda p: write_json(payload, p),
+    }
+    if len(t.changes):
+        files["compare.gpkg"] = lambda p: write_geopackage({"changes": t.changes}, p)
+    return files

@@ -266,9 +266,33 @@ STRINGS: dict[str, dict[str, str]] = {
     "c_gain_homes": {"en": "+ homes", "zh": "新增覆盖住宅"},
     "c_coverage_after": {"en": "coverage after", "zh": "新增后覆盖率"},
     "c_tier": {"en": "{minutes} min {share}", "zh": "{minutes}分钟 {share}"},
+    "scenario": {"en": "Scenario: what the plan changes", "zh": "规划情景：规划带来的变化"},
+    "c_compare": {
+        "en": "Two studies of the same area, side by side (a, b)",
+        "zh": "同一地区两次评估对照（a、b）",
+    },
+    "scenario_intro": {
+        "en": "Planned facilities opened and listed facilities closed, against the present (baseline).",
+        "zh": "对照现状，开放规划设施、关闭所列设施后的变化。",
+    },
 }
 
 COLUMNS: dict[str, dict[str, str]] = {
+    # scenarios (现状 = baseline, 规划 = planned) and comparisons (a, b)
+    "facilities_baseline": {"en": "Facilities now", "zh": "现状设施数"},
+    "facilities_planned": {"en": "Facilities planned", "zh": "规划设施数"},
+    "coverage_baseline": {"en": "Covered now", "zh": "现状覆盖率"},
+    "coverage_planned": {"en": "Covered planned", "zh": "规划覆盖率"},
+    "residents_newly_covered": {"en": "Residents newly covered", "zh": "新增覆盖居民"},
+    "residents_newly_uncovered": {"en": "Residents no longer covered", "zh": "失去覆盖居民"},
+    "homes_newly_covered": {"en": "Homes newly covered", "zh": "新增覆盖住宅"},
+    "homes_newly_uncovered": {"en": "Homes no longer covered", "zh": "失去覆盖住宅"},
+    "median_min_baseline": {"en": "Median minutes now", "zh": "现状步行分钟中位数"},
+    "median_min_planned": {"en": "Median minutes planned", "zh": "规划步行分钟中位数"},
+    "meets_all_baseline": {"en": "Meets every category now", "zh": "现状全部达标"},
+    "meets_all_planned": {"en": "Meets every category planned", "zh": "规划全部达标"},
+    "passes_now": {"en": "Passes with the plan", "zh": "规划后新达标"},
+    "fails_now": {"en": "Fails with the plan", "zh": "规划后不再达标"},
     "home_id": {"en": "Home", "zh": "居住点编号"},
     "community": {"en": "Community", "zh": "社区"},
     "district": {"en": "District", "zh": "区"},

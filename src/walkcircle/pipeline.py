@@ -309,6 +309,8 @@ def write_study(
         )
     if outputs.service_areas:
         study.service_areas()  # into results (GeoPackage layer, summary) before the tables are written
+    if settings.scenario.active:
+        _write_scenario(study, results, folder)
     progress("writing tables")
     export_results(
         results,
@@ -334,6 +336,7 @@ def write_study(
             lang=settings.lang, basemap=outputs.basemap, title=title, demo=settings.sources.demo,
             service_areas=results.service_areas, access=results.access, network=results.network,
             isochrone_origins=points or None,
+            scenario_changes=results.scenario.tables.changes if results.scenario is not None else None,
         )  # fmt: skip
         save_map(fmap, folder / "map.html", offline=outputs.offline)
     if outputs.report:
@@ -346,6 +349,25 @@ def write_study(
             snap_cap_m=settings.routing.snap_cap_m,
         )  # fmt: skip
     return results
+
+
+def _write_scenario(study: Study, results: StudyResults, folder: Path) -> None:
+    """Compute the settings' scenario and write scenario.csv, scenario_communities.csv, scenario_closed.csv."""
+    from walkcircle.outputs.export import tidy_table, write_csv, write_geopackage
+
+    outcome = study.scenario()
+    results.scenario = outcome
+    results.summary.update(outcome.summary())
+    lang = study.settings.lang if study.settings.lang == "zh" else None
+    write_csv(tidy_table(outcome.tables.categories, lang, study.profile), folder / "scenario.csv")
+    write_csv(
+        tidy_table(outcome.tables.communities, lang, study.profile), folder / "scenario_communities.csv"
+    )
+    if outcome.closed is not None:
+        write_csv(outcome.closed.table, folder / "scenario_closed.csv")
+    layers = {"scenario_facilities": outcome.result.facilities, "scenario_changes": outcome.tables.changes}
+    if any(len(v) for v in layers.values()):
+        write_geopackage({k: v for k, v in layers.items() if len(v)}, folder / "scenario.gpkg")
 
 
 def study_inputs(study: Study) -> list[Path]:
@@ -362,5 +384,6 @@ def study_inputs(study: Study) -> list[Path]:
         OSM file, facility tables, communities file.
     """
     s = study.settings
-    files = [s.sources.osm, s.homes.communities, *(t.path for t in s.facilities.tables)]
+    files = [s.sources.osm, s.homes.communities, s.homes.population, s.sources.boundary, s.scenario.closed]
+    files += [t.path for t in (*s.facilities.tables, *s.scenario.planned)]
     return [Path(f) for f in files if f is not None]

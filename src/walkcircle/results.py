@@ -51,6 +51,8 @@ class StudyResults:
     summary: dict[str, Any]
     service_areas: gpd.GeoDataFrame | None = None
     """Per category, the street area within its threshold of a facility (`Study.service_areas`)."""
+    scenario: Any = None
+    """The plan's changes (`walkcircle.scenario.ScenarioOutcome`) when a scenario was asked for."""
 
 
 def _weighted(values: pd.Series | np.ndarray, weights: np.ndarray) -> float:

@@ -718,3 +718,104 @@ def change_tables(
         }
     changes = _changed_homes(homes, before, after, categories, labels)
     return ChangeTables(cat_table, communities, summary, programme, changes, labels)
+
+
+@dataclass
+class ScenarioOutcome:
+    """A scenario computed on a study: access after the changes, before/after tables, closures.
+
+    Attributes
+    ----------
+    result
+        `ScenarioResult` (access, state, facilities with their status, notes).
+    tables
+        `ChangeTables` with sides ``baseline``/``planned``.
+    closed
+        `ClosedMatch` of the closure list (None without one): unmatched rows listed.
+    """
+
+    result: ScenarioResult
+    tables: ChangeTables
+    closed: ClosedMatch | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """Return the summary.json entries: ``scenario``, ``scenario_programme``, notes, unmatched closures.
+
+        Returns
+        -------
+        dict
+            JSON-ready.
+        """
+        return {
+            "scenario": self.tables.summary,
+            "scenario_programme": self.tables.programme,
+            "scenario_notes": list(self.result.notes),
+            "scenario_closed_unmatched": 0 if self.closed is None else len(self.closed.unmatched),
+        }
+
+
+def build_scenario(
+    study: Any,
+    planned: gpd.GeoDataFrame | str | Path | None,
+    closed: pd.DataFrame | Sequence[str] | str | Path | None,
+    apply_suggestions: bool,
+    planned_crs: str | None = None,
+) -> ScenarioOutcome:
+    """Compute a scenario on a `walkcircle.Study` (see `walkcircle.Study.scenario`).
+
+    Parameters
+    ----------
+    study
+        The study (its baseline access must keep its state).
+    planned
+        Planned facilities: a file (read like any facility table, `planned_crs` or the settings'
+        table CRS) or a GeoDataFrame with ``category``, ``lon``, ``lat``.
+    closed
+        Closures: facility ids, a table, or a file (`read_closed_table`).
+    apply_suggestions
+        Open the study's suggested sites too.
+    planned_crs
+        Coordinate system of a planned file.
+
+    Returns
+    -------
+    ScenarioOutcome
+        The scenario.
+    """
+    from walkcircle.scoring import home_table
+    from walkcircle.sources.tables import TableSpec
+
+    s = study.settings
+    results = study.results()
+    base, load, network = study.access(), study.facilities(), study.network()
+    w, so, e, n = network.bounds_lonlat()
+    parts = []
+    specs = list(planned) if isinstance(planned, tuple) else [planned]
+    for spec in specs:
+        if isinstance(spec, TableSpec | str | Path):
+            path = spec.path if isinstance(spec, TableSpec) else Path(spec)
+            crs = spec.crs if isinstance(spec, TableSpec) else planned_crs
+            parts.append(
+                read_planned(
+                    path, study.profile, crs, area=(w - 0.01, so - 0.01, e + 0.01, n + 0.01)
+                ).facilities
+            )
+        elif spec is not None:
+            parts.append(spec)
+    if apply_suggestions:
+        parts.append(suggestions_to_planned(results.suggestions))
+    planned_frame = pd.concat(parts, ignore_index=True) if parts else None
+    match = None
+    if closed is not None:
+        table = read_closed_table(closed, s.scenario.closed_crs) if isinstance(closed, str | Path) else closed
+        match = match_closed(table, load.facilities, s.scenario.closed_match_m)
+    result = run_scenario(
+        network, base, load.facilities, planned_frame, match.rows if match else (), s.routing.snap_cap_m
+    )
+    scores = home_table(base, study.profile, study.rules)
+    tables = change_tables(
+        study.homes().homes, scores, home_table(result.access, study.profile, study.rules), base.categories,
+        {cid: int(load.counts().get(cid, 0)) for cid in base.categories}, result.facility_counts(),
+        rules=study.rules, profile=study.profile,
+    )  # fmt: skip
+    return ScenarioOutcome(result, tables, match)

@@ -149,6 +149,8 @@ class ScenarioSettings:
 
     planned: tuple[TableSpec, ...] = ()
     closed: Path | None = None
+    closed_crs: str | None = None
+    closed_match_m: float = d.DEFAULT_CLOSED_MATCH_M
     apply_suggestions: bool = False
 
     @property
@@ -297,6 +299,8 @@ _KEYS = (
     Key("outputs.workbook", "outputs.workbook", "workbook", "flag"),
     Key("scenario.planned", "scenario.planned", "planned", "tables"),
     Key("scenario.closed", "scenario.closed", "closed", "path"),
+    Key("scenario.closed_crs", "scenario.closed_crs", "closed_crs", "crs"),
+    Key("scenario.closed_match_m", "scenario.closed_match_m", "closed_match_m", "number", low=0, high=5000),
     Key("scenario.apply_suggestions", "scenario.apply_suggestions", "apply_suggestions", "flag"),
 )
 _BY_ALIAS = {k.alias: k for k in _KEYS}

@@ -15,7 +15,7 @@ never changed: a study holds its own immutable `Settings`.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,6 +56,7 @@ from walkcircle.sources.loads import FacilityLoad, source_accounting
 from walkcircle.sources.tables import TableSpec
 
 if TYPE_CHECKING:
+    from walkcircle.scenario import ScenarioOutcome
     from walkcircle.sources.extract import ExtractCut
 
 __all__ = ["STEPS", "Study"]
@@ -74,6 +75,7 @@ STEPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "access": (("routing",), ("facilities", "home_snap", "profile")),
     "results": (("name", "lang", "scoring"), ("access",)),
     "service_areas": (("outputs.half_width_m", "outputs.service_area_cell_m"), ("results",)),
+    "scenario": (("scenario",), ("results",)),
 }
 
 
@@ -129,6 +131,7 @@ class Study:
         self.progress = progress or (lambda _message: None)
         self._cache: dict[str, Any] = {}
         self._warnings: dict[str, list[str]] = {}
+        self._keep_state = False  # set when a what-if needs the baseline's search state
 
     # ------------------------------------------------------------------ settings
     @property
@@ -467,6 +470,7 @@ class Study:
                     k=r.k,
                     snap_cap_m=r.snap_cap_m,
                     progress=self.progress,
+                    keep_state=self._settings.scenario.active or self._keep_state,
                 )
         return self._cache["access"]
 
@@ -619,6 +623,62 @@ class Study:
             }  # fmt: skip
             self._cache["service_areas"] = areas
         return self._cache["service_areas"]
+
+    def scenario(
+        self,
+        planned: gpd.GeoDataFrame | str | Path | None = None,
+        closed: pd.DataFrame | Sequence[str] | str | Path | None = None,
+        apply_suggestions: bool | None = None,
+        planned_crs: str | None = None,
+    ) -> ScenarioOutcome:
+        """Compute what a plan changes (规划 against 现状): open planned facilities, close existing ones.
+
+        Reuses the baseline's network, snapping and search state: adding facilities searches
+        from the new ones only, closing recomputes only the homes that lose their facility; the
+        result equals a full recompute. Without arguments it uses the ``[scenario]`` settings.
+
+        Parameters
+        ----------
+        planned
+            Planned facilities: a table file (facility-table rules) or a GeoDataFrame with
+            ``category``, ``lon``, ``lat`` (and ``name``).
+        closed
+            Facility ids, a table of ids, names or points, or such a file.
+        apply_suggestions
+            Also open the sites of the study's suggestions (``suggest`` setting).
+        planned_crs
+            Coordinate system of a planned-facilities file.
+
+        Returns
+        -------
+        ScenarioOutcome
+            The scenario's access, the before/after tables and the closure matches.
+        """
+        from walkcircle.scenario import build_scenario
+
+        sc = self._settings.scenario
+        given = (planned, closed, apply_suggestions, planned_crs) != (None, None, None, None)
+        if not given and "scenario" in self._cache:
+            return self._cache["scenario"]
+        if planned is None and not given and sc.planned:
+            planned = sc.planned
+        if closed is None and not given:
+            closed = sc.closed
+        if apply_suggestions is None:
+            apply_suggestions = sc.apply_suggestions and not given
+        cached = self._cache.get("access")
+        if cached is None or cached.state is None:  # the baseline must keep its search state
+            self._keep_state = True
+            for step in steps_to_forget({"routing.k"}):  # the access step and what builds on it
+                self._cache.pop(step, None)
+        self.progress("scenario")
+        with self.collecting("scenario"):
+            outcome: ScenarioOutcome = build_scenario(
+                self, planned, closed, bool(apply_suggestions), planned_crs
+            )
+        if not given:
+            self._cache["scenario"] = outcome
+        return outcome
 
     def results(self) -> StudyResults:
         """Run the study once and keep the results until a setting they depend on changes.

@@ -55,6 +55,7 @@ _OPTION_TABLE: tuple[tuple[str, tuple[str, ...], Any, str | None, str | None, st
     ("planned", ("--planned",), list[Path], "TABLE", "planned", "Planned facilities (规划), in the formats of --facilities; repeat"),
     ("planned_crs", ("--planned-crs",), list[str], "CRS", "planned_crs", "CRS of each --planned table: wgs84, gcj02, bd09"),
     ("closed", ("--closed",), Path, "FILE", "closed", "Facilities to close: ids from facilities.csv, or names/points"),
+    ("closed_crs", ("--closed-crs",), str, "CRS", "closed_crs", "CRS of points in --closed: wgs84, gcj02, bd09"),
     ("apply_suggestions", ("--apply-suggestions",), bool, None, "apply_suggestions", "Turn the --suggest picks into the planned scenario"),
     ("overwrite", ("--overwrite",), bool, None, None, "Replace an output that walkcircle wrote before"),
     ("as_json", ("--json",), bool, None, None, "Print machine-readable JSON on stdout"),
@@ -92,7 +93,7 @@ SOURCE = ("osm", "place", "bbox", "boundary", "margin_m", "demo", "overpass_url"
 STUDY = (*SOURCE, "config", "tables", "crs", "no_osm", "dedupe_m", "communities", "communities_crs", "homes",
          "population", "profile", "speed", "elderly", "lang", "name")
 MAPPED = ("basemap", "online", "isochrones_at", "isochrone_minutes", "suggest_sites", "output_crs")
-SCENARIO = ("planned", "planned_crs", "closed", "apply_suggestions")
+SCENARIO = ("planned", "planned_crs", "closed", "closed_crs", "apply_suggestions")
 COMMON = ("as_json", "quiet", "verbose")
 # fmt: on
 

@@ -5,17 +5,7 @@ from typing import Annotated, Any
 
 import typer
 
-from walkcircle.cli._common import (
-    COMMON,
-    MAPPED,
-    SCENARIO,
-    SOURCE,
-    STUDY,
-    options,
-    progress_bar,
-    require,
-    settings_from_flags,
-)
+from walkcircle.cli import _common as cli
 from walkcircle.errors import InputError, UsageError
 from walkcircle.outputs import console
 from walkcircle.outputs.console import out_console, say, show
@@ -30,7 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-WRITES = ("overwrite", *COMMON)
+WRITES = ("overwrite", *cli.COMMON)
 
 
 def _mount() -> None:
@@ -41,25 +31,24 @@ def _mount() -> None:
 
 def _version(value: bool) -> None:
     if value:
-        from walkcircle import __version__
-
-        out_console.print(f"walkcircle {__version__}")
+        out_console.print(f"walkcircle {__import__('walkcircle').__version__}")
         raise typer.Exit(0)
 
 
+Version = Annotated[
+    bool, typer.Option("--version", help="Show the version", callback=_version, is_eager=True)
+]
+
+
 @app.callback()
-def _root(
-    version: Annotated[
-        bool, typer.Option("--version", help="Show the version", callback=_version, is_eager=True)
-    ] = False,
-) -> None:
+def _root(version: Version = False) -> None:
     """15-minute life circles on real walking networks."""
 
 
 def _study(flags: dict[str, Any], step: Any, **labels: str) -> Any:
     from walkcircle.study import Study
 
-    return Study(settings_from_flags(flags, labels=labels), progress=step)
+    return Study(cli.settings_from_flags(flags, labels=labels), progress=step)
 
 
 def _write(flags: dict[str, Any], study: Any, out: Path, files: dict[str, Any]) -> list[Path]:
@@ -67,36 +56,31 @@ def _write(flags: dict[str, Any], study: Any, out: Path, files: dict[str, Any]) 
 
 
 @app.command()
-@options(*SOURCE, "out_dir", *WRITES)
+@cli.options(*cli.SOURCE, "out_dir", *WRITES)
 def network(*, flags: dict[str, Any]) -> None:
     """Load a walking network and summarise it (nodes, edges, km, islands); --out writes network.gpkg."""
     from walkcircle.outputs.export import write_geopackage
 
-    with progress_bar(flags, 1) as step:
+    with cli.progress_bar(flags, 1) as step:
         study = _study(flags, step)
         net = study.network()
     summary, written, out = net.summary(), [], flags["out_dir"]
     if out is not None:
         edges = net.edges_geodataframe()
-        written = _write(
-            flags,
-            study,
-            out,
-            {"network.gpkg": lambda p: write_geopackage({"edges": edges}, p)},
-        )
+        written = _write(flags, study, out, {"network.gpkg": lambda p: write_geopackage({"edges": edges}, p)})
     show(flags, console.network_table(summary, study.settings.lang), f"source: {net.source}")
     gpkg = {"gpkg": str(written[0])} if written else {}
     say(flags, {**summary, **gpkg}, [], study.warnings, ", ".join(f"written: {p}" for p in written))
 
 
 @app.command()
-@options(*STUDY, "snap_cap", "out_dir", *WRITES)
+@cli.options(*cli.STUDY, "snap_cap", "out_dir", *WRITES)
 def facilities(*, flags: dict[str, Any]) -> None:
     """Load facilities (OSM + tables), classify them by a profile and count them per category."""
     from walkcircle.outputs.export import write_csv, write_geopackage
     from walkcircle.sources.facilities import facility_overview
 
-    with progress_bar(flags, 3) as step:
+    with cli.progress_bar(flags, 3) as step:
         study = _study(flags, step)
         s, profile, load = study.settings, study.profile, study.facilities()
         fac, counts, payload = facility_overview(load, profile, study.network(), s.lang, s.routing.snap_cap_m)
@@ -110,24 +94,24 @@ def facilities(*, flags: dict[str, Any]) -> None:
     show(flags, console.facility_table(counts, profile.name(s.lang), s.lang))
     empty = payload["empty_categories"]
     lines = [r.describe() for r in load.reports] + (
-        [f"no facility at all for: {', '.join(empty)}"] if empty else []
+        [f"no facility at all for: {', '.join(empty)}"] * bool(empty)
     )
     payload |= {"warnings": study.warnings, "written": [str(p) for p in written]}
     say(flags, payload, lines, study.warnings, ", ".join(f"written: {p}" for p in written))
 
 
 @app.command()
-@options("at", *SOURCE, "minutes", "speed", "elderly", "half_width", "out_gpkg", *WRITES)
+@cli.options("at", *cli.SOURCE, "minutes", "speed", "elderly", "half_width", "out_gpkg", *WRITES)
 def isochrones(*, flags: dict[str, Any]) -> None:
     """Draw walking isochrones (5/10/15 minutes by default) around one or more points."""
     from walkcircle.isochrones import isochrones_around
     from walkcircle.outputs.export import write_geopackage
 
-    require(flags, "at")
+    cli.require(flags, "at")
     out = flags["out_gpkg"]
     if out is not None:
         check_output_file(out, ".gpkg", "isochrones are written as a GeoPackage", flags["overwrite"])
-    with progress_bar(flags, 2) as step:
+    with cli.progress_bar(flags, 2) as step:
         study = _study(flags, step, isochrone_minutes="--minutes", isochrones_at="--at")
         kmh, budgets = study.settings.routing.speed_kmh, study.settings.outputs.isochrone_minutes
         points, half_width = study.settings.outputs.isochrones_at, study.settings.outputs.half_width_m
@@ -143,13 +127,13 @@ def isochrones(*, flags: dict[str, Any]) -> None:
 
 
 @app.command()
-@options(*STUDY, "suggest_sites", "out_dir", *WRITES)
+@cli.options(*cli.STUDY, "suggest_sites", "out_dir", *WRITES)
 def score(*, flags: dict[str, Any]) -> None:
     """Score homes, communities and districts against a standard, with the programme ledger."""
     from walkcircle.outputs.export import export_results
 
     final = flags["out_dir"] or Path("data/processed/score")
-    with progress_bar(flags) as step:
+    with cli.progress_bar(flags) as step:
         study = _study(flags, step)
         results = study.results()
         step("writing tables")
@@ -167,15 +151,15 @@ def score(*, flags: dict[str, Any]) -> None:
 
 
 @app.command()
-@options("category", "count", "candidates", "candidates_crs", "method", *STUDY, "out_dir", *WRITES)
+@cli.options("category", "count", "candidates", "candidates_crs", "method", *cli.STUDY, "out_dir", *WRITES)
 def suggest(*, flags: dict[str, Any]) -> None:
     """Suggest where K new facilities of a category would cover the most uncovered residents."""
     from walkcircle.outputs.export import write_csv, write_geopackage
 
-    require(flags, "category")
+    cli.require(flags, "category")
     category, count = flags["category"], 3 if flags["count"] is None else flags["count"]
     final = flags["out_dir"] or Path("data/processed/suggest")
-    with progress_bar(flags) as step:
+    with cli.progress_bar(flags) as step:
         study = _study(flags, step)
         result = study.suggest(category, count, flags["candidates"], flags["candidates_crs"] or "wgs84")
         step("writing")
@@ -185,12 +169,8 @@ def suggest(*, flags: dict[str, Any]) -> None:
             "suggestions.gpkg": lambda p: write_geopackage({"suggestions": sites}, p),
         }
         written = _write(flags, study, final, files)
-    show(
-        flags,
-        console.suggestion_table(
-            result, study.profile.category(category).name(study.settings.lang), count, study.settings.lang
-        ),
-    )
+    name, lang = study.profile.category(category).name(study.settings.lang), study.settings.lang
+    show(flags, console.suggestion_table(result, name, count, lang))
     records = sites.drop(columns="geometry").to_dict(orient="records")
     payload = {**result.summary(), "sites": records, "written": [str(p) for p in written]}
     lines = [f"coverage {result.coverage_before:.1%} -> {result.coverage_after:.1%}"]
@@ -203,22 +183,17 @@ def _html(flags: dict[str, Any], what: str, draw: Any) -> None:
     out = check_output_file(
         flags["out_html"] or default, ".html", f"the {what} is an HTML file", flags["overwrite"]
     )
-    with progress_bar(flags) as step:
+    with cli.progress_bar(flags) as step:
         study = _study(flags, step)
         results = study.results()
         step(f"writing the {what}")
         written, note = draw(study, results, out)
-    say(
-        flags,
-        {what: str(written), "warnings": study.warnings},
-        [],
-        study.warnings,
-        f"{what} written to {written}{note}",
-    )
+    payload = {what: str(written), "warnings": study.warnings}
+    say(flags, payload, [], study.warnings, f"{what} written to {written}{note}")
 
 
 @app.command("map")
-@options(*STUDY, *MAPPED, "title", "out_html", *WRITES)
+@cli.options(*cli.STUDY, *cli.MAPPED, "title", "out_html", *WRITES)
 def map_command(*, flags: dict[str, Any]) -> None:
     """Draw the study map (folium HTML; self-contained and offline by default)."""
     from walkcircle.outputs.maps import save_map
@@ -233,7 +208,7 @@ def map_command(*, flags: dict[str, Any]) -> None:
 
 
 @app.command()
-@options(*STUDY, "suggest_sites", "title", "out_html", *WRITES)
+@cli.options(*cli.STUDY, "suggest_sites", "title", "out_html", *WRITES)
 def report(*, flags: dict[str, Any]) -> None:
     """Write the study report: one self-contained HTML page, and report.pdf next to it."""
 
@@ -245,7 +220,7 @@ def report(*, flags: dict[str, Any]) -> None:
 
 
 @app.command()
-@options("city", *WRITES)
+@cli.options("city", *WRITES)
 def init(
     path: Annotated[Path, typer.Argument(help="Where to write the template")] = Path("walkcircle.toml"),
     *,
@@ -261,15 +236,15 @@ def init(
 
 
 @app.command()
-@options(*STUDY, *MAPPED, *SCENARIO, "out_dir", *WRITES)
+@cli.options(*cli.STUDY, *cli.MAPPED, *cli.SCENARIO, "out_dir", *WRITES)
 def run(*, flags: dict[str, Any]) -> None:
     """Run the whole study into one folder; no source: Hebi's central districts from Overpass; --demo: offline."""
     from walkcircle.pipeline import listed_files, output_folder, write_study
     from walkcircle.study import Study
 
-    settings = settings_from_flags(flags, need_source=False, find_config=True)
+    settings = cli.settings_from_flags(flags, need_source=False, find_config=True)
     final = flags["out_dir"] or settings.outputs.folder or Path("data/processed") / settings.name
-    with progress_bar(flags, 16) as step:
+    with cli.progress_bar(flags, 16) as step:
         study = Study(settings, progress=step)
         with output_folder(final, flags["overwrite"], study_inputs(study)) as folder:
             results = write_study(study, folder, step)
@@ -281,7 +256,30 @@ def run(*, flags: dict[str, Any]) -> None:
 
 
 @app.command()
-@options("out_dir", "scheduler", "workers", "force", "retry_failed", *COMMON)
+@cli.options("out_dir", "lang", *WRITES)
+def compare(
+    dir_a: Annotated[Path, typer.Argument(help="A finished study folder (walkcircle run --out)")],
+    dir_b: Annotated[
+        Path, typer.Argument(help="Another study of the same area (other data, profile or year)")
+    ],
+    *,
+    flags: dict[str, Any],
+) -> None:
+    """Compare two finished studies of the same area side by side; --out writes the tables and a changes layer."""
+    from walkcircle.compare import compare_studies, comparison_files
+
+    comparison, written = compare_studies(dir_a, dir_b), []
+    if flags["out_dir"] is not None:
+        written = write_folder(
+            flags["out_dir"], flags["overwrite"], [dir_a, dir_b], comparison_files(comparison)
+        )
+    show(flags, console.comparison_table(comparison.tables.categories, flags["lang"] or "en"))
+    payload = {"summary": comparison.tables.summary, "only_a": comparison.only_a, "only_b": comparison.only_b}
+    say(flags, payload, [], [], ", ".join(f"written: {p}" for p in written))
+
+
+@app.command()
+@cli.options("out_dir", "scheduler", "workers", "force", "retry_failed", *cli.COMMON)
 def batch(
     areas_file: Annotated[Path, typer.Argument(help="Areas: AREAS.toml ([[area]] tables) or AREAS.csv")],
     *,
@@ -295,7 +293,7 @@ def batch(
         areas = read_areas(areas_file)
     except InputError as exc:
         raise UsageError(str(exc)) from exc
-    with progress_bar(flags, len(areas)) as step:
+    with cli.progress_bar(flags, len(areas)) as step:
         result = run_batch(
             areas, out, scheduler=flags["scheduler"] or "local", workers=workers, force=flags["force"],
             retry_failed=flags["retry_failed"], progress=lambda _done, _total, area, status: step(f"{area}: {status}"),

@@ -238,6 +238,31 @@ def batch_table(areas: pd.DataFrame) -> Table:
     return table
 
 
+def comparison_table(categories: pd.DataFrame, lang: str = "en") -> Table:
+    """Two studies side by side per category (`walkcircle.compare.Comparison.tables.categories`).
+
+    Parameters
+    ----------
+    categories
+        One row per category, columns ``<x>_a``/``<x>_b`` and the residents gained and lost.
+    lang
+        ``zh`` or ``en`` (headers).
+
+    Returns
+    -------
+    rich.table.Table
+        The table.
+    """
+    from walkcircle.i18n import column_label
+
+    heads = [column_label(str(c), lang) for c in categories.columns]
+    table = _table(t("c_compare", lang), heads, (heads[0],))
+    for row in categories.itertuples(index=False):
+        table.add_row(*[f"{v:.0%}" if isinstance(v, float) and 0 <= v <= 1 and "coverage" in str(c) else
+                        (f"{v:,.1f}" if isinstance(v, float) else str(v)) for c, v in zip(categories.columns, row, strict=True)])  # fmt: skip
+    return table
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None

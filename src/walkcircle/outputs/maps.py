@@ -114,6 +114,12 @@ ISOCHRONE_COLOURS = ["#3f007d", "#6a51a3", "#9e9ac8", "#cbc9e2", "#dadaeb"]
 NO_DATA_COLOUR = "#bdbdbd"
 
 LABELS = {
+    "scenario": {
+        "en": "Plan: homes newly covered / no longer covered",
+        "zh": "规划：新增覆盖／失去覆盖的住所",
+    },
+    "newly_covered": {"en": "newly covered", "zh": "新增覆盖"},
+    "newly_uncovered": {"en": "no longer covered", "zh": "失去覆盖"},
     "homes": {"en": "Homes by score", "zh": "住所（按得分）"},
     "cells": {"en": "Grid cells by score", "zh": "网格（按得分）"},
     "hexagons": {"en": "Homes by score (hexagons)", "zh": "住所（按得分，六边形汇总）"},
@@ -1040,6 +1046,7 @@ def study_map(
     network: WalkNetwork | None = None,
     isochrone_origins: Sequence[tuple[float, float]] | None = None,
     max_cells: int = DEFAULT_MAP_MAX_CELLS,
+    scenario_changes: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
     """Build the study map.
 
@@ -1072,6 +1079,8 @@ def study_map(
         Above this many homes, homes are drawn as H3 hexagons (every home counted in one).
     service_areas
         From `walkcircle.service_areas.service_areas`: one layer per category.
+    scenario_changes
+        Homes whose coverage a plan changes (`walkcircle.scenario.ChangeTables.changes`).
     access
         The homes' access results (blind spots of each service area); without it the
         homes' ``reached_<cat>`` columns are used.
@@ -1115,6 +1124,8 @@ def study_map(
     if isochrones is not None and len(isochrones):
         iso_colours = _isochrone_layer(fmap, isochrones, isochrone_origins, crs, lang)
     _sites_layer(fmap, suggestions or [], profile, network, facilities, crs, lang)
+    if scenario_changes is not None and len(scenario_changes):
+        _scenario_layer(fmap, scenario_changes, profile, crs, lang)
 
     counts = facilities["category"].value_counts().to_dict() if len(facilities) else {}
     legend = _legend_html(profile, colours, counts, service_legend, iso_colours, lang, title, demo, note)
@@ -1124,6 +1135,30 @@ def study_map(
     if len(bounds_source):
         fmap.fit_bounds([[s, w], [n, e]])
     return fmap
+
+
+SCENARIO_COLOURS = {"newly_covered": "#1b7837", "newly_uncovered": "#e7298a"}
+"""Green for homes a plan newly covers, magenta for those it leaves uncovered (red means a low score)."""
+
+
+def _scenario_layer(
+    fmap: folium.Map, changes: gpd.GeoDataFrame, profile: Profile, crs: str, lang: str
+) -> None:
+    """Homes whose coverage a plan changes, one point per (home, category), coloured by the change."""
+    group = folium.FeatureGroup(name=label("scenario", lang), show=True)
+    shifted = _shift(changes, crs)
+    for row in shifted.itertuples():
+        change = str(row.change)
+        name = (
+            profile.category(row.category).name(lang)
+            if row.category in profile.category_ids
+            else str(row.category)
+        )
+        folium.CircleMarker(
+            [row.geometry.y, row.geometry.x], radius=4, color=SCENARIO_COLOURS.get(change, "#000000"), weight=1,
+            fill=True, fill_opacity=0.9, tooltip=f"{name}: {label(change, lang)}",
+        ).add_to(group)  # fmt: skip
+    group.add_to(fmap)
 
 
 def _swatch(colour: str, round_: bool = True, hollow: bool = False) -> str:

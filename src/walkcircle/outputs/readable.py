@@ -703,6 +703,16 @@ def display_kind(column: str, categories: set[str]) -> str:
         return "residents"
     if column == "weight":
         return "other"
+    scenario = {
+        "coverage_": "share",
+        "facilities_": "count",
+        "residents_new": "residents",
+        "homes_new": "count",
+        "median_min_": "minutes",
+    }
+    for prefix, kind in scenario.items():
+        if column.startswith(prefix):
+            return kind
     return column_kind(column)
 
 
@@ -733,3 +743,29 @@ def display_frame(frame: pd.DataFrame, lang: str, profile: Profile | None = None
     if "key" in frame.columns and "value" in frame.columns:
         out = out.rename(columns={"key": t("item", lang), "value": t("value", lang)})
     return out
+
+
+def scenario_table(results: StudyResults, profile: Profile, lang: str) -> pd.DataFrame:
+    """Per category: facilities, coverage and median minutes now and planned, residents gained and lost.
+
+    Parameters
+    ----------
+    results
+        Study results with a scenario (``results.scenario``).
+    profile
+        Category names.
+    lang
+        Language of the names.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Empty without a scenario.
+    """
+    outcome = getattr(results, "scenario", None)
+    if outcome is None:
+        return pd.DataFrame()
+    table = outcome.tables.categories.copy()
+    first = "category" if "category" in table.columns else table.columns[0]
+    table[first] = [profile.category(c).name(lang) if c in profile.category_ids else c for c in table[first]]
+    return table.reset_index(drop=True)

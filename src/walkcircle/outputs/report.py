@@ -268,6 +268,16 @@ def _sites_html(results: StudyResults, profile: Profile, lang: str) -> str:
     return heads + html_table(readable.sites_table(results, profile, lang), lang, profile)
 
 
+def _scenario_html(results: StudyResults, profile: Profile, lang: str) -> str:
+    if getattr(results, "scenario", None) is None:
+        return ""
+    intro = f"<p>{html.escape(t('scenario_intro', lang))}</p>"
+    return _section(
+        t("scenario", lang),
+        intro + html_table(readable.scenario_table(results, profile, lang), lang, profile),
+    )
+
+
 def render_report(
     results: StudyResults,
     profile: Profile,
@@ -347,6 +357,7 @@ def render_report(
         _community_sections(results, profile, lang),
         _section(t("ledger", lang), ledger),
         _section(t("sites", lang), _sites_html(results, profile, lang)),
+        _scenario_html(results, profile, lang),
         _section(t("inputs", lang), _inputs_html(results, lang)),
         # warnings come from the data readers in English; they are shown as written
         _section(t("warnings", lang), f'<ul lang="en" class="warnings">{warnings_html}</ul>'),

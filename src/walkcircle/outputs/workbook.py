@@ -30,6 +30,7 @@ SHEETS = {
     "matrix": {"en": "Community x category", "zh": "社区分类覆盖率"},
     "ledger": {"en": "Ledger", "zh": "项目台账"},
     "sites": {"en": "Suggested sites", "zh": "建议新增设施"},
+    "scenario": {"en": "Scenario", "zh": "规划情景"},
 }
 """Sheet names (Excel allows 31 characters and no ``[]:*?/\\``)."""
 DECIMALS = {"minutes": 1, "share": 4, "residents": 0, "score": 1, "coordinate": 6, "metres": 0, "count": 1}
@@ -61,7 +62,11 @@ def workbook_tables(results: StudyResults, profile: Profile, lang: str) -> dict[
         "matrix": readable.matrix_table(results, profile, lang),
         "ledger": readable.ledger_readable(results, profile, lang),
         "sites": readable.sites_table(results, profile, lang),
-    }
+    } | (
+        {"scenario": readable.scenario_table(results, profile, lang)}
+        if getattr(results, "scenario", None)
+        else {}
+    )
 
 
 def _cell(value: Any, kind: str, lang: str) -> Any:
