@@ -1,0 +1,215 @@
+"""A whole city study, step by step, at 1x, 2x (and 4x) the size of a Chinese prefecture city.
+
+Run: python benchmarks/bench_city.py [--full] [--repeats 3] [--scales 1,2] [--profile]
+
+The cities are synthetic (benchmarks/city.py, written with pyosmium and cached under
+data/raw/bench_city/): at 1x about 150,000 walk nodes on an irregular street grid with random
+node ids, 30,000 residential buildings in residential compounds, 3,000 POIs of every hebi-2021
+category and 250 community polygons with population. Each size runs in its own fresh process
+(peak RSS from ``resource.getrusage``); before the timed run the process runs the same study on a
+tiny city, so numba kernels are compiled (or loaded from the cache) and libraries imported
+(a warm run). The timed run is what ``walkcircle run --osm city.osm.pbf --communities
+communities.gpkg`` does, through the Python API: `walkcircle.study.Study` +
+`walkcircle.pipeline.write_study` (map and report included), with a progress callback that
+timestamps every step. Default sizes 1x and 2x; ``--full`` adds 4x. With ``--repeats N`` every
+cell is the median of N runs. ``--profile`` also writes a cProfile of each size next to the
+cached city and prints its top functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+CACHE = HERE.parent / "data" / "raw" / "bench_city"
+WARMUP_SCALE = 0.02
+
+# progress message prefix -> table row (in the order a run passes them)
+STEPS = [
+    ("reading ", "reading the PBF (network)"),
+    ("loading facilities", "facilities (OSM POIs)"),
+    ("placing homes", "placing homes"),
+    ("snapping homes", "snapping homes"),
+    ("snapping homes and facilities", "snapping facilities + routing graph"),
+    ("nearest facility", "nearest (kernel)"),
+    ("counting facilities", "counts within tiers (kernel)"),
+    ("3 nearest", "3 nearest per category"),
+    ("scoring", "scoring + tables"),
+    ("writing tables", "writing tables"),
+    ("drawing the map", "map"),
+    ("writing the report", "report"),
+]
+
+
+def _row(message: str) -> str:
+    best = ""
+    label = message
+    for prefix, name in STEPS:
+        if message.startswith(prefix) and len(prefix) > len(best):
+            best, label = prefix, name
+    return label
+
+
+def run_city(scale: float, out: Path) -> dict[str, float]:
+    """Run one full study on the city of `scale`; return seconds per step (table rows)."""
+    from city import build_city
+
+    from walkcircle.config import OutputOptions
+    from walkcircle.pipeline import write_study
+    from walkcircle.study import Study
+
+    files = build_city(scale, CACHE)
+    marks: list[tuple[float, str]] = []
+
+    def progress(message: str) -> None:
+        marks.append((time.perf_counter(), message))
+
+    study = Study(osm=files.osm, communities=files.communities, name=f"city-{scale:g}x", progress=progress)
+    start = time.perf_counter()
+    study.network()
+    study.facilities()
+    study.homes()
+    progress("snapping homes")
+    study.home_snap()
+    write_study(study, OutputOptions(), out, progress=progress)
+    end = time.perf_counter()
+    steps: dict[str, float] = {}
+    stamps = [*marks, (end, "")]
+    for (t0, message), (t1, _) in zip(stamps[:-1], stamps[1:], strict=True):
+        row = _row(message)
+        steps[row] = steps.get(row, 0.0) + t1 - t0
+    steps["total wall"] = end - start
+    return steps
+
+
+def child(scale: float, profile: bool) -> None:
+    """Warm up on a tiny city, then time `scale`; print one JSON line."""
+    from city import build_city
+
+    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+        run_city(WARMUP_SCALE, Path(tmp) / "warmup")
+        files = build_city(scale, CACHE)
+        if profile:
+            import cProfile
+            import pstats
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+            steps = run_city(scale, Path(tmp) / "run")
+            profiler.disable()
+            prof = files.osm.parent / "bench_city.prof"
+            profiler.dump_stats(prof)
+            pstats.Stats(str(prof), stream=sys.stderr).sort_stats("cumulative").print_stats(45)
+            pstats.Stats(str(prof), stream=sys.stderr).sort_stats("tottime").print_stats(25)
+        else:
+            steps = run_city(scale, Path(tmp) / "run")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        json.dumps(
+            {
+                "scale": scale,
+                "steps": steps,
+                "peak_rss_mb": peak_mb,
+                "walk_nodes": files.walk_nodes,
+                "buildings": files.buildings,
+                "pois": files.pois,
+                "communities": files.n_communities,
+            }
+        )
+    )
+
+
+def measure(scale: float, profile: bool) -> dict:
+    """Run `child` in a fresh interpreter (its own peak RSS) and read its JSON line."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(scale)]
+    if profile:
+        cmd.append("--profile")
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr)
+        msg = f"child for scale {scale} failed ({done.returncode})"
+        raise RuntimeError(msg)
+    if profile:
+        sys.stderr.write(done.stderr)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _fmt(value: float | None, unit: str = "s") -> str:
+    if value is None:
+        return "-"
+    return f"{value / 1024:.2f} GB" if unit == "GB" else f"{value:.2f} s"
+
+
+def table(results: dict[float, list[dict]]) -> str:
+    """Markdown table: rows = steps, columns = sizes (medians), plus last/first ratio."""
+    scales = sorted(results)
+    med: dict[float, dict[str, float]] = {}
+    for s in scales:
+        rows = {r for run in results[s] for r in run["steps"]}
+        med[s] = {r: statistics.median(run["steps"].get(r, 0.0) for run in results[s]) for r in rows}
+        med[s]["peak RSS"] = statistics.median(run["peak_rss_mb"] for run in results[s])
+    first, last = scales[0], scales[-1]
+    names = [name for _, name in STEPS if any(name in med[s] for s in scales)]
+    head = [f"{s:g}x ({results[s][0]['walk_nodes'] / 1000:.0f}k nodes)" for s in scales]
+    lines = [
+        "| step | " + " | ".join(head) + f" | {last:g}x / {first:g}x |",
+        "|---" * (len(scales) + 2) + "|",
+    ]
+    for name in [*names, "total wall", "peak RSS"]:
+        unit = "GB" if name == "peak RSS" else "s"
+        cells = [_fmt(med[s].get(name), unit) for s in scales]
+        a, b = med[first].get(name), med[last].get(name)
+        ratio = f"{b / a:.2f}" if a and b and len(scales) > 1 else "-"
+        label = f"**{name}**" if name in ("total wall", "peak RSS") else name
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {ratio} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="add the 4x city (600k nodes)")
+    parser.add_argument("--scales", default=None, help="comma-separated sizes, e.g. 0.1,0.2")
+    parser.add_argument("--repeats", type=int, default=1, help="runs per size (medians)")
+    parser.add_argument("--profile", action="store_true", help="cProfile each size (slower)")
+    parser.add_argument("--child", type=float, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child is not None:
+        child(args.child, args.profile)
+        return
+    CACHE.mkdir(parents=True, exist_ok=True)
+    if args.scales:
+        scales = [float(s) for s in args.scales.split(",")]
+    else:
+        scales = [1.0, 2.0, 4.0] if args.full else [1.0, 2.0]
+    from city import build_city
+
+    for s in [WARMUP_SCALE, *scales]:
+        t = time.perf_counter()
+        files = build_city(s, CACHE)
+        built = time.perf_counter() - t
+        if built > 1:
+            print(f"built the {s:g}x city in {built:.1f} s: {files.osm}", file=sys.stderr)
+    results: dict[float, list[dict]] = {s: [] for s in scales}
+    for r in range(args.repeats):
+        for s in scales:
+            results[s].append(measure(s, args.profile))
+            total = results[s][-1]["steps"]["total wall"]
+            print(f"run {r + 1}/{args.repeats}, {s:g}x: {total:.1f} s", file=sys.stderr)
+    with open("/proc/loadavg") as fh:
+        load = fh.read().split()[:3]
+    print(f"walkcircle run, warm, medians of {args.repeats}; load average {' '.join(load)}")
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
