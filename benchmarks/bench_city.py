@@ -19,6 +19,7 @@ cached city and prints its top functions.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import resource
 import statistics
@@ -63,7 +64,6 @@ def _row(message: str) -> str:
 def run_city(scale: float, out: Path) -> dict[str, float]:
     """Run one full study on the city of `scale`; return seconds per step (table rows)."""
     from city import build_city
-
     from walkcircle.config import OutputOptions
     from walkcircle.pipeline import write_study
     from walkcircle.study import Study
@@ -85,7 +85,7 @@ def run_city(scale: float, out: Path) -> dict[str, float]:
     end = time.perf_counter()
     steps: dict[str, float] = {}
     stamps = [*marks, (end, "")]
-    for (t0, message), (t1, _) in zip(stamps[:-1], stamps[1:], strict=True):
+    for (t0, message), (t1, _) in itertools.pairwise(stamps):
         row = _row(message)
         steps[row] = steps.get(row, 0.0) + t1 - t0
     steps["total wall"] = end - start
@@ -205,8 +205,7 @@ def main() -> None:
             results[s].append(measure(s, args.profile))
             total = results[s][-1]["steps"]["total wall"]
             print(f"run {r + 1}/{args.repeats}, {s:g}x: {total:.1f} s", file=sys.stderr)
-    with open("/proc/loadavg") as fh:
-        load = fh.read().split()[:3]
+    load = Path("/proc/loadavg").read_text().split()[:3]
     print(f"walkcircle run, warm, medians of {args.repeats}; load average {' '.join(load)}")
     print(table(results))
 

@@ -212,11 +212,11 @@ def _write_osm(rng: np.random.Generator, streets: _Streets, n_buildings: int, n_
         node_x.extend(ring[:, 0].tolist())
         node_y.extend(ring[:, 1].tolist())
         refs = list(range(first, first + len(ring)))
-        ways.append((refs + [first], tags))
+        ways.append(([*refs, first], tags))
 
     n_compounds = int(np.ceil(n_buildings / BUILDINGS_PER_COMPOUND / (1 - EMPTY_COMPOUND_SHARE)))
     compounds = _compounds(rng, streets, n_compounds)
-    n_full = int(round(n_compounds * (1 - EMPTY_COMPOUND_SHARE)))
+    n_full = round(n_compounds * (1 - EMPTY_COMPOUND_SHARE))
     per = np.full(n_full, n_buildings // n_full)
     per[: n_buildings - per.sum()] += 1
     for i, ring in enumerate(compounds):
