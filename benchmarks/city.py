@@ -142,7 +142,14 @@ class _Streets:
 
 
 def _rect(cx: float, cy: float, w: float, h: float) -> np.ndarray:
-    return np.array([[cx - w / 2, cy - h / 2], [cx + w / 2, cy - h / 2], [cx + w / 2, cy + h / 2], [cx - w / 2, cy + h / 2]])
+    return np.array(
+        [
+            [cx - w / 2, cy - h / 2],
+            [cx + w / 2, cy - h / 2],
+            [cx + w / 2, cy + h / 2],
+            [cx - w / 2, cy + h / 2],
+        ]
+    )
 
 
 def _compounds(rng: np.random.Generator, streets: _Streets, n: int) -> list[np.ndarray]:
@@ -197,7 +204,9 @@ def build_city(scale: float, folder: Path, seed: int = 16) -> CityFiles:
     return CityFiles(osm, comm, **sizes)
 
 
-def _write_osm(rng: np.random.Generator, streets: _Streets, n_buildings: int, n_pois: int, path: Path) -> None:
+def _write_osm(
+    rng: np.random.Generator, streets: _Streets, n_buildings: int, n_pois: int, path: Path
+) -> None:
     import osmium
 
     node_x = list(streets.x)
@@ -254,14 +263,14 @@ def _write_osm(rng: np.random.Generator, streets: _Streets, n_buildings: int, n_
         for i in np.argsort(node_id):
             writer.add_node(
                 osmium.osm.mutable.Node(
-                    id=int(node_id[i]), location=(float(lon[i]), float(lat[i])), tags=node_tags.get(int(i), {})
+                    id=int(node_id[i]),
+                    location=(float(lon[i]), float(lat[i])),
+                    tags=node_tags.get(int(i), {}),
                 )
             )
         for w in np.argsort(way_id):
             refs, tags = ways[w]
-            writer.add_way(
-                osmium.osm.mutable.Way(id=int(way_id[w]), nodes=node_id[refs].tolist(), tags=tags)
-            )
+            writer.add_way(osmium.osm.mutable.Way(id=int(way_id[w]), nodes=node_id[refs].tolist(), tags=tags))
     finally:
         writer.close()
     tmp.replace(path)
