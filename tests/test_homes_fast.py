@@ -20,6 +20,7 @@ from walkcircle.geodesy import utm_epsg
 from walkcircle.sources.homes import (
     RESIDENTIAL_BUILDINGS,
     _points_inside,
+    _utm_epsg_of,
     grid_points_in,
     homes_for_communities,
     homes_from_osm,
@@ -191,3 +192,19 @@ def test_osm_homes_equal_the_per_area_loop_on_a_written_file(tmp_path):
 
 def test_osm_homes_equal_the_per_area_loop_on_a_real_extract(tsinghua_osm):
     _check_osm_homes(tsinghua_osm, 50.0)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    lon=st.floats(113.5, 114.5),
+    lat=st.floats(-0.5, 0.5),
+    n=st.integers(1, 6),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_utm_zone_without_the_union_equals_the_union_centroid_zone(lon, lat, n, seed):
+    rng = np.random.default_rng(seed)
+    # boxes near lon 114 (a zone boundary) and the equator (a hemisphere boundary)
+    x = lon + rng.uniform(-0.3, 0.3, n)
+    y = lat + rng.uniform(-0.3, 0.3, n)
+    geoms = shapely.box(x, y, x + rng.uniform(0.001, 0.2, n), y + rng.uniform(0.001, 0.2, n))
+    assert _utm_epsg_of(geoms) == utm_epsg(*shapely.union_all(geoms).centroid.coords[0])

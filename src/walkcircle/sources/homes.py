@@ -199,7 +199,7 @@ def homes_from_osm(
     lat_parts = [np.asarray(b_lat, np.float64)]
     sources = ["building"] * len(b_lon)
     if areas:
-        epsg = utm_epsg(*shapely.union_all(areas).centroid.coords[0])
+        epsg = _utm_epsg_of(np.asarray(areas, dtype=object))
         building_points = shapely.points(lon_parts[0], lat_parts[0])
         has_building = _contains_any(np.asarray(areas, dtype=object), building_points)
         for area in (a for a, skip in zip(areas, has_building, strict=True) if not skip):
@@ -379,6 +379,23 @@ def _geometry_to_wgs84(geometry: shapely.Geometry, crs_name: str) -> shapely.Geo
     return shapely.transform(geometry, lambda c: np.column_stack(to_wgs84(c[:, 0], c[:, 1], crs_name)))
 
 
+def _utm_epsg_of(geoms: np.ndarray) -> int:
+    """Return the EPSG code of the UTM zone of the centroid of the union of `geoms`.
+
+    The union is skipped when it cannot matter: the centroid lies inside the bounding box,
+    and UTM zones are longitude strips split by the equator, so when the four corners of the
+    box share one zone, that is the zone; otherwise the union's centroid decides, as before.
+    """
+    xmin, ymin, xmax, ymax = shapely.total_bounds(geoms)
+    try:
+        corners = {utm_epsg(x, y) for x in (xmin, xmax) for y in (ymin, ymax)}
+    except ValueError:
+        corners = set()
+    if len(corners) == 1:
+        return corners.pop()
+    return utm_epsg(*shapely.union_all(geoms).centroid.coords[0])
+
+
 def _contains_any(polygons: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Tell, for each polygon, whether it contains at least one of `points`.
 
@@ -474,7 +491,7 @@ def homes_for_communities(
     """
     report = report or LoadReport(source="communities")
     geoms = communities.geometry.to_numpy()
-    epsg = utm_epsg(*shapely.union_all(geoms).centroid.coords[0])
+    epsg = _utm_epsg_of(geoms)
     has_candidates = candidates is not None and len(candidates) > 0
     if has_candidates:
         inside = _points_inside(geoms, candidates.geometry.to_numpy())
