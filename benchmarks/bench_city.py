@@ -1,6 +1,6 @@
 """A whole city study, step by step, at 1x, 2x (and 4x) the size of a Chinese prefecture city.
 
-Run: python benchmarks/bench_city.py [--full] [--repeats 3] [--scales 1,2] [--profile]
+Run: python benchmarks/bench_city.py [--full] [--repeats 3] [--scales 1,2] [--profile] [--baseline SRC]
 
 The cities are synthetic (benchmarks/city.py, written with pyosmium and cached under
 data/raw/bench_city/): at 1x about 150,000 walk nodes on an irregular street grid with random
@@ -13,7 +13,9 @@ communities.gpkg`` does, through the Python API: `walkcircle.study.Study` +
 `walkcircle.pipeline.write_study` (map and report included), with a progress callback that
 timestamps every step. Default sizes 1x and 2x; ``--full`` adds 4x. With ``--repeats N`` every
 cell is the median of N runs. ``--profile`` also writes a cProfile of each size next to the
-cached city and prints its top functions.
+cached city and prints its top functions. ``--baseline SRC`` also times another walkcircle
+source tree (e.g. an older commit's ``src/`` from ``git archive``), alternating with this one
+run by run, and prints its table first (before/after on the same machine in the same run).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -94,6 +97,7 @@ def run_city(scale: float, out: Path) -> dict[str, float]:
 
 def child(scale: float, profile: bool) -> None:
     """Warm up on a tiny city, then time `scale`; print one JSON line."""
+    import walkcircle
     from city import build_city
 
     with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
@@ -124,17 +128,24 @@ def child(scale: float, profile: bool) -> None:
                 "buildings": files.buildings,
                 "pois": files.pois,
                 "communities": files.n_communities,
+                "walkcircle": str(Path(walkcircle.__file__).parent),
             }
         )
     )
 
 
-def measure(scale: float, profile: bool) -> dict:
-    """Run `child` in a fresh interpreter (its own peak RSS) and read its JSON line."""
+def measure(scale: float, profile: bool, src: str | None = None) -> dict:
+    """Run `child` in a fresh interpreter (its own peak RSS) and read its JSON line.
+
+    `src` puts another walkcircle source tree first on the child's path.
+    """
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(scale)]
     if profile:
         cmd.append("--profile")
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(Path(src).resolve()), env.get("PYTHONPATH", "")])
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:
         sys.stderr.write(done.stderr)
         msg = f"child for scale {scale} failed ({done.returncode})"
@@ -181,6 +192,7 @@ def main() -> None:
     parser.add_argument("--scales", default=None, help="comma-separated sizes, e.g. 0.1,0.2")
     parser.add_argument("--repeats", type=int, default=1, help="runs per size (medians)")
     parser.add_argument("--profile", action="store_true", help="cProfile each size (slower)")
+    parser.add_argument("--baseline", default=None, help="another walkcircle src/ to time alongside")
     parser.add_argument("--child", type=float, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
@@ -199,15 +211,26 @@ def main() -> None:
         built = time.perf_counter() - t
         if built > 1:
             print(f"built the {s:g}x city in {built:.1f} s: {files.osm}", file=sys.stderr)
-    results: dict[float, list[dict]] = {s: [] for s in scales}
+    trees = {"baseline": args.baseline, "this tree": None} if args.baseline else {"this tree": None}
+    results: dict[str, dict[float, list[dict]]] = {label: {s: [] for s in scales} for label in trees}
     for r in range(args.repeats):
         for s in scales:
-            results[s].append(measure(s, args.profile))
-            total = results[s][-1]["steps"]["total wall"]
-            print(f"run {r + 1}/{args.repeats}, {s:g}x: {total:.1f} s", file=sys.stderr)
+            for label, src in trees.items():
+                run = measure(s, args.profile, src)
+                results[label][s].append(run)
+                total = run["steps"]["total wall"]
+                print(f"run {r + 1}/{args.repeats}, {s:g}x, {label}: {total:.1f} s", file=sys.stderr)
     load = Path("/proc/loadavg").read_text().split()[:3]
-    print(f"walkcircle run, warm, medians of {args.repeats}; load average {' '.join(load)}")
-    print(table(results))
+    for label, by_scale in results.items():
+        where = by_scale[scales[0]][0]["walkcircle"]
+        print(f"\n{label} ({where}): warm, medians of {args.repeats}; load average now {' '.join(load)}")
+        print(table(by_scale))
+    if args.baseline:
+        print("\ntotal wall, baseline -> this tree:")
+        for s in scales:
+            before = statistics.median(run["steps"]["total wall"] for run in results["baseline"][s])
+            after = statistics.median(run["steps"]["total wall"] for run in results["this tree"][s])
+            print(f"  {s:g}x: {before:.2f} s -> {after:.2f} s ({before / after:.2f}x faster)")
 
 
 if __name__ == "__main__":
