@@ -193,6 +193,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="runs per size (medians)")
     parser.add_argument("--profile", action="store_true", help="cProfile each size (slower)")
     parser.add_argument("--baseline", default=None, help="another walkcircle src/ to time alongside")
+    parser.add_argument("--json", default=None, help="also write every run's raw numbers here")
     parser.add_argument("--child", type=float, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
@@ -219,8 +220,15 @@ def main() -> None:
                 run = measure(s, args.profile, src)
                 results[label][s].append(run)
                 total = run["steps"]["total wall"]
-                print(f"run {r + 1}/{args.repeats}, {s:g}x, {label}: {total:.1f} s", file=sys.stderr)
+                load_now = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+                print(
+                    f"run {r + 1}/{args.repeats}, {s:g}x, {label}: {total:.1f} s (load {load_now})",
+                    file=sys.stderr,
+                )
     load = Path("/proc/loadavg").read_text().split()[:3]
+    if args.json:
+        raw = {label: {f"{s:g}": runs for s, runs in by_scale.items()} for label, by_scale in results.items()}
+        Path(args.json).write_text(json.dumps(raw, indent=1))
     for label, by_scale in results.items():
         where = by_scale[scales[0]][0]["walkcircle"]
         print(f"\n{label} ({where}): warm, medians of {args.repeats}; load average now {' '.join(load)}")
