@@ -117,8 +117,13 @@ def test_community_homes_equal_the_per_polygon_loop(seed, n_poly, n_pts):
         {"lon": shapely.get_x(pts), "lat": shapely.get_y(pts)}, geometry=pts, crs="EPSG:4326"
     )
     expected = _brute_force_community_homes(communities, candidates, 150.0)
-    with pytest.warns(WalkcircleWarning, match="contain no mapped home"):
+    with pytest.warns(WalkcircleWarning, match="contain no mapped home") as caught:
         got = homes_for_communities(communities, candidates, grid_m=150.0)
+    per_point = sum(shapely.contains(g, pts).astype(int) for g in geoms)
+    messages = " ".join(str(w.message) for w in caught)
+    outside, shared = int((per_point == 0).sum()), int((per_point > 1).sum())
+    assert (f"{outside} of {n_pts} mapped homes lie outside" in messages) == (outside > 0)
+    assert (f"{shared} mapped homes lie inside more than one" in messages) == (shared > 0)
     cols = ["home_id", "community", "population", "source", "lon", "lat"]
     pd.testing.assert_frame_equal(got.homes[cols].reset_index(drop=True), expected[cols], check_dtype=False)
     assert shapely.equals(

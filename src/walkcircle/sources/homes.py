@@ -451,6 +451,21 @@ def _points_inside(polygons: np.ndarray, points: np.ndarray) -> list[np.ndarray]
     return [point_idx[bounds[i] : bounds[i + 1]].astype(np.int64) for i in range(len(polygons))]
 
 
+def _report_unassigned(inside: list[np.ndarray], n_candidates: int, report: LoadReport) -> None:
+    """Count candidate homes outside every community polygon, or inside more than one."""
+    per_candidate = np.bincount(np.concatenate(inside), minlength=n_candidates)
+    outside = int((per_candidate == 0).sum())
+    shared = int((per_candidate > 1).sum())
+    if outside:
+        report.warn(
+            f"{outside} of {n_candidates} mapped homes lie outside every community polygon; they are left out"
+        )
+    if shared:
+        report.warn(
+            f"{shared} mapped homes lie inside more than one community polygon (overlapping polygons); each of those communities counts them"
+        )
+
+
 def _polygon_grid(polygon: shapely.Geometry, grid_m: float, epsg: int) -> tuple[np.ndarray, np.ndarray, str]:
     """Homes of a polygon without candidates: its grid, or its representative point."""
     lon, lat = grid_points_in(polygon, grid_m, epsg)
@@ -495,6 +510,7 @@ def homes_for_communities(
     has_candidates = candidates is not None and len(candidates) > 0
     if has_candidates:
         inside = _points_inside(geoms, candidates.geometry.to_numpy())
+        _report_unassigned(inside, len(candidates), report)
         cand_lon = candidates["lon"].to_numpy(np.float64)
         cand_lat = candidates["lat"].to_numpy(np.float64)
     else:
