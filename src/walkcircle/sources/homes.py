@@ -197,15 +197,14 @@ def homes_from_osm(
             and geom.geom_type in ("Polygon", "MultiPolygon")
         ):
             areas.append(geom)
-    lon_parts = [np.asarray(b_lon)]
-    lat_parts = [np.asarray(b_lat)]
+    lon_parts = [np.asarray(b_lon, np.float64)]
+    lat_parts = [np.asarray(b_lat, np.float64)]
     sources = ["building"] * len(b_lon)
     if areas:
-        epsg = utm_epsg(*shapely.union_all(areas).centroid.coords[0])
-        tree_pts = shapely.points(np.asarray(b_lon), np.asarray(b_lat)) if b_lon else None
-        for area in areas:
-            if tree_pts is not None and shapely.contains(area, tree_pts).any():
-                continue
+        epsg = _utm_epsg_of(np.asarray(areas, dtype=object))
+        building_points = shapely.points(lon_parts[0], lat_parts[0])
+        has_building = _contains_any(np.asarray(areas, dtype=object), building_points)
+        for area in (a for a, skip in zip(areas, has_building, strict=True) if not skip):
             g_lon, g_lat = grid_points_in(area, grid_m, epsg)
             if g_lon.size == 0:
                 point = area.representative_point()
@@ -523,6 +522,102 @@ def _geometry_to_wgs84(geometry: shapely.Geometry, crs_name: str) -> shapely.Geo
     return shapely.transform(geometry, lambda c: np.column_stack(to_wgs84(c[:, 0], c[:, 1], crs_name)))
 
 
+def _utm_epsg_of(geoms: np.ndarray) -> int:
+    """Return the EPSG code of the UTM zone of the centroid of the union of `geoms`.
+
+    The union is skipped when it cannot matter: the centroid lies inside the bounding box,
+    and UTM zones are longitude strips split by the equator, so when the four corners of the
+    box share one zone, that is the zone; otherwise the union's centroid decides, as before.
+    """
+    xmin, ymin, xmax, ymax = shapely.total_bounds(geoms)
+    try:
+        corners = {utm_epsg(x, y) for x in (xmin, xmax) for y in (ymin, ymax)}
+    except ValueError:
+        corners = set()
+    if len(corners) == 1:
+        return corners.pop()
+    return utm_epsg(*shapely.union_all(geoms).centroid.coords[0])
+
+
+def _contains_any(polygons: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Tell, for each polygon, whether it contains at least one of `points`.
+
+    One STRtree query over the points instead of a loop over polygons (same predicate as
+    ``shapely.contains``: a point on a polygon's boundary is not inside it).
+
+    Parameters
+    ----------
+    polygons
+        Shapely polygons.
+    points
+        Shapely points.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean, one per polygon.
+    """
+    found = np.zeros(len(polygons), bool)
+    if len(polygons) and len(points):
+        poly_idx, _ = shapely.STRtree(points).query(polygons, predicate="contains")
+        found[poly_idx] = True
+    return found
+
+
+def _points_inside(polygons: np.ndarray, points: np.ndarray) -> list[np.ndarray]:
+    """For each polygon, the indices (ascending) of the `points` it contains.
+
+    Same answer as ``[np.flatnonzero(shapely.contains(p, points)) for p in polygons]``, from
+    one STRtree query (linear in polygons + points instead of their product). Geometries
+    other than polygons get an empty list.
+
+    Parameters
+    ----------
+    polygons
+        Shapely geometries.
+    points
+        Shapely points.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        Point indices per polygon.
+    """
+    areal = np.flatnonzero(np.isin(shapely.get_type_id(polygons), (3, 6)))  # Polygon, MultiPolygon
+    if len(points) == 0 or areal.size == 0:
+        return [np.zeros(0, np.int64) for _ in range(len(polygons))]
+    sub_idx, point_idx = shapely.STRtree(points).query(polygons[areal], predicate="contains")
+    poly_idx = areal[sub_idx]
+    order = np.lexsort((point_idx, poly_idx))
+    poly_idx, point_idx = poly_idx[order], point_idx[order]
+    bounds = np.searchsorted(poly_idx, np.arange(len(polygons) + 1))
+    return [point_idx[bounds[i] : bounds[i + 1]].astype(np.int64) for i in range(len(polygons))]
+
+
+def _report_unassigned(inside: list[np.ndarray], n_candidates: int, report: LoadReport) -> None:
+    """Count candidate homes outside every community polygon, or inside more than one."""
+    per_candidate = np.bincount(np.concatenate(inside), minlength=n_candidates)
+    outside = int((per_candidate == 0).sum())
+    shared = int((per_candidate > 1).sum())
+    if outside:
+        report.warn(
+            f"{outside} of {n_candidates} mapped homes lie outside every community polygon; they are left out"
+        )
+    if shared:
+        report.warn(
+            f"{shared} mapped homes lie inside more than one community polygon (overlapping polygons); each of those communities counts them"
+        )
+
+
+def _polygon_grid(polygon: shapely.Geometry, grid_m: float, epsg: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """Homes of a polygon without candidates: its grid, or its representative point."""
+    lon, lat = grid_points_in(polygon, grid_m, epsg)
+    if lon.size:
+        return lon, lat, "community_grid"
+    point = polygon.representative_point()
+    return np.array([point.x]), np.array([point.y]), "community_point"
+
+
 def homes_for_communities(
     communities: gpd.GeoDataFrame,
     candidates: gpd.GeoDataFrame | None = None,
@@ -553,45 +648,44 @@ def homes_for_communities(
         Homes with ``community`` set, and the communities with an ``n_homes`` column.
     """
     report = report or LoadReport(source="communities")
-    epsg = utm_epsg(*shapely.union_all(communities.geometry.to_numpy()).centroid.coords[0])
-    parts = []
+    geoms = communities.geometry.to_numpy()
+    epsg = _utm_epsg_of(geoms)
+    has_candidates = candidates is not None and len(candidates) > 0
+    if has_candidates:
+        inside = _points_inside(geoms, candidates.geometry.to_numpy())
+        _report_unassigned(inside, len(candidates), report)
+        cand_lon = candidates["lon"].to_numpy(np.float64)
+        cand_lat = candidates["lat"].to_numpy(np.float64)
+    else:
+        inside = [np.zeros(0, np.int64)] * len(geoms)
+    lon_parts: list[np.ndarray] = []
+    lat_parts: list[np.ndarray] = []
+    source_parts: list[str] = []
     without_candidates: list[str] = []
-    n_homes = []
-    cand_points = candidates.geometry.to_numpy() if candidates is not None and len(candidates) else None
-    for row in communities.itertuples(index=False):
-        geom = row.geometry
-        if geom.geom_type in ("Polygon", "MultiPolygon"):
-            lon = lat = None
-            source = "community_polygon"
-            if cand_points is not None:
-                inside = shapely.contains(geom, cand_points)
-                if inside.any():
-                    lon = candidates["lon"].to_numpy()[inside]
-                    lat = candidates["lat"].to_numpy()[inside]
-                    source = "community_polygon"
-            if lon is None:
-                without_candidates.append(row.community)
-                lon, lat = grid_points_in(geom, grid_m, epsg)
-                source = "community_grid"
-                if lon.size == 0:
-                    point = geom.representative_point()
-                    lon, lat = np.array([point.x]), np.array([point.y])
-                    source = "community_point"
-        else:
+    for geom, hits, name in zip(geoms, inside, communities["community"], strict=True):
+        if geom.geom_type not in ("Polygon", "MultiPolygon"):
             point = geom if geom.geom_type == "Point" else geom.representative_point()
-            lon, lat = np.array([point.x]), np.array([point.y])
-            source = "community_point"
-        pop = row.population
-        per_home = np.full(lon.size, 1.0 if not np.isfinite(pop) else pop / lon.size)
-        frame = homes_frame(
-            lon, lat, source=source, community=[row.community] * lon.size, population=per_home
-        )
-        parts.append(frame)
-        n_homes.append(lon.size)
-    homes = pd.concat(parts, ignore_index=True)
-    homes["home_id"] = [f"h{i}" for i in range(len(homes))]
-    homes = gpd.GeoDataFrame(homes, geometry="geometry", crs="EPSG:4326")
-    if without_candidates and cand_points is not None:
+            lon, lat, source = np.array([point.x]), np.array([point.y]), "community_point"
+        elif hits.size:
+            lon, lat, source = cand_lon[hits], cand_lat[hits], "community_polygon"
+        else:
+            without_candidates.append(name)
+            lon, lat, source = _polygon_grid(geom, grid_m, epsg)
+        lon_parts.append(lon)
+        lat_parts.append(lat)
+        source_parts.append(source)
+    n_homes = [part.size for part in lon_parts]
+    pop = communities["population"].to_numpy(np.float64)
+    per_home = np.where(np.isfinite(pop), pop / np.maximum(n_homes, 1), 1.0)
+    homes = homes_frame(
+        np.concatenate(lon_parts),
+        np.concatenate(lat_parts),
+        source="",
+        community=np.repeat(communities["community"].to_numpy(), n_homes),
+        population=np.repeat(per_home, n_homes),
+    )
+    homes["source"] = np.repeat(np.asarray(source_parts, dtype=object), n_homes)
+    if without_candidates and has_candidates:
         listed = ", ".join(without_candidates[:5])
         report.warn(
             f"{len(without_candidates)} community polygons contain no mapped home; they were sampled on a {grid_m:g} m grid: {listed}"

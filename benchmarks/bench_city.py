@@ -1,0 +1,245 @@
+"""A whole city study, step by step, at 1x, 2x (and 4x) the size of a Chinese prefecture city.
+
+Run: python benchmarks/bench_city.py [--full] [--repeats 3] [--scales 1,2] [--profile] [--baseline SRC]
+
+The cities are synthetic (benchmarks/city.py, written with pyosmium and cached under
+data/raw/bench_city/): at 1x about 150,000 walk nodes on an irregular street grid with random
+node ids, 30,000 residential buildings in residential compounds, 3,000 POIs of every hebi-2021
+category and 250 community polygons with population. Each size runs in its own fresh process
+(peak RSS from ``resource.getrusage``); before the timed run the process runs the same study on a
+tiny city, so numba kernels are compiled (or loaded from the cache) and libraries imported
+(a warm run). The timed run is what ``walkcircle run --osm city.osm.pbf --communities
+communities.gpkg`` does, through the Python API: `walkcircle.study.Study` +
+`walkcircle.pipeline.write_study` (map and report included), with a progress callback that
+timestamps every step. Default sizes 1x and 2x; ``--full`` adds 4x. With ``--repeats N`` every
+cell is the median of N runs. ``--profile`` also writes a cProfile of each size next to the
+cached city and prints its top functions. ``--baseline SRC`` also times another walkcircle
+source tree (e.g. an older commit's ``src/`` from ``git archive``), alternating with this one
+run by run, and prints its table first (before/after on the same machine in the same run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+CACHE = HERE.parent / "data" / "raw" / "bench_city"
+WARMUP_SCALE = 0.02
+
+# progress message prefix -> table row (in the order a run passes them)
+STEPS = [
+    ("reading ", "reading the PBF (network)"),
+    ("loading facilities", "facilities (OSM POIs)"),
+    ("placing homes", "placing homes"),
+    ("snapping homes", "snapping homes"),
+    ("snapping homes and facilities", "snapping facilities + routing graph"),
+    ("nearest facility", "nearest (kernel)"),
+    ("counting facilities", "counts within tiers (kernel)"),
+    ("3 nearest", "3 nearest per category"),
+    ("scoring", "scoring + tables"),
+    ("writing tables", "writing tables"),
+    ("drawing the map", "map"),
+    ("writing the report", "report"),
+]
+
+
+def _row(message: str) -> str:
+    best = ""
+    label = message
+    for prefix, name in STEPS:
+        if message.startswith(prefix) and len(prefix) > len(best):
+            best, label = prefix, name
+    return label
+
+
+def run_city(scale: float, out: Path) -> dict[str, float]:
+    """Run one full study on the city of `scale`; return seconds per step (table rows)."""
+    from city import build_city
+    from walkcircle.config import OutputOptions
+    from walkcircle.pipeline import write_study
+    from walkcircle.study import Study
+
+    files = build_city(scale, CACHE)
+    marks: list[tuple[float, str]] = []
+
+    def progress(message: str) -> None:
+        marks.append((time.perf_counter(), message))
+
+    study = Study(osm=files.osm, communities=files.communities, name=f"city-{scale:g}x", progress=progress)
+    start = time.perf_counter()
+    study.network()
+    study.facilities()
+    study.homes()
+    progress("snapping homes")
+    study.home_snap()
+    write_study(study, OutputOptions(), out, progress=progress)
+    end = time.perf_counter()
+    steps: dict[str, float] = {}
+    stamps = [*marks, (end, "")]
+    for (t0, message), (t1, _) in itertools.pairwise(stamps):
+        row = _row(message)
+        steps[row] = steps.get(row, 0.0) + t1 - t0
+    steps["total wall"] = end - start
+    return steps
+
+
+def child(scale: float, profile: bool) -> None:
+    """Warm up on a tiny city, then time `scale`; print one JSON line."""
+    import walkcircle
+    from city import build_city
+
+    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+        run_city(WARMUP_SCALE, Path(tmp) / "warmup")
+        files = build_city(scale, CACHE)
+        if profile:
+            import cProfile
+            import pstats
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+            steps = run_city(scale, Path(tmp) / "run")
+            profiler.disable()
+            prof = files.osm.parent / "bench_city.prof"
+            profiler.dump_stats(prof)
+            pstats.Stats(str(prof), stream=sys.stderr).sort_stats("cumulative").print_stats(45)
+            pstats.Stats(str(prof), stream=sys.stderr).sort_stats("tottime").print_stats(25)
+        else:
+            steps = run_city(scale, Path(tmp) / "run")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        json.dumps(
+            {
+                "scale": scale,
+                "steps": steps,
+                "peak_rss_mb": peak_mb,
+                "walk_nodes": files.walk_nodes,
+                "buildings": files.buildings,
+                "pois": files.pois,
+                "communities": files.n_communities,
+                "walkcircle": str(Path(walkcircle.__file__).parent),
+            }
+        )
+    )
+
+
+def measure(scale: float, profile: bool, src: str | None = None) -> dict:
+    """Run `child` in a fresh interpreter (its own peak RSS) and read its JSON line.
+
+    `src` puts another walkcircle source tree first on the child's path.
+    """
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(scale)]
+    if profile:
+        cmd.append("--profile")
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(Path(src).resolve()), env.get("PYTHONPATH", "")])
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr)
+        msg = f"child for scale {scale} failed ({done.returncode})"
+        raise RuntimeError(msg)
+    if profile:
+        sys.stderr.write(done.stderr)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _fmt(value: float | None, unit: str = "s") -> str:
+    if value is None:
+        return "-"
+    return f"{value / 1024:.2f} GB" if unit == "GB" else f"{value:.2f} s"
+
+
+def table(results: dict[float, list[dict]]) -> str:
+    """Markdown table: rows = steps, columns = sizes (medians), plus last/first ratio."""
+    scales = sorted(results)
+    med: dict[float, dict[str, float]] = {}
+    for s in scales:
+        rows = {r for run in results[s] for r in run["steps"]}
+        med[s] = {r: statistics.median(run["steps"].get(r, 0.0) for run in results[s]) for r in rows}
+        med[s]["peak RSS"] = statistics.median(run["peak_rss_mb"] for run in results[s])
+    first, last = scales[0], scales[-1]
+    names = [name for _, name in STEPS if any(name in med[s] for s in scales)]
+    head = [f"{s:g}x ({results[s][0]['walk_nodes'] / 1000:.0f}k nodes)" for s in scales]
+    lines = [
+        "| step | " + " | ".join(head) + f" | {last:g}x / {first:g}x |",
+        "|---" * (len(scales) + 2) + "|",
+    ]
+    for name in [*names, "total wall", "peak RSS"]:
+        unit = "GB" if name == "peak RSS" else "s"
+        cells = [_fmt(med[s].get(name), unit) for s in scales]
+        a, b = med[first].get(name), med[last].get(name)
+        ratio = f"{b / a:.2f}" if a and b and len(scales) > 1 else "-"
+        label = f"**{name}**" if name in ("total wall", "peak RSS") else name
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {ratio} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="add the 4x city (600k nodes)")
+    parser.add_argument("--scales", default=None, help="comma-separated sizes, e.g. 0.1,0.2")
+    parser.add_argument("--repeats", type=int, default=1, help="runs per size (medians)")
+    parser.add_argument("--profile", action="store_true", help="cProfile each size (slower)")
+    parser.add_argument("--baseline", default=None, help="another walkcircle src/ to time alongside")
+    parser.add_argument("--json", default=None, help="also write every run's raw numbers here")
+    parser.add_argument("--child", type=float, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child is not None:
+        child(args.child, args.profile)
+        return
+    CACHE.mkdir(parents=True, exist_ok=True)
+    if args.scales:
+        scales = [float(s) for s in args.scales.split(",")]
+    else:
+        scales = [1.0, 2.0, 4.0] if args.full else [1.0, 2.0]
+    from city import build_city
+
+    for s in [WARMUP_SCALE, *scales]:
+        t = time.perf_counter()
+        files = build_city(s, CACHE)
+        built = time.perf_counter() - t
+        if built > 1:
+            print(f"built the {s:g}x city in {built:.1f} s: {files.osm}", file=sys.stderr)
+    trees = {"baseline": args.baseline, "this tree": None} if args.baseline else {"this tree": None}
+    results: dict[str, dict[float, list[dict]]] = {label: {s: [] for s in scales} for label in trees}
+    for r in range(args.repeats):
+        for s in scales:
+            for label, src in trees.items():
+                run = measure(s, args.profile, src)
+                results[label][s].append(run)
+                total = run["steps"]["total wall"]
+                load_now = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+                print(
+                    f"run {r + 1}/{args.repeats}, {s:g}x, {label}: {total:.1f} s (load {load_now})",
+                    file=sys.stderr,
+                )
+    load = Path("/proc/loadavg").read_text().split()[:3]
+    if args.json:
+        raw = {label: {f"{s:g}": runs for s, runs in by_scale.items()} for label, by_scale in results.items()}
+        Path(args.json).write_text(json.dumps(raw, indent=1))
+    for label, by_scale in results.items():
+        where = by_scale[scales[0]][0]["walkcircle"]
+        print(f"\n{label} ({where}): warm, medians of {args.repeats}; load average now {' '.join(load)}")
+        print(table(by_scale))
+    if args.baseline:
+        print("\ntotal wall, baseline -> this tree:")
+        for s in scales:
+            before = statistics.median(run["steps"]["total wall"] for run in results["baseline"][s])
+            after = statistics.median(run["steps"]["total wall"] for run in results["this tree"][s])
+            print(f"  {s:g}x: {before:.2f} s -> {after:.2f} s ({before / after:.2f}x faster)")
+
+
+if __name__ == "__main__":
+    main()
