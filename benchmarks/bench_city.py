@@ -10,7 +10,7 @@ category and 250 community polygons with population. Each size runs in its own f
 tiny city, so numba kernels are compiled (or loaded from the cache) and libraries imported
 (a warm run). The timed run is what ``walkcircle run --osm city.osm.pbf --communities
 communities.gpkg`` does, through the Python API: `walkcircle.study.Study` +
-`walkcircle.pipeline.write_study` (map and report included), with a progress callback that
+`walkcircle.pipeline.write_study` (service areas, workbook, map, report and PDF included), with a progress callback that
 timestamps every step. Default sizes 1x and 2x; ``--full`` adds 4x. With ``--repeats N`` every
 cell is the median of N runs. ``--profile`` also writes a cProfile of each size next to the
 cached city and prints its top functions. ``--baseline SRC`` also times another walkcircle
@@ -49,7 +49,11 @@ STEPS = [
     ("counting facilities", "counts within tiers (kernel)"),
     ("3 nearest", "3 nearest per category"),
     ("scoring", "scoring + tables"),
+    ("choosing ", "suggested sites"),
+    ("isochrones", "isochrones"),
+    ("service areas", "service areas"),
     ("writing tables", "writing tables"),
+    ("writing the workbook", "workbook"),
     ("drawing the map", "map"),
     ("writing the report", "report"),
 ]
@@ -67,7 +71,6 @@ def _row(message: str) -> str:
 def run_city(scale: float, out: Path) -> dict[str, float]:
     """Run one full study on the city of `scale`; return seconds per step (table rows)."""
     from city import build_city
-    from walkcircle.config import OutputOptions
     from walkcircle.pipeline import write_study
     from walkcircle.study import Study
 
@@ -84,7 +87,7 @@ def run_city(scale: float, out: Path) -> dict[str, float]:
     study.homes()
     progress("snapping homes")
     study.home_snap()
-    write_study(study, OutputOptions(), out, progress=progress)
+    write_study(study, out, progress=progress)
     end = time.perf_counter()
     steps: dict[str, float] = {}
     stamps = [*marks, (end, "")]
