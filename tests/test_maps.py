@@ -689,3 +689,20 @@ def test_each_service_area_layer_draws_its_blind_spots(cau_maps, max_homes):
             assert len(spots) == row.homes_not_covered
         total = sum(f["properties"]["population"] for f in spots)
         assert total == pytest.approx(row.residents_not_covered, abs=0.01 * max(len(spots), 1))
+
+
+def test_the_notebook_view_of_a_map_is_self_contained(cau_osm):
+    """In Jupyter the map draws offline too: Leaflet is inlined in the iframe, no CDN is named."""
+    from walkcircle import Study
+
+    fmap = Study(osm=cau_osm, homes="h3").map()
+    shown = fmap._repr_html_()
+    assert shown.startswith("<iframe srcdoc=")
+    assert "cdn.jsdelivr" not in shown and "code.jquery.com" not in shown
+    assert "L.map" in shown or "L.map(" in html_unescape(shown)
+
+
+def html_unescape(text):
+    import html
+
+    return html.unescape(text)

@@ -212,6 +212,11 @@ class OfflineMap(folium.Map):
         ("leaflet_css", "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.css")
     ]
 
+    def _repr_html_(self, **kwargs: Any) -> str:
+        """Show the map in Jupyter self-contained: Leaflet inlined, so it draws without internet."""
+        page = inline_assets(self.get_root().render())
+        return f'<iframe srcdoc="{html.escape(page, quote=True)}" style="width:100%;height:600px;border:none"></iframe>'
+
 
 def _asset(name: str) -> str:
     import importlib
