@@ -573,19 +573,8 @@ def profile_from_dict(data: Mapping[str, Any], label: str = "profile") -> Profil
         if key not in data:
             msg = f"{label}: missing required key {key!r}"
             raise InputError(msg)
-    categories = []
-    seen: set[str] = set()
-    raw_categories = data["category"]
-    if not isinstance(raw_categories, list) or not raw_categories:
-        msg = f"{label}: 'category' must be a non-empty list of [[category]] tables"
-        raise InputError(msg)
-    for raw in raw_categories:
-        cat = _category(raw, label)
-        if cat.id in seen:
-            msg = f"{label}: duplicate category id {cat.id!r}; ids must be unique"
-            raise InputError(msg)
-        seen.add(cat.id)
-        categories.append(cat)
+    categories = _categories(data["category"], label)
+    seen = {c.id for c in categories}
 
     def known(ids: Iterable[str], where: str) -> tuple[str, ...]:
         out = tuple(str(i) for i in ids)
@@ -595,58 +584,10 @@ def profile_from_dict(data: Mapping[str, Any], label: str = "profile") -> Profil
                 raise InputError(msg)
         return out
 
-    tiers = []
-    for raw in data.get("tier", []):
-        _check_keys(raw, _TIER_KEYS, f"{label}: tier")
-        minutes = _positive(raw.get("minutes"), f"{label}: tier minutes", _MAX_THRESHOLD_MIN)
-        tiers.append(
-            Tier(
-                minutes=minutes,
-                zh=str(raw.get("zh", f"{minutes:g}分钟")),
-                en=str(raw.get("en", f"{minutes:g} minutes")),
-                categories=known(raw.get("categories", []), f"tier {minutes:g} min"),
-                walk_m=float(raw["walk_m"]) if "walk_m" in raw else None,
-                clause=str(raw.get("clause", "")),
-            )
-        )
-    circles = []
-    circle_ids: set[str] = set()
-    for raw in data.get("circle", []):
-        _check_keys(raw, _CIRCLE_KEYS, f"{label}: circle")
-        cid = str(raw.get("id", ""))
-        if not cid or cid in circle_ids:
-            msg = f"{label}: circle ids must be present and unique (got {cid!r})"
-            raise InputError(msg)
-        circle_ids.add(cid)
-        circles.append(
-            Circle(
-                cid,
-                str(raw.get("zh", cid)),
-                str(raw.get("en", cid)),
-                known(raw.get("categories", []), f"circle {cid}"),
-            )
-        )
-    ledger = []
-    for raw in data.get("ledger", []):
-        _check_keys(raw, _LEDGER_KEYS, f"{label}: ledger")
-        if circles and raw.get("circle") not in circle_ids:
-            msg = (
-                f"{label}: ledger item {raw.get('item_en')!r} refers to unknown circle {raw.get('circle')!r}"
-            )
-            raise InputError(msg)
-        count = raw.get("count")
-        if not isinstance(count, int) or count < 0:
-            msg = f"{label}: ledger item {raw.get('item_en')!r}: count must be a whole number >= 0"
-            raise InputError(msg)
-        ledger.append(
-            LedgerItem(
-                circle=str(raw.get("circle", "")),
-                item_zh=str(raw.get("item_zh", "")),
-                item_en=str(raw.get("item_en", "")),
-                count=count,
-                categories=known(raw.get("categories", []), f"ledger item {raw.get('item_en')!r}"),
-            )
-        )
+    tiers = [_tier(raw, label, known) for raw in data.get("tier", [])]
+    circles = _circles(data.get("circle", []), label, known)
+    circle_ids = {c.id for c in circles}
+    ledger = [_ledger_item(raw, label, circle_ids, known) for raw in data.get("ledger", [])]
     speed = _positive(data.get("speed_kmh", DEFAULT_SPEED_KMH), f"{label}: speed_kmh", 20.0)
     return Profile(
         id=str(data["id"]),
@@ -662,6 +603,70 @@ def profile_from_dict(data: Mapping[str, Any], label: str = "profile") -> Profil
         communities_claimed=data.get("communities_claimed"),
         programme=_programme(data.get("programme"), label),
         path=label,
+    )
+
+
+def _categories(raw_categories: Any, label: str) -> list[Category]:
+    if not isinstance(raw_categories, list) or not raw_categories:
+        msg = f"{label}: 'category' must be a non-empty list of [[category]] tables"
+        raise InputError(msg)
+    categories: list[Category] = []
+    for raw in raw_categories:
+        cat = _category(raw, label)
+        if any(c.id == cat.id for c in categories):
+            msg = f"{label}: duplicate category id {cat.id!r}; ids must be unique"
+            raise InputError(msg)
+        categories.append(cat)
+    return categories
+
+
+def _tier(raw: Mapping[str, Any], label: str, known: Any) -> Tier:
+    _check_keys(raw, _TIER_KEYS, f"{label}: tier")
+    minutes = _positive(raw.get("minutes"), f"{label}: tier minutes", _MAX_THRESHOLD_MIN)
+    return Tier(
+        minutes=minutes,
+        zh=str(raw.get("zh", f"{minutes:g}分钟")),
+        en=str(raw.get("en", f"{minutes:g} minutes")),
+        categories=known(raw.get("categories", []), f"tier {minutes:g} min"),
+        walk_m=float(raw["walk_m"]) if "walk_m" in raw else None,
+        clause=str(raw.get("clause", "")),
+    )
+
+
+def _circles(raws: list[Mapping[str, Any]], label: str, known: Any) -> list[Circle]:
+    circles: list[Circle] = []
+    for raw in raws:
+        _check_keys(raw, _CIRCLE_KEYS, f"{label}: circle")
+        cid = str(raw.get("id", ""))
+        if not cid or any(c.id == cid for c in circles):
+            msg = f"{label}: circle ids must be present and unique (got {cid!r})"
+            raise InputError(msg)
+        circles.append(
+            Circle(
+                cid,
+                str(raw.get("zh", cid)),
+                str(raw.get("en", cid)),
+                known(raw.get("categories", []), f"circle {cid}"),
+            )
+        )
+    return circles
+
+
+def _ledger_item(raw: Mapping[str, Any], label: str, circle_ids: set[str], known: Any) -> LedgerItem:
+    _check_keys(raw, _LEDGER_KEYS, f"{label}: ledger")
+    if circle_ids and raw.get("circle") not in circle_ids:
+        msg = f"{label}: ledger item {raw.get('item_en')!r} refers to unknown circle {raw.get('circle')!r}"
+        raise InputError(msg)
+    count = raw.get("count")
+    if not isinstance(count, int) or count < 0:
+        msg = f"{label}: ledger item {raw.get('item_en')!r}: count must be a whole number >= 0"
+        raise InputError(msg)
+    return LedgerItem(
+        circle=str(raw.get("circle", "")),
+        item_zh=str(raw.get("item_zh", "")),
+        item_en=str(raw.get("item_en", "")),
+        count=count,
+        categories=known(raw.get("categories", []), f"ledger item {raw.get('item_en')!r}"),
     )
 
 

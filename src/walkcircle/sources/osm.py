@@ -410,6 +410,57 @@ def _describe_osmium_error(exc: RuntimeError) -> str:
 # ---------------------------------------------------------------------------- osmnx graphs
 
 
+def _walkable_edges(graph: nx.MultiDiGraph, rules: WalkRules) -> list[tuple[int, int, Any, dict[str, Any]]]:
+    """Return the graph's walkable edges, each two-way edge once (its reverse twin dropped)."""
+    seen: set[tuple[Any, Any, tuple[Any, ...]]] = set()
+    rows: list[tuple[int, int, Any, dict[str, Any]]] = []
+    foot_known = any("foot" in data for _, _, data in graph.edges(data=True))
+    for u, v, data in graph.edges(data=True):
+        if "highway" in data and not _walkable_any(rules, data, foot_known):
+            continue
+        geometry = data.get("geometry")
+        if geometry is None:
+            shape: tuple[Any, ...] = (str(_first(data.get("osmid"))),)
+        else:
+            coords = [(round(x, 7), round(y, 7)) for x, y in geometry.coords]
+            shape = tuple(min(coords, coords[::-1]))
+        key = (min(u, v), max(u, v), shape)
+        if key not in seen:
+            seen.add(key)
+            rows.append((u, v, geometry, data))
+    return rows
+
+
+def _network_from_segments(
+    rows: list[tuple[int, int, Any, dict[str, Any]]],
+    node_id: np.ndarray,
+    node_lon: np.ndarray,
+    node_lat: np.ndarray,
+    position: dict[Any, int],
+    source: str,
+) -> WalkNetwork:
+    """Rebuild an unsimplified graph (one edge per way segment) through the chain builder."""
+    way_ids: dict[int, int] = {}
+    highways: list[str] = []
+    names: list[str] = []
+    seg_u, seg_v, seg_way = [], [], []
+    for u, v, _, data in rows:
+        osmid = int(_first(data.get("osmid", -1)))
+        if osmid not in way_ids:
+            way_ids[osmid] = len(way_ids)
+            highways.append(str(_first(data.get("highway", ""))))
+            names.append(str(_first(data.get("name", "")) or ""))
+        seg_u.append(position[u])
+        seg_v.append(position[v])
+        seg_way.append(way_ids[osmid])
+    return build_network(
+        node_id=node_id, node_lon=node_lon, node_lat=node_lat, seg_u=np.asarray(seg_u, np.int64),
+        seg_v=np.asarray(seg_v, np.int64), seg_way=np.asarray(seg_way, np.int64),
+        way_id=np.asarray(list(way_ids), np.int64), way_highway=np.asarray(highways, dtype=str),
+        way_name=np.asarray(names, dtype=str), source=source,
+    )  # fmt: skip
+
+
 def network_from_osmnx(
     graph: nx.MultiDiGraph, rules: WalkRules | None = None, source: str = "osmnx graph"
 ) -> WalkNetwork:
@@ -449,54 +500,13 @@ def network_from_osmnx(
     node_lat = np.asarray([graph.nodes[n]["y"] for n in nodes], np.float64)
     check_coordinates(node_id, node_lon, node_lat, source)
 
-    seen: set[tuple[Any, Any, tuple[Any, ...]]] = set()
-    rows: list[tuple[int, int, Any, dict[str, Any]]] = []
-    foot_known = any("foot" in data for _, _, data in graph.edges(data=True))
-    for u, v, data in graph.edges(data=True):
-        if "highway" in data and not _walkable_any(rules, data, foot_known):
-            continue
-        geometry = data.get("geometry")
-        if geometry is None:
-            shape: tuple[Any, ...] = (str(_first(data.get("osmid"))),)
-        else:
-            coords = [(round(x, 7), round(y, 7)) for x, y in geometry.coords]
-            shape = tuple(min(coords, coords[::-1]))
-        key = (min(u, v), max(u, v), shape)
-        if key in seen:  # the reverse twin of a two-way edge
-            continue
-        seen.add(key)
-        rows.append((u, v, geometry, data))
+    rows = _walkable_edges(graph, rules)
     if not rows:
         msg = f"{source}: no walkable edges"
         raise EmptyNetworkError(msg)
 
-    simplified = any(geometry is not None for _, _, geometry, _ in rows)
-    if not simplified:
-        way_ids: dict[int, int] = {}
-        highways: list[str] = []
-        names: list[str] = []
-        seg_u, seg_v, seg_way = [], [], []
-        for u, v, _, data in rows:
-            osmid = int(_first(data.get("osmid", -1)))
-            if osmid not in way_ids:
-                way_ids[osmid] = len(way_ids)
-                highways.append(str(_first(data.get("highway", ""))))
-                names.append(str(_first(data.get("name", "")) or ""))
-            seg_u.append(position[u])
-            seg_v.append(position[v])
-            seg_way.append(way_ids[osmid])
-        return build_network(
-            node_id=node_id,
-            node_lon=node_lon,
-            node_lat=node_lat,
-            seg_u=np.asarray(seg_u, np.int64),
-            seg_v=np.asarray(seg_v, np.int64),
-            seg_way=np.asarray(seg_way, np.int64),
-            way_id=np.asarray(list(way_ids), np.int64),
-            way_highway=np.asarray(highways, dtype=str),
-            way_name=np.asarray(names, dtype=str),
-            source=source,
-        )
+    if not any(geometry is not None for _, _, geometry, _ in rows):  # unsimplified: rebuild the chains
+        return _network_from_segments(rows, node_id, node_lon, node_lat, position, source)
 
     edge_u, edge_v, lengths, offsets = [], [], [], [0]
     geom_lon: list[float] = []
@@ -697,6 +707,18 @@ def check_reachable(url: str, timeout_s: float = 10.0) -> None:
         raise DownloadError(msg) from exc
 
 
+def _check_query(place: Any, bbox: Any, polygon: Any) -> None:
+    """Refuse anything but exactly one of a place, a valid bbox or a polygon."""
+    if sum(q is not None for q in (place, bbox, polygon)) != 1:
+        msg = "give exactly one of place, bbox or polygon"
+        raise InputError(msg)
+    if bbox is not None:
+        west, south, east, north = (float(c) for c in bbox)
+        if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+            msg = f"bbox {bbox}: expected west,south,east,north in degrees with west<east and south<north"
+            raise InputError(msg)
+
+
 def download_network(
     place: str | list[str] | None = None,
     bbox: tuple[float, float, float, float] | None = None,
@@ -740,15 +762,7 @@ def download_network(
 
     config = config or OverpassConfig()
     rules = rules or WalkRules()
-    given = [q is not None for q in (place, bbox, polygon)]
-    if sum(given) != 1:
-        msg = "give exactly one of place, bbox or polygon"
-        raise InputError(msg)
-    if bbox is not None:
-        west, south, east, north = (float(c) for c in bbox)
-        if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
-            msg = f"bbox {bbox}: expected west,south,east,north in degrees with west<east and south<north"
-            raise InputError(msg)
+    _check_query(place, bbox, polygon)
     query = {"place": place, "bbox": bbox, "polygon": polygon.wkt if polygon is not None else None}
     cache_key = hashlib.sha1(
         json.dumps({**query, "rules": rules.key(), "overpass": config.overpass_url}, default=str).encode()
