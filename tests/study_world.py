@@ -47,7 +47,7 @@ def cau_world(lang: str = "en"):
     from walkcircle.errors import WalkcircleWarning
 
     study = _study()
-    study.config.lang = lang
+    study.update(lang=lang)  # settings are immutable: update() makes new ones
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", WalkcircleWarning)
         results = study.run()

@@ -116,11 +116,14 @@ def test_add_facilities_recomputes_what_depends_on_them(tmp_path, cau_osm, cau_n
     assert study.network() is net and study.homes() is homes  # not recomputed
     assert dataclasses_snapshot(settings) == before and settings.facilities.tables == ()  # caller's settings unchanged
     # the dependency table: what each change forgets
-    assert steps_to_forget({"facilities.tables"}) == {"facilities", "access", "results"}
-    assert steps_to_forget({"routing.speed_kmh"}) == {"access", "results"}
+    after_results = {"results", "service_areas", "scenario"}
+    assert steps_to_forget({"facilities.tables"}) == {"facilities", "access"} | after_results
+    assert steps_to_forget({"routing.speed_kmh"}) == {"access"} | after_results
     assert steps_to_forget({"sources.osm"}) == set(STEPS) - {"profile"}
-    assert steps_to_forget({"scoring.profile"}) == {"profile", "facilities", "access", "results"}
-    assert steps_to_forget({"lang"}) == {"results"}
+    assert steps_to_forget({"scoring.profile"}) == {"profile", "facilities", "access"} | after_results
+    assert steps_to_forget({"lang"}) == after_results
+    assert steps_to_forget({"outputs.service_area_cell_m"}) == {"service_areas"}
+    assert steps_to_forget({"homes.population"}) == {"homes", "population", "home_snap", "access"} | after_results
     # map and report follow the new results
     assert "elderly" in str(study.report()).lower() or "养老" in str(study.report())
     slow = study.update(speed_kmh=3.6).results()

@@ -78,6 +78,8 @@ DEFAULT_SERVICE_AREA_CELL_M = 10.0
 """Grid spacing of the distance field that service areas are contoured from, metres."""
 DEFAULT_SERVICE_AREA_MAX_CELLS = 40_000_000
 """Largest distance-field raster of a service area (about 320 MB); larger extents go in tiles."""
+SITE_NAME_MAX_M = 300.0
+"""Farthest a named street or facility may be from a suggested site to name it, metres."""
 DEFAULT_MAP_MAX_POINTS = 5_000
 """Above this many homes the map draws them as hexagons (each counts its homes), never a sample."""
 DEFAULT_MAP_MAX_CELLS = 10_000

@@ -278,6 +278,7 @@ STRINGS: dict[str, dict[str, str]] = {
 }
 
 COLUMNS: dict[str, dict[str, str]] = {
+    "footprint_m2": {"en": "Building footprint (m²)", "zh": "建筑基底面积（平方米）"},
     # scenarios (现状 = baseline, 规划 = planned) and comparisons (a, b)
     "facilities_baseline": {"en": "Facilities now", "zh": "现状设施数"},
     "facilities_planned": {"en": "Facilities planned", "zh": "规划设施数"},

@@ -411,4 +411,4 @@ def say(
     warn(list(warnings), bool(mode.get("quiet")))
     show(mode, *lines)
     if done:
-        out_console.print(escape(done), highlight=False)
+        out_console.print(escape(done), highlight=False, soft_wrap=True)

@@ -57,6 +57,7 @@ from walkcircle.defaults import (
     DEFAULT_MAP_MAX_POINTS,
     DEFAULT_MAP_MIN_HOLE_M2,
     DEFAULT_MAP_SIMPLIFY_M,
+    SITE_NAME_MAX_M,
     TIANDITU_KEY_ENV,
 )
 from walkcircle.errors import InputError
@@ -877,7 +878,7 @@ def name_sites(
     lang: str,
     network: WalkNetwork | None = None,
     facilities: pd.DataFrame | None = None,
-    max_distance_m: float = 300.0,
+    max_distance_m: float = SITE_NAME_MAX_M,
 ) -> list[str]:
     """Name suggested sites by the nearest named street, else the nearest named facility.
 
