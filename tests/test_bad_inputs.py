@@ -239,19 +239,18 @@ def test_a_second_writer_is_refused(tmp_path, cau_osm):
 def test_sigterm_cleans_up_and_keeps_an_earlier_output(tmp_path, helsinki_pbf):
     out = tmp_path / "o"
     first = subprocess.run(
-        [sys.executable, "-m", "walkcircle.cli", "score", "--osm", str(helsinki_pbf), "--homes", "h3", "--out", str(out), "-q"],
+        [sys.executable, "-m", "walkcircle.cli", "run", "--osm", str(helsinki_pbf), "--homes", "h3", "--out", str(out), "-q"],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert first.returncode == 0, first.stderr
     before = (out / "summary.json").read_bytes()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "walkcircle.cli", "score", "--osm", str(helsinki_pbf), "--homes", "h3", "--out", str(out), "--overwrite"],
+        [sys.executable, "-m", "walkcircle.cli", "run", "--osm", str(helsinki_pbf), "--homes", "h3", "--out", str(out), "--overwrite"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     deadline = time.time() + 300
-    while time.time() < deadline and not list(tmp_path.glob(".o.lock")):
+    while time.time() < deadline and not list(tmp_path.glob(".o.partial-*")):
         time.sleep(0.05)
-    time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 143, err
