@@ -267,6 +267,12 @@ STRINGS: dict[str, dict[str, str]] = {
     "c_coverage_after": {"en": "coverage after", "zh": "新增后覆盖率"},
     "c_tier": {"en": "{minutes} min {share}", "zh": "{minutes}分钟 {share}"},
     "scenario": {"en": "Scenario: what the plan changes", "zh": "规划情景：规划带来的变化"},
+    "facility_sources": {"en": "Facility sources: rows read, dropped (why) and merged", "zh": "设施数据来源：读取、舍弃（原因）与合并"},
+    "source_table": {"en": "table", "zh": "表格"},
+    "reason_coordinates": {"en": "no valid coordinates", "zh": "坐标无效"},
+    "reason_outside": {"en": "outside the study area", "zh": "位于研究范围外"},
+    "reason_unclassified": {"en": "category not in the profile", "zh": "类别不在标准中"},
+    "reason_incomplete": {"en": "incomplete OSM geometry", "zh": "OSM 几何不完整"},
     "c_compare": {
         "en": "Two studies of the same area, side by side (a, b)",
         "zh": "同一地区两次评估对照（a、b）",
@@ -278,6 +284,11 @@ STRINGS: dict[str, dict[str, str]] = {
 }
 
 COLUMNS: dict[str, dict[str, str]] = {
+    "rows_read": {"en": "Rows read", "zh": "读取行数"},
+    "rows_used": {"en": "Rows used", "zh": "采用行数"},
+    "rows_dropped": {"en": "Rows dropped (why)", "zh": "舍弃行数（原因）"},
+    "merged_away": {"en": "Merged as duplicates", "zh": "合并的重复"},
+    "kept": {"en": "Facilities kept", "zh": "保留设施"},
     "footprint_m2": {"en": "Building footprint (m²)", "zh": "建筑基底面积（平方米）"},
     # scenarios (现状 = baseline, 规划 = planned) and comparisons (a, b)
     "facilities_baseline": {"en": "Facilities now", "zh": "现状设施数"},

@@ -250,6 +250,7 @@ def run(*, flags: dict[str, Any]) -> None:
             results = write_study(study, folder, step)
             step("moving the outputs into place")
     files, label = listed_files(final), "DEMO " if settings.sources.demo else ""
+    show(flags, *[r.describe() for r in study.facilities().reports])
     show(flags, *console.score_lines(results, study.profile, settings.lang))
     payload = {**results.summary, "output": str(final), "files": files}
     say(flags, payload, [], results.summary["warnings"], f"{label}outputs in {final}: {', '.join(files)}")

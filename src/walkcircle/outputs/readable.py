@@ -769,3 +769,39 @@ def scenario_table(results: StudyResults, profile: Profile, lang: str) -> pd.Dat
     first = "category" if "category" in table.columns else table.columns[0]
     table[first] = [profile.category(c).name(lang) if c in profile.category_ids else c for c in table[first]]
     return table.reset_index(drop=True)
+
+
+def _source_name(source: str, lang: str) -> str:
+    kind, _, name = source.partition(":")
+    words = {"osm": "OpenStreetMap", "table": t("source_table", lang), "overpass": "OpenStreetMap (Overpass)"}
+    return f"{words.get(kind, kind)} {name}".strip() if name else source
+
+
+def facility_sources_table(results: StudyResults, lang: str) -> pd.DataFrame:
+    """Return what each facility source gave: rows read, used, dropped (with reasons), merged away, kept.
+
+    Parameters
+    ----------
+    results
+        Study results (``summary["facility_sources"]``).
+    lang
+        Language of the reasons.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per source; empty without the accounting.
+    """
+    accounting = results.summary.get("facility_sources") or {}
+    reasons = {"invalid_coordinates": t("reason_coordinates", lang), "outside_area": t("reason_outside", lang),
+               "unclassified": t("reason_unclassified", lang), "incomplete_geometry": t("reason_incomplete", lang)}  # fmt: skip
+    rows = []
+    for source in accounting.get("sources", []):
+        dropped = source.get("dropped", {})
+        rows.append({
+            "source": _source_name(source["source"], lang), "rows_read": int(source["rows_read"]), "rows_used": int(source["rows_used"]),
+            "rows_dropped": "; ".join(f"{reasons.get(k, k)} {v:,}" for k, v in dropped.items() if v) or DASH,
+            "merged_away": int(sum(source.get("merged", {}).values()) + sum(source.get("doubles", {}).values())),
+            "kept": int(sum(source.get("kept_after_merge", {}).values())),
+        })  # fmt: skip
+    return pd.DataFrame(rows)

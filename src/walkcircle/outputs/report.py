@@ -329,6 +329,8 @@ def render_report(
         + html_table(readable.thresholds_table(profile, results.access.speed_kmh, lang), lang, profile)
         + f"<h3>{esc(t('sources', lang))}</h3>"
         + html_table(readable.sources_table(results, profile, lang), lang, profile)
+        + f"<h3>{esc(t('facility_sources', lang))}</h3>"
+        + html_table(readable.facility_sources_table(results, lang), lang, profile)
     )
     communities = html_table(readable.communities_table(results, profile, lang), lang, profile)
     if len(results.community_by_category):
