@@ -257,3 +257,24 @@ def test_sigterm_cleans_up_and_keeps_an_earlier_output(tmp_path, helsinki_pbf):
     assert "Traceback" not in err and "terminated" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]
     assert (out / "summary.json").read_bytes() == before
+
+
+@pytest.mark.parametrize("command", ["map", "run"])
+def test_a_far_isochrone_origin_is_left_out_with_a_warning(tmp_path, cau_osm, command):
+    out = ["--out", str(tmp_path / ("m.html" if command == "map" else "o"))]
+    res = runner.invoke(app, [command, "--osm", str(cau_osm), "--homes", "h3", "--isochrones-at", "120.0,36.0", *out])
+    assert res.exit_code == 0, res.output
+    assert "isochrone origin 120.000000,36.000000" in res.stderr and "left out" in res.stderr
+    assert "Traceback" not in res.stderr and "internal error" not in res.stderr
+
+
+def test_a_bow_tie_community_is_repaired_and_reported(tmp_path, cau_osm, cau_net):
+    import geopandas as gpd
+    import shapely
+
+    w, s, e, n = cau_net.bounds_lonlat()
+    bow = shapely.Polygon([(w, s), (e, n), (e, s), (w, n), (w, s)])
+    gpd.GeoDataFrame({"name": ["蝴蝶"], "population": [100]}, geometry=[bow], crs="EPSG:4326").to_file(tmp_path / "c.geojson")
+    res = runner.invoke(app, ["score", "--osm", str(cau_osm), "--communities", str(tmp_path / "c.geojson"), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    assert "repaired with make_valid: 蝴蝶" in res.stderr

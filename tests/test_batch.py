@@ -209,3 +209,40 @@ def test_cli_batch(tmp_path, cau_osm):
         [*args, "--scheduler", "tcp://127.0.0.1:9", "--force"], capture_output=True, text=True, timeout=120
     )
     assert res.returncode == 1 and "cannot connect to the Dask scheduler" in res.stderr
+
+
+def test_retry_failed_and_changed_settings(tmp_path, cluster_client, cau_osm):
+    """--retry-failed tries a fixed area again; a changed profile recomputes a done area."""
+    import shutil
+
+    out = tmp_path / "out"
+    missing = tmp_path / "later.osm.bz2"
+    areas = [AreaSpec("fixed", {"name": "fixed", "osm": missing, "homes": "h3"}),
+             AreaSpec("done", {"name": "done", "osm": cau_osm, "homes": "h3"})]  # fmt: skip
+    first = run_batch(areas, out, client=cluster_client).areas.set_index("area")["status"].to_dict()
+    assert first == {"fixed": "failed", "done": "ok"}
+    shutil.copy(cau_osm, missing)  # the user fixes the input, same settings
+    again = run_batch(areas, out, client=cluster_client).areas.set_index("area")["status"].to_dict()
+    assert again == {"fixed": "failed earlier", "done": "skipped"}
+    retried = run_batch(areas, out, client=cluster_client, retry_failed=True).areas.set_index("area")["status"].to_dict()
+    assert retried == {"fixed": "ok", "done": "skipped"}
+    changed = [AreaSpec("done", {**areas[1].settings, "profile": "mofcom-2021"})]
+    assert changed[0].fingerprint() != areas[1].fingerprint()
+    table = run_batch(changed, out, client=cluster_client).areas.set_index("area")
+    assert table.loc["done", "status"] == "ok" and table.loc["done", "profile"] == "mofcom-2021"
+    summary = json.loads((out / "done" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["profile"] == "mofcom-2021"  # recomputed, not the old results under a new fingerprint
+
+
+def test_cli_batch_passes_retry_failed(tmp_path, cau_osm):
+    missing = tmp_path / "later.osm.bz2"
+    areas = tmp_path / "areas.toml"
+    areas.write_text(f'[[area]]\nname = "a"\nosm = "{missing}"\nhomes = "h3"\n', encoding="utf-8")
+    args = [sys.executable, "-m", "walkcircle.cli", "batch", str(areas), "--out", str(tmp_path / "o"), "--workers", "1", "--json"]
+    assert subprocess.run(args, capture_output=True, text=True, timeout=600).returncode == 1
+    import shutil
+
+    shutil.copy(cau_osm, missing)
+    res = subprocess.run([*args, "--retry-failed"], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["counts"] == {"ok": 1}

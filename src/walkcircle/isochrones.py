@@ -411,6 +411,10 @@ def isochrones_around(
     geopandas.GeoDataFrame
         As `isochrones`.
     """
+    points = _on_network(network, points, float(options.get("snap_cap_m", DEFAULT_SNAP_CAP_M)))  # type: ignore[arg-type]
+    if not points:
+        columns = {"origin_id": "object", "minutes": "float64", "budget_m": "float64", "area_m2": "float64"}
+        return gpd.GeoDataFrame({c: pd.Series(dtype=d) for c, d in columns.items()}, geometry=[], crs="EPSG:4326")
     return isochrones(
         network,
         [p[0] for p in points],
@@ -420,3 +424,21 @@ def isochrones_around(
         origin_ids=[f"{p[0]:.5f},{p[1]:.5f}" for p in points],
         **options,  # type: ignore[arg-type]
     )
+
+
+def _on_network(
+    network: WalkNetwork, points: Sequence[tuple[float, float]], snap_cap_m: float
+) -> list[tuple[float, float]]:
+    """Keep the origins within the snap cap of a street; warn about the others (they are left out)."""
+    if not len(points):
+        return []
+    lon, lat = (np.asarray([p[i] for p in points], np.float64) for i in (0, 1))
+    snapped = network.snap(lon, lat, snap_cap_m)
+    for k in np.flatnonzero(snapped.off_network):
+        warnings.warn(
+            f"isochrone origin {lon[k]:.6f},{lat[k]:.6f} is farther than {snap_cap_m:g} m from every street of "
+            "the network and was left out; check the point (LON,LAT in WGS-84) and the study area",
+            WalkcircleWarning,
+            stacklevel=3,
+        )
+    return [p for p, off in zip(points, snapped.off_network, strict=True) if not off]

@@ -304,9 +304,12 @@ def write_study(
         from walkcircle.isochrones import isochrones_around
 
         progress("isochrones")
-        iso = isochrones_around(
-            results.network, points, outputs.isochrone_minutes, settings.routing.speed_kmh
-        )
+        with study.collecting("isochrones"):
+            iso = isochrones_around(
+                results.network, points, outputs.isochrone_minutes, settings.routing.speed_kmh,
+                half_width_m=outputs.half_width_m,
+            )  # fmt: skip
+        results.summary["warnings"] = study.warnings
     if outputs.service_areas:
         study.service_areas()  # into results (GeoPackage layer, summary) before the tables are written
     if settings.scenario.active:

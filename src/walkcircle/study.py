@@ -185,9 +185,8 @@ class Study:
     @property
     def warnings(self) -> list[str]:
         """Warnings of the steps computed so far (each once)."""
-        return list(
-            dict.fromkeys(w for step in STEPS if step in self._warnings for w in self._warnings[step])
-        )
+        order = [*[s for s in STEPS if s in self._warnings], *[s for s in self._warnings if s not in STEPS]]
+        return list(dict.fromkeys(w for step in order for w in self._warnings[step]))
 
     @contextmanager
     def collecting(self, name: str) -> Iterator[None]:
@@ -723,11 +722,9 @@ class Study:
         r, o = self.results(), self._settings.outputs
         points = list(o.isochrones_at) if isochrones_at is None else isochrones_at
         budgets = o.isochrone_minutes if minutes is None else minutes
-        iso = (
-            isochrones_around(r.network, points, budgets, self._settings.routing.speed_kmh)
-            if points
-            else None
-        )
+        speed, width = self._settings.routing.speed_kmh, o.half_width_m
+        with self.collecting("map"):
+            iso = isochrones_around(r.network, points, budgets, speed, half_width_m=width) if points else None
         kwargs.setdefault("lang", self._settings.lang)
         kwargs.setdefault("title", self._settings.name)
         kwargs.setdefault("demo", self._settings.sources.demo)
