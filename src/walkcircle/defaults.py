@@ -25,6 +25,9 @@ DEFAULT_SNAP_CAP_M = 300.0
 """Farthest a home or facility may be from a street and still be snapped onto it, metres."""
 DEFAULT_K = 3
 """How many nearest facilities per home and category are kept."""
+KNN_REACH_FACTOR = 2.0
+"""The k-nearest search stops at this multiple of the study's largest threshold: facilities
+farther than that are reported as ``inf`` / ``-1`` ("not within 2x the threshold")."""
 
 # --------------------------------------------------------------------------- facilities and homes
 DEFAULT_DEDUPE_M = 30.0
