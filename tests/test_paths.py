@@ -145,7 +145,7 @@ def test_reach_within_lists_exactly_the_nodes_within_the_limit(case, limit):
 @given(case=graphs_with_sources(), k=st.integers(1, 4), limit=st.sampled_from([0.0, 5.0, 12.5, 30.0]))
 def test_bounded_k_nearest_equals_unbounded_within_the_bound(case, k, limit):
     g, groups = case
-    kd, kl = paths.k_nearest(g, groups, k)
+    kd, _ = paths.k_nearest(g, groups, k)
     bd, bl = paths.k_nearest(g, groups, k, limit=limit)
     inside = kd <= limit
     # within the bound the distances are the unbounded ones; beyond it inf / -1
