@@ -594,6 +594,17 @@ def set_threads(n: int | None) -> int:
     return _THREADS[0]
 
 
+def get_threads() -> int:
+    """Return how many threads the kernels use.
+
+    Returns
+    -------
+    int
+        Threads.
+    """
+    return _THREADS[0]
+
+
 @njit(cache=True, nogil=True)
 def _reach_lists(indptr, indices, weights, starts, n_nodes, limit):  # noqa: ANN001, ANN202
     """Every (start, node, distance) with distance <= limit, one bounded search per start."""
