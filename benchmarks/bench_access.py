@@ -35,6 +35,7 @@ unless ``--peer-repeat`` says otherwise). Peak memory is the process's peak RSS.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import multiprocessing as mp
 import os
 import sys
@@ -318,7 +319,10 @@ def measure_network(label: str, path: Path, n_nodes: int, args: argparse.Namespa
     r["query"] *= n_nodes / sample
     r.setdefault("note", f"{sample} origins measured, extrapolated to all")
     results["osmnx ego graphs"] = r
-    if n_nodes <= args.skip_pandana_above:
+    if importlib.util.find_spec("pandana") is None:
+        results["pandana"] = {"build": float("nan"), "query": float("nan"), "peak_mb": float("nan"),
+                              "note": "not installed"}  # fmt: skip
+    elif n_nodes <= args.skip_pandana_above:
         results["pandana"] = measure("pandana", path, args.timeout, peer_rep)
         results["pandana"].setdefault("note", "measured")
     return results
