@@ -53,6 +53,9 @@ DEFAULT_OVERPASS_URL = "https://overpass-api.de/api"
 DEFAULT_NOMINATIM_URL = "https://nominatim.openstreetmap.org/"
 DEFAULT_TIMEOUT_S = 180.0
 
+KERNEL_CACHE_SUBDIR = Path("walkcircle") / "numba"
+"""Compiled kernels live in this folder under the user's cache folder (``~/.cache``), keyed by source."""
+
 # --------------------------------------------------------------------------- outputs
 DEFAULT_OUTPUT_ROOT = Path("data/processed")
 DEFAULT_STUDY_NAME = "study"

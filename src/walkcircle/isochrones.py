@@ -31,7 +31,7 @@ import pandas as pd
 import shapely
 from numba import njit
 
-from walkcircle import paths
+from walkcircle import _numba_cache, paths
 from walkcircle.defaults import DEFAULT_HALF_WIDTH_M, DEFAULT_SNAP_CAP_M, DEFAULT_SPEED_KMH
 from walkcircle.errors import InputError, WalkcircleWarning
 from walkcircle.geodesy import to_lonlat
@@ -41,6 +41,7 @@ from walkcircle.routing import RoutingGraph, minutes_to_metres, routing_graph
 DEFAULT_QUAD_SEGS = 8
 DEFAULT_CELL_M = 4.0
 METHODS = ("raster", "union")
+_numba_cache.install()  # before the kernels below are decorated
 _CHUNK_CELLS = 20_000_000  # origins x nodes per Dijkstra batch (about 160 MB of distances)
 
 

@@ -34,6 +34,9 @@ from numba import njit
 from scipy import sparse
 from scipy.sparse.csgraph import dijkstra
 
+from walkcircle import _numba_cache
+
+_numba_cache.install()  # before the kernels below are decorated
 ENGINES = ("numba", "scipy")
 _THREADS = [os.cpu_count() or 1]
 
