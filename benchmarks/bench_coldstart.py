@@ -7,8 +7,12 @@ fixtures are absent): 2,000 homes and 300 facilities of 9 categories through
 `walkcircle.access.compute_access` (nearest, counts within 5/10/15 min and the threshold,
 3 nearest), then 5 origins x 3 budgets through `walkcircle.isochrones.isochrones`.
 
-Each run is a fresh Python process. "cold" gets an empty ``NUMBA_CACHE_DIR`` (what a new install,
-an upgrade or a fresh Dask worker sees); "warm" reuses the directory the cold run filled. Times:
+Each run is a fresh Python process. "cold" gets an empty ``NUMBA_CACHE_DIR`` (what a fresh
+machine sees); "warm" reuses the directory the cold run filled; "reinstall" copies the source to a
+second folder (a new install, virtualenv or Dask worker of the same version) and runs it with
+numba's default cache settings after a first run from another copy filled the user cache
+(walkcircle keeps kernels under ``~/.cache/walkcircle/numba`` keyed by source; older versions
+kept them next to the installed files). Times:
 the whole process (interpreter start, imports, compiling or loading kernels, the study) and the
 study part alone. Several ``--src`` folders (a ``src`` with ``walkcircle`` inside, e.g. one
 exported from an older commit with ``git archive <rev> src | tar -x -C /tmp/old``) are measured
@@ -20,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -71,8 +76,13 @@ def network_file(tmp: Path) -> tuple[str, Path]:
     return "grid 10k", street_grid(10_000, seed=1).network().save(tmp / "net.npz")
 
 
-def one_run(src: Path, net_path: Path, cache_dir: Path) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(src), NUMBA_CACHE_DIR=str(cache_dir))
+def one_run(src: Path, net_path: Path, cache_dir: Path | None, xdg: Path | None = None) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["PYTHONPATH"] = str(src)
+    if cache_dir is not None:
+        env["NUMBA_CACHE_DIR"] = str(cache_dir)
+    if xdg is not None:
+        env["XDG_CACHE_HOME"] = str(xdg)
     t0 = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", WORKLOAD, str(net_path)], env=env, capture_output=True, text=True, check=False
@@ -100,11 +110,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         label, net_path = network_file(Path(tmp))
         for src in sources:
-            runs: dict[str, list[dict]] = {"cold": [], "warm": []}
+            runs: dict[str, list[dict]] = {"cold": [], "warm": [], "reinstall": []}
             for r in range(args.repeat):
                 cache = Path(tmp) / f"numba-{len(rows)}-{r}"
                 runs["cold"].append(one_run(src, net_path, cache))
                 runs["warm"].append(one_run(src, net_path, cache))
+                copies = []
+                for name in ("a", "b"):
+                    copy = Path(tmp) / f"install-{len(rows)}-{r}-{name}"
+                    shutil.copytree(src, copy, ignore=shutil.ignore_patterns("__pycache__"))
+                    copies.append(copy)
+                xdg = Path(tmp) / f"xdg-{len(rows)}-{r}"
+                one_run(copies[0], net_path, None, xdg)
+                runs["reinstall"].append(one_run(copies[1], net_path, None, xdg))
                 print(f"{src}: run {r + 1} cold {runs['cold'][-1]['process_s']:.1f} s, "
                       f"warm {runs['warm'][-1]['process_s']:.1f} s", file=sys.stderr, flush=True)  # fmt: skip
             rows.append((str(src), runs))
@@ -114,13 +132,14 @@ def main() -> None:
     print(head)
     print("-" * len(head))
     for src, runs in rows:
-        for kind in ("cold", "warm"):
+        for kind in ("cold", "warm", "reinstall"):
             med = {k: float(np.median([r[k] for r in runs[kind]])) for k in runs[kind][0] if k != "check"}
             print(f"{src[-34:]:<34}{kind:<6}{med['process_s']:>10.2f}{med['import_s']:>10.2f}"
                   f"{med['access_s']:>10.2f}{med['isochrones_s']:>10.2f}{med['study_s']:>9.2f}")  # fmt: skip
         cold = np.median([r["process_s"] for r in runs["cold"]])
         warm = np.median([r["process_s"] for r in runs["warm"]])
-        print(f"{'':<34}{'cold/warm (whole process): ':>30}{cold / warm:.2f}x")
+        again = np.median([r["process_s"] for r in runs["reinstall"]])
+        print(f"{'':<34}whole process: cold/warm {cold / warm:.2f}x, reinstall/warm {again / warm:.2f}x")
     print(
         f"\nmedians of {args.repeat}; 'study s' is access + isochrones, compilation included in the cold run."
     )
