@@ -167,7 +167,7 @@ def edge_substrings(
     end_pt = point_at(t, np.maximum(hi, lo))
     n_interior = hi - lo
     counts = n_interior + 2
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    starts = np.cumsum(counts) - counts  # (no pieces: no starts)
     piece = np.repeat(np.arange(parent.size), counts)
     coords = np.empty((int(counts.sum()), 2))
     coords[starts] = start_pt
