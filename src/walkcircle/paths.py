@@ -224,9 +224,17 @@ def _k_nearest_into(indptr, indices, weights, sources, k, limit, kd, kl):  # noq
         for e in range(indptr[u], indptr[u + 1]):
             v = indices[e]
             nd = d + weights[e]
-            if count[v] < k and nd <= limit:
-                _heap_push(hd, hn, hl, size, nd, v, lab)
-                size += 1
+            cv = count[v]
+            if cv < k and nd <= limit:
+                # v already settled with this source: the entry would only be discarded later
+                known = False
+                for j in range(cv):
+                    if kl[v, j] == lab:
+                        known = True
+                        break
+                if not known:
+                    _heap_push(hd, hn, hl, size, nd, v, lab)
+                    size += 1
 
 
 @njit(cache=True, nogil=True)
