@@ -156,7 +156,8 @@ def query_ego(g, net, groups, sample):
     for c, grp in enumerate(groups):
         fac[grp] = c
     rng = np.random.default_rng(1)
-    origins = rng.choice(net.n_nodes, sample, replace=False)
+    in_graph = np.fromiter(g.nodes, np.int64)  # nodes with only self-loops are not in g
+    origins = rng.choice(in_graph, min(sample, in_graph.size), replace=False)
     n = 0
     for o in origins:
         ego = nx.ego_graph(g, int(o), radius=LIMITS_M[-1], distance="weight")
