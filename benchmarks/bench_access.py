@@ -244,7 +244,7 @@ def measure(method: str, net_path: Path, timeout_s: float, repeat: int = 1, **ex
     proc = ctx.Process(target=child, args=(method, str(net_path), queue, repeat, extra))
     proc.start()
     proc.join(timeout_s)
-    failed = {"build": float("nan"), "query": float("nan"), "peak_mb": float("nan")}
+    failed = {"build": float("nan"), "query": float("nan"), "cpu": float("nan"), "peak_mb": float("nan")}
     if proc.is_alive():
         proc.kill()
         proc.join()
@@ -314,15 +314,17 @@ def measure_network(label: str, path: Path, n_nodes: int, args: argparse.Namespa
         r = measure("networkx", path, args.timeout, peer_rep, categories=[0])
         r.setdefault("note", "measured, 1 of 9 categories")
         results["networkx, 1 category"] = r
-        results["networkx"] = {**r, "query": r["query"] * N_CATEGORIES, "note": "extrapolated: 1 category x9"}
+        results["networkx"] = {**r, "query": r["query"] * N_CATEGORIES, "cpu": float("nan"),
+                               "note": "extrapolated: 1 category x9"}  # fmt: skip
     sample = min(args.ego_sample, n_nodes)
     r = measure("ego", path, args.timeout, peer_rep, sample=sample)
     r["query"] *= n_nodes / sample
+    r["cpu"] = float("nan")
     r.setdefault("note", f"{sample} origins measured, extrapolated to all")
     results["osmnx ego graphs"] = r
     if importlib.util.find_spec("pandana") is None:
-        results["pandana"] = {"build": float("nan"), "query": float("nan"), "peak_mb": float("nan"),
-                              "note": "not installed"}  # fmt: skip
+        results["pandana"] = {"build": float("nan"), "query": float("nan"), "cpu": float("nan"),
+                              "peak_mb": float("nan"), "note": "not installed"}  # fmt: skip
     elif n_nodes <= args.skip_pandana_above:
         results["pandana"] = measure("pandana", path, args.timeout, peer_rep)
         results["pandana"].setdefault("note", "measured")
@@ -373,16 +375,19 @@ def main() -> None:
           f"{FACILITY_SHARE:.0%} of nodes facilities; {os.cpu_count()} cores; load average {load_before:.1f} "
           f"before, {os.getloadavg()[0]:.1f} after; medians of {args.repeat} (peers: {args.peer_repeat})")  # fmt: skip
     header = (f"{'network':<24}{'nodes':>10}  {'method':<32}{'build s':>8}{'query s':>9}{'total s':>9}"
-              f"{'x walkc.':>9}{'peak MB':>8}  note")  # fmt: skip
+              f"{'x walkc.':>9}{'CPU s':>8}{'peak MB':>8}  note")  # fmt: skip
     print(header)
     print("-" * len(header))
     for label, n, method, r, total, ratio in rows:
         print(
             f"{label:<24}{n:>10,}  {method:<32}{r['build']:>8.3f}{r['query']:>9.3f}{total:>9.3f}{ratio:>9.1f}"
-            f"{r['peak_mb']:>8.0f}  {r.get('note', '')}"
+            f"{r['cpu']:>8.2f}{r['peak_mb']:>8.0f}  {r.get('note', '')}"
         )
     print(
         "\n'x walkc.' is the method's build + query time divided by walkcircle's on the same network in the same run."
+    )
+    print(
+        "'CPU s': process CPU time of build + query (all threads): on a busy shared machine it is steadier than wall time."
     )
     print("'shuffled': nodes listed in random order before the network is built (walkcircle orders them);")
     print("'not reordered': nodes renumbered at random after building (the engine without its node order).")
