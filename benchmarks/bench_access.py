@@ -381,7 +381,7 @@ def main() -> None:
     for label, n, method, r, total, ratio in rows:
         print(
             f"{label:<24}{n:>10,}  {method:<32}{r['build']:>8.3f}{r['query']:>9.3f}{total:>9.3f}{ratio:>9.1f}"
-            f"{r['cpu']:>8.2f}{r['peak_mb']:>8.0f}  {r.get('note', '')}"
+            f"{r.get('cpu', float('nan')):>8.2f}{r['peak_mb']:>8.0f}  {r.get('note', '')}"
         )
     print(
         "\n'x walkc.' is the method's build + query time divided by walkcircle's on the same network in the same run."
