@@ -184,6 +184,15 @@ def _nearest_into(indptr, indices, weights, sources, limit, dist, label):  # noq
 
 
 @njit(cache=True, nogil=True)
+def _holds(kl, node, count, lab):  # noqa: ANN001, ANN202
+    """Whether `node`'s first `count` k-nearest sources include `lab`."""
+    for j in range(count):  # noqa: SIM110 (a loop, not any() over a generator, in numba)
+        if kl[node, j] == lab:
+            return True
+    return False
+
+
+@njit(cache=True, nogil=True)
 def _k_nearest_into(indptr, indices, weights, sources, k, limit, kd, kl):  # noqa: ANN001, ANN202
     """Label-setting k-nearest; writes (nodes, k) distances and source indices into kd/kl."""
     n_nodes = kd.shape[0]
@@ -209,14 +218,7 @@ def _k_nearest_into(indptr, indices, weights, sources, k, limit, kd, kl):  # noq
         _heap_drop_top(hd, hn, hl, size)
         size -= 1
         c = count[u]
-        if c >= k:
-            continue
-        seen = False
-        for j in range(c):
-            if kl[u, j] == lab:
-                seen = True
-                break
-        if seen:
+        if c >= k or _holds(kl, u, c, lab):
             continue
         kd[u, c] = d
         kl[u, c] = lab
@@ -224,17 +226,10 @@ def _k_nearest_into(indptr, indices, weights, sources, k, limit, kd, kl):  # noq
         for e in range(indptr[u], indptr[u + 1]):
             v = indices[e]
             nd = d + weights[e]
-            cv = count[v]
-            if cv < k and nd <= limit:
-                # v already settled with this source: the entry would only be discarded later
-                known = False
-                for j in range(cv):
-                    if kl[v, j] == lab:
-                        known = True
-                        break
-                if not known:
-                    _heap_push(hd, hn, hl, size, nd, v, lab)
-                    size += 1
+            # skip v if it is full or already settled with this source (the entry would be dropped)
+            if count[v] < k and nd <= limit and not _holds(kl, v, count[v], lab):
+                _heap_push(hd, hn, hl, size, nd, v, lab)
+                size += 1
 
 
 @njit(cache=True, nogil=True)
