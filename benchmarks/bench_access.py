@@ -1,33 +1,41 @@
-"""All-node nearest + counts for 9 categories: walkcircle against networkx, osmnx's ego graphs, pandana.
+"""All-node nearest + counts for 9 categories: walkcircle against scipy, networkx, osmnx's ego graphs, pandana.
 
-Run: python benchmarks/bench_access.py [--sizes 10000,100000,1000000] [--skip-pandana-above 200000]
+Run: python benchmarks/bench_access.py [--full] [--sizes 10000,100000] [--repeat 3]
 
 Networks: the shared OSM fixtures and synthetic street-like grids (jittered, ~8% links missing,
-5% diagonals; see synthetic.py). About 2% of nodes are facilities, spread over 9 categories.
-The job for every method: for every node and every category, the distance to the nearest
-facility and the number of facilities within 400, 800 and 1,200 m (5/10/15 minutes at 4.8 km/h).
+5% diagonals; see synthetic.py), each grid three ways: as generated (row-major node order),
+renumbered at random before the network is built (real OSM ids are not row-major; walkcircle
+numbers nodes along a Hilbert curve when it builds a network), and renumbered at random after
+building ("not reordered": what the engine saw before it ordered nodes). About 2% of nodes are
+facilities, spread over 9 categories. The job for every method: for every node and every
+category, the distance to the nearest facility and the number of facilities within 400, 800 and
+1,200 m (5/10/15 minutes at 4.8 km/h). Default sizes 10k and 100k; ``--full`` adds 1M.
 
-Each method runs in its own fresh process, so that its peak memory (max RSS) is its own; the
-table shows the peak RSS and the part above the process's RSS just before the timed work
-(network loaded, libraries imported, numba kernels compiled).
+Every method is timed the same way, in its own fresh process: "build" turns the network's edge
+arrays into the method's graph (walkcircle and scipy: the CSR matrix; networkx: an
+``nx.Graph``; pandana: ``Network`` + ``precompute``), "query" answers the job; the ratio uses
+build + query. Times are medians of ``--repeat`` runs (networkx, ego graphs and pandana run once
+unless ``--peer-repeat`` says otherwise). Peak memory is the process's peak RSS.
 
-- walkcircle: `walkcircle.paths.nearest` + `counts_within`, 9 categories in parallel threads.
-- scipy: `scipy.sparse.csgraph.dijkstra(min_only=True)` for nearest (walkcircle's reference
-  engine), counts not included; shown for the DESIGN's scipy baseline.
+- walkcircle: `walkcircle.paths.passes` (nearest + counts of all 9 categories on one pool of
+  threads). Also shown: the 3-nearest pass alone, bounded at 2x the largest limit (2,400 m, as
+  `compute_access` runs it) and unbounded.
+- scipy: `scipy.sparse.csgraph.dijkstra(min_only=True)` per category, nearest only.
 - networkx: `multi_source_dijkstra_path_length` per category for nearest, and one
   `single_source_dijkstra_path_length(cutoff=1200)` per facility for the counts. Above
-  `--nx-full-max` nodes it runs one category and multiplies by 9 (marked "x9").
+  `--nx-full-max` nodes it runs one category: the row says "measured, 1 of 9 categories"
+  and a second row gives that time x9, marked "extrapolated".
 - osmnx ego graphs (the osmnx tutorials' method): `networkx.ego_graph(radius=1200,
   distance="length")` around each origin, then distances inside it; timed on a sample of
-  origins and extrapolated to all nodes (marked "extrap."). It gives counts within 1,200 m
-  and the nearest facility only when that is within 1,200 m.
+  origins and extrapolated to all nodes (marked "extrapolated").
 - pandana: `Network(...)` + `precompute(1200)` + per category `set_pois` / `nearest_pois` and
-  `set` / `aggregate(type="count")` for the counts, end to end.
+  `set` / `aggregate(type="count")` for the counts (up to `--skip-pandana-above` nodes).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import multiprocessing as mp
 import os
 import sys
@@ -62,50 +70,58 @@ def peak_mb() -> float:
     return float("nan")
 
 
-def facility_groups(n_nodes: int, seed: int = 0) -> list[np.ndarray]:
+def facility_groups(net, seed: int = 0) -> list[np.ndarray]:
+    """Facility nodes per category, picked by OSM node id so every numbering gets the same places."""
     rng = np.random.default_rng(seed)
-    n_fac = max(N_CATEGORIES, int(FACILITY_SHARE * n_nodes))
-    nodes = rng.choice(n_nodes, n_fac, replace=False)
+    ids = np.sort(net.node_id)
+    n_fac = max(N_CATEGORIES, int(FACILITY_SHARE * ids.size))
+    picked = rng.choice(ids, n_fac, replace=False)
     cats = rng.integers(0, N_CATEGORIES, n_fac)
+    order = np.argsort(net.node_id)
+    nodes = order[np.searchsorted(net.node_id[order], picked)]
     return [nodes[cats == c] for c in range(N_CATEGORIES)]
 
 
 # ---------------------------------------------------------------------------- methods (in children)
+# each method is (build, query): build(net) -> graph, query(graph, net, groups, **extra) -> check
 
 
-def run_walkcircle(net, groups, warm):
+def build_csr(net):
+    from walkcircle.network import adjacency
+
+    return adjacency(net.edge_u, net.edge_v, net.edge_length_m, net.n_nodes)
+
+
+def warm_walkcircle(graph, groups):
     from walkcircle import paths
 
-    if warm:  # compile (or load the cached compilation) outside the timed part
-        small = [g[:1] for g in groups]
-        paths.nearest(net.graph, small)
-        paths.counts_within(net.graph, small, np.tile(LIMITS_M, (len(small), 1)))
-        return None
-    dist, _ = paths.nearest(net.graph, groups)
-    counts = paths.counts_within(net.graph, groups, np.tile(LIMITS_M, (len(groups), 1)))
-    return float(np.nansum(np.where(np.isfinite(dist), dist, 0))), int(counts.sum())
+    small = [g[:1] for g in groups]
+    paths.passes(graph, small, count_limits=np.tile(LIMITS_M, (len(small), 1)), k=3, k_limit=2 * LIMITS_M[-1])
 
 
-def run_walkcircle_nearest(net, groups, warm):
+def query_walkcircle(graph, net, groups):
     from walkcircle import paths
 
-    if warm:
-        paths.nearest(net.graph, [g[:1] for g in groups])
-        return None
-    dist, _ = paths.nearest(net.graph, groups)
-    return float(np.nansum(np.where(np.isfinite(dist), dist, 0))), 0
+    run = paths.passes(graph, groups, count_limits=np.tile(LIMITS_M, (len(groups), 1)))
+    return float(np.where(np.isfinite(run.dist), run.dist, 0).sum()), int(run.counts.sum())
 
 
-def run_scipy(net, groups, warm):
+def query_knn(graph, net, groups, bounded):
     from walkcircle import paths
 
-    if warm:
-        return None
-    dist, _ = paths.nearest(net.graph, groups, engine="scipy")
-    return float(np.nansum(np.where(np.isfinite(dist), dist, 0))), 0
+    limit = 2 * LIMITS_M[-1] if bounded else np.inf
+    kd, _ = paths.k_nearest(graph, groups, 3, limit=limit)
+    return float(np.where(np.isfinite(kd), kd, 0).sum()), int(np.isfinite(kd).sum())
 
 
-def _nx_graph(net):
+def query_scipy(graph, net, groups):
+    from walkcircle import paths
+
+    dist, _ = paths.nearest(graph, groups, engine="scipy")
+    return float(np.where(np.isfinite(dist), dist, 0).sum()), 0
+
+
+def build_nx(net):
     import networkx as nx
 
     g = nx.Graph()
@@ -117,12 +133,9 @@ def _nx_graph(net):
     return g
 
 
-def run_networkx(net, groups, warm, categories=None):
+def query_networkx(g, net, groups, categories=None):
     import networkx as nx
 
-    if warm:
-        return None
-    g = _nx_graph(net)
     total = 0.0
     n_counts = 0
     for c in categories if categories is not None else range(len(groups)):
@@ -136,17 +149,15 @@ def run_networkx(net, groups, warm, categories=None):
     return total, n_counts
 
 
-def run_ego(net, groups, warm, sample):
+def query_ego(g, net, groups, sample):
     import networkx as nx
 
-    if warm:
-        return None
-    g = _nx_graph(net)
     fac = np.zeros(net.n_nodes, np.int64) - 1
     for c, grp in enumerate(groups):
         fac[grp] = c
     rng = np.random.default_rng(1)
-    origins = rng.choice(net.n_nodes, sample, replace=False)
+    in_graph = np.fromiter(g.nodes, np.int64)  # nodes with only self-loops are not in g
+    origins = rng.choice(in_graph, min(sample, in_graph.size), replace=False)
     n = 0
     for o in origins:
         ego = nx.ego_graph(g, int(o), radius=LIMITS_M[-1], distance="weight")
@@ -155,19 +166,24 @@ def run_ego(net, groups, warm, sample):
     return 0.0, n
 
 
-def run_pandana(net, groups, warm):
+def build_pandana(net):
     import pandana
     import pandas as pd
 
-    if warm:
-        return None
-    nodes = pd.DataFrame({"x": net.x, "y": net.y}, index=np.arange(net.n_nodes))
     keep = net.edge_u != net.edge_v
     edges = pd.DataFrame(
         {"from": net.edge_u[keep], "to": net.edge_v[keep], "length": net.edge_length_m[keep]}
     )
-    pn = pandana.Network(nodes["x"], nodes["y"], edges["from"], edges["to"], edges[["length"]], twoway=True)
+    pn = pandana.Network(
+        pd.Series(net.x), pd.Series(net.y), edges["from"], edges["to"], edges[["length"]], twoway=True
+    )
     pn.precompute(LIMITS_M[-1] + 1)
+    return pn
+
+
+def query_pandana(pn, net, groups):
+    import pandas as pd
+
     total = 0.0
     n_counts = 0
     for c, grp in enumerate(groups):
@@ -182,55 +198,87 @@ def run_pandana(net, groups, warm):
     return total, n_counts
 
 
-def child(method: str, net_path: str, queue, extra: dict) -> None:
+METHODS = {
+    "walkcircle": (build_csr, query_walkcircle, warm_walkcircle),
+    "walkcircle-knn-bounded": (build_csr, lambda g, n, gr: query_knn(g, n, gr, True), warm_walkcircle),
+    "walkcircle-knn-unbounded": (build_csr, lambda g, n, gr: query_knn(g, n, gr, False), warm_walkcircle),
+    "scipy": (build_csr, query_scipy, None),
+    "networkx": (build_nx, query_networkx, None),
+    "ego": (build_nx, query_ego, None),
+    "pandana": (build_pandana, query_pandana, None),
+}
+
+
+def child(method: str, net_path: str, queue, repeat: int, extra: dict) -> None:
     from walkcircle.network import WalkNetwork
 
     net = WalkNetwork.load(net_path)
-    _ = net.graph  # CSR built before timing: every method gets the same prepared network
-    groups = facility_groups(net.n_nodes)
-    fn = {
-        "walkcircle": run_walkcircle,
-        "walkcircle-nearest": run_walkcircle_nearest,
-        "scipy": run_scipy,
-        "networkx": run_networkx,
-        "ego": run_ego,
-        "pandana": run_pandana,
-    }[method]
-    fn(net, groups, True, **extra)
-    before = rss_mb()
-    t0 = time.perf_counter()
-    out = fn(net, groups, False, **extra)
-    elapsed = time.perf_counter() - t0
-    queue.put({"seconds": elapsed, "peak_mb": peak_mb(), "above_mb": peak_mb() - before, "check": out})
+    groups = facility_groups(net)
+    build, query, warm = METHODS[method]
+    if warm is not None:  # compile (or load the cached compilation) outside the timed part
+        warm(build_csr(net), groups)
+    builds, queries, cpus = [], [], []
+    out = None
+    for _ in range(repeat):
+        c0 = time.process_time()
+        t0 = time.perf_counter()
+        graph = build(net)
+        t1 = time.perf_counter()
+        out = query(graph, net, groups, **extra)
+        t2 = time.perf_counter()
+        cpus.append(time.process_time() - c0)
+        builds.append(t1 - t0)
+        queries.append(t2 - t1)
+        del graph
+    queue.put(
+        {
+            "build": float(np.median(builds)),
+            "query": float(np.median(queries)),
+            "cpu": float(np.median(cpus)),
+            "peak_mb": peak_mb(),
+            "check": out,
+        }
+    )
 
 
-def measure(method: str, net_path: Path, timeout_s: float, **extra) -> dict:
+def measure(method: str, net_path: Path, timeout_s: float, repeat: int = 1, **extra) -> dict:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=child, args=(method, str(net_path), queue, extra))
+    proc = ctx.Process(target=child, args=(method, str(net_path), queue, repeat, extra))
     proc.start()
     proc.join(timeout_s)
+    failed = {"build": float("nan"), "query": float("nan"), "cpu": float("nan"), "peak_mb": float("nan")}
     if proc.is_alive():
         proc.kill()
         proc.join()
-        return {
-            "seconds": float("nan"),
-            "peak_mb": float("nan"),
-            "above_mb": float("nan"),
-            "note": f"> {timeout_s:.0f} s, stopped",
-        }
+        return {**failed, "note": f"> {timeout_s:.0f} s, stopped"}
     if queue.empty():
-        return {
-            "seconds": float("nan"),
-            "peak_mb": float("nan"),
-            "above_mb": float("nan"),
-            "note": f"failed (exit {proc.exitcode})",
-        }
+        return {**failed, "note": f"failed (exit {proc.exitcode})"}
     return queue.get()
 
 
+def scrambled(net, seed: int = 0):
+    """The built network with its nodes renumbered at random (what the kernels saw before ordering)."""
+    from dataclasses import replace
+
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(net.n_nodes)  # new node i is old node perm[i]
+    new_of_old = np.empty(net.n_nodes, np.int64)
+    new_of_old[perm] = np.arange(net.n_nodes)
+    return replace(
+        net,
+        node_id=net.node_id[perm],
+        lon=net.lon[perm],
+        lat=net.lat[perm],
+        x=net.x[perm],
+        y=net.y[perm],
+        edge_u=new_of_old[net.edge_u],
+        edge_v=new_of_old[net.edge_v],
+    )
+
+
 def networks(sizes: list[int], tmp: Path) -> list[tuple[str, Path, int]]:
-    from synthetic import street_grid
+    from synthetic import renumbered, street_grid
     from walkcircle.sources.osm import read_osm
 
     out = []
@@ -240,72 +288,112 @@ def networks(sizes: list[int], tmp: Path) -> list[tuple[str, Path, int]]:
             out.append((name.split("_")[0], net.save(tmp / f"{name}.npz"), net.n_nodes))
     for n in sizes:
         t0 = time.perf_counter()
-        net = street_grid(n, seed=n).network()
-        print(
-            f"built synthetic network of {net.n_nodes:,} nodes in {time.perf_counter() - t0:.1f} s",
-            file=sys.stderr,
-        )
-        out.append((f"grid {net.n_nodes // 1000}k", net.save(tmp / f"grid{n}.npz"), net.n_nodes))
+        streets = street_grid(n, seed=n)
+        net = streets.network()
+        label = f"grid {net.n_nodes // 1000}k"
+        out.append((label, net.save(tmp / f"grid{n}.npz"), net.n_nodes))
+        shuffled = renumbered(streets, seed=1).network()
+        out.append((f"{label} shuffled", shuffled.save(tmp / f"grid{n}s.npz"), net.n_nodes))
+        out.append((f"{label} not reordered", scrambled(net).save(tmp / f"grid{n}x.npz"), net.n_nodes))
+        print(f"built synthetic networks of {net.n_nodes:,} nodes in {time.perf_counter() - t0:.1f} s",
+              file=sys.stderr)  # fmt: skip
     return out
+
+
+def measure_network(label: str, path: Path, n_nodes: int, args: argparse.Namespace) -> dict[str, dict]:
+    rep, peer_rep = args.repeat, args.peer_repeat
+    results = {"walkcircle": measure("walkcircle", path, args.timeout, rep)}
+    results["scipy (nearest only)"] = measure("scipy", path, args.timeout, rep)
+    if "not reordered" in label:
+        return results
+    results["walkcircle 3-nearest, 2x bound"] = measure("walkcircle-knn-bounded", path, args.timeout, rep)
+    results["walkcircle 3-nearest, unbounded"] = measure("walkcircle-knn-unbounded", path, args.timeout, rep)
+    if "shuffled" in label:
+        return results
+    if n_nodes <= args.nx_full_max:
+        results["networkx"] = measure("networkx", path, args.timeout, peer_rep)
+        results["networkx"].setdefault("note", "measured")
+    else:
+        r = measure("networkx", path, args.timeout, peer_rep, categories=[0])
+        r.setdefault("note", "measured, 1 of 9 categories")
+        results["networkx, 1 category"] = r
+        results["networkx"] = {**r, "query": r["query"] * N_CATEGORIES, "cpu": float("nan"),
+                               "note": "extrapolated: 1 category x9"}  # fmt: skip
+    sample = min(args.ego_sample, n_nodes)
+    r = measure("ego", path, args.timeout, peer_rep, sample=sample)
+    r["query"] *= n_nodes / sample
+    r["cpu"] = float("nan")
+    r.setdefault("note", f"{sample} origins measured, extrapolated to all")
+    results["osmnx ego graphs"] = r
+    if importlib.util.find_spec("pandana") is None:
+        results["pandana"] = {"build": float("nan"), "query": float("nan"), "cpu": float("nan"),
+                              "peak_mb": float("nan"), "note": "not installed"}  # fmt: skip
+    elif n_nodes <= args.skip_pandana_above:
+        results["pandana"] = measure("pandana", path, args.timeout, peer_rep)
+        results["pandana"].setdefault("note", "measured")
+    return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--full", action="store_true", help="add the 1M-node grids")
     parser.add_argument(
-        "--nx-full-max", type=int, default=150_000, help="above this, networkx runs 1 category x9"
+        "--nx-full-max",
+        type=int,
+        default=150_000,
+        help="above this, networkx runs 1 category (x9 extrapolated)",
     )
     parser.add_argument("--ego-sample", type=int, default=200)
     parser.add_argument("--skip-pandana-above", type=int, default=200_000)
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per walkcircle/scipy measurement (median)"
+    )
+    parser.add_argument(
+        "--peer-repeat", type=int, default=1, help="runs per networkx/ego/pandana measurement"
+    )
+    parser.add_argument("--no-fixtures", action="store_true")
     parser.add_argument("--timeout", type=float, default=1800)
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",") if s]
+    sizes = [int(s) for s in args.sizes.split(",") if s] + ([1_000_000] if args.full else [])
+    if args.no_fixtures:
+        global FIXTURES
+        FIXTURES = Path("/nonexistent")
 
     rows = []
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         for label, path, n_nodes in networks(sizes, Path(tmp)):
-            results = {"walkcircle": measure("walkcircle", path, args.timeout)}
-            results["walkcircle nearest only"] = measure("walkcircle-nearest", path, args.timeout)
-            results["scipy (nearest only)"] = measure("scipy", path, args.timeout)
-            if n_nodes <= args.nx_full_max:
-                results["networkx"] = measure("networkx", path, args.timeout)
-            else:
-                r = measure("networkx", path, args.timeout, categories=[0])
-                r["seconds"] *= N_CATEGORIES
-                r["note"] = "1 category x9"
-                results["networkx"] = r
-            sample = min(args.ego_sample, n_nodes)
-            r = measure("ego", path, args.timeout, sample=sample)
-            r["seconds"] *= n_nodes / sample
-            r["note"] = f"{sample} origins, extrap."
-            results["osmnx ego graphs"] = r
-            if n_nodes <= args.skip_pandana_above:
-                results["pandana"] = measure("pandana", path, args.timeout)
-            else:
-                results["pandana"] = {"seconds": float("nan"), "peak_mb": float("nan"), "above_mb": float("nan"),
-                                      "note": f"not run above {args.skip_pandana_above:,} nodes"}  # fmt: skip
-            base = results["walkcircle"]["seconds"]
+            results = measure_network(label, path, n_nodes, args)
+            base = results["walkcircle"]["build"] + results["walkcircle"]["query"]
             for method, r in results.items():
-                rows.append((label, n_nodes, method, r, r["seconds"] / base if base else float("nan")))
-                print(f"{label:<12} {method:<22} {r['seconds']:9.2f} s", file=sys.stderr, flush=True)
+                total = r["build"] + r["query"]
+                rows.append((label, n_nodes, method, r, total, total / base if base else float("nan")))
+                print(f"{label:<22} {method:<32} {total:9.2f} s", file=sys.stderr, flush=True)
 
     print()
     print(f"All-node nearest + counts within {', '.join(f'{m:g}' for m in LIMITS_M)} m, {N_CATEGORIES} categories, "
-          f"{FACILITY_SHARE:.0%} of nodes facilities; {os.cpu_count()} cores")  # fmt: skip
-    header = f"{'network':<12}{'nodes':>10}  {'method':<22}{'time s':>10}{'x walkcircle':>13}{'peak MB':>9}{'+MB':>7}  note"
+          f"{FACILITY_SHARE:.0%} of nodes facilities; {os.cpu_count()} cores; load average {load_before:.1f} "
+          f"before, {os.getloadavg()[0]:.1f} after; medians of {args.repeat} (peers: {args.peer_repeat})")  # fmt: skip
+    header = (f"{'network':<24}{'nodes':>10}  {'method':<32}{'build s':>8}{'query s':>9}{'total s':>9}"
+              f"{'x walkc.':>9}{'CPU s':>8}{'peak MB':>8}  note")  # fmt: skip
     print(header)
     print("-" * len(header))
-    for label, n, method, r, ratio in rows:
+    for label, n, method, r, total, ratio in rows:
         print(
-            f"{label:<12}{n:>10,}  {method:<22}{r['seconds']:>10.3f}{ratio:>13.1f}{r['peak_mb']:>9.0f}"
-            f"{r['above_mb']:>7.0f}  {r.get('note', '')}"
+            f"{label:<24}{n:>10,}  {method:<32}{r['build']:>8.3f}{r['query']:>9.3f}{total:>9.3f}{ratio:>9.1f}"
+            f"{r.get('cpu', float('nan')):>8.2f}{r['peak_mb']:>8.0f}  {r.get('note', '')}"
         )
     print(
-        "\n'x walkcircle' is the method's time divided by walkcircle's in the same run (higher = walkcircle faster)."
+        "\n'x walkc.' is the method's build + query time divided by walkcircle's on the same network in the same run."
     )
-    print("'+MB' is the peak RSS above the process's RSS just before the timed work.")
+    print(
+        "'CPU s': process CPU time of build + query (all threads): on a busy shared machine it is steadier than wall time."
+    )
+    print("'shuffled': nodes listed in random order before the network is built (walkcircle orders them);")
+    print("'not reordered': nodes renumbered at random after building (the engine without its node order).")
 
 
 if __name__ == "__main__":

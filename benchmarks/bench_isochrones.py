@@ -1,8 +1,14 @@
-"""Isochrone polygons: walkcircle's raster buffer against the union of per-edge buffers.
+"""Isochrones: the public `isochrones()` end to end, and the buffer methods side by side.
 
-Run: python benchmarks/bench_isochrones.py [--nodes 100000] [--origins 55] [--metres 1200]
+Run: python benchmarks/bench_isochrones.py [--nodes 100000] [--origins 55] [--repeat 3] [--methods]
 
-Same reached street pieces for every method (edge-accurate, partial frontier edges included),
+Part 1 (always): 55 origins x 3 budgets (5/10/15 min at 4.8 km/h) on a 100k-node grid through
+the public `walkcircle.isochrones.isochrones` (snapping, routing graph, routing, reached pieces,
+raster buffer, reprojection: everything), median of ``--repeat`` runs, wall and CPU time; the
+areas are compared with the same call using ``method="union"`` (the buffered-edge union, the
+reference). To compare with an older version, run it with that version's ``src`` on PYTHONPATH.
+
+Part 2 (``--methods``, at ``--metres``): the same reached street pieces for every method (edge-accurate, partial frontier edges included),
 computed once and timed separately; then, per origin:
 
 - union of edge buffers: buffer every piece (GEOS default 8 segments per quarter circle) and
@@ -17,6 +23,7 @@ Areas are compared with the reference (ratio and symmetric difference share).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -33,11 +40,38 @@ from walkcircle.isochrones import (
     buffer_lines_raster,
     buffer_lines_union,
     edge_substrings,
+    isochrones,
     reached_pieces,
 )
 from walkcircle.routing import routing_graph
 
 HALF_WIDTH_M = 25.0
+
+
+def public_function(net, lon, lat, repeat: int) -> None:
+    """Part 1: the public function end to end against the buffered-edge union."""
+    isochrones(net, lon[:2], lat[:2])  # compile or load the kernels; build the network's STRtree
+    walls, cpus = [], []
+    for _ in range(repeat):
+        t0, c0 = time.perf_counter(), time.process_time()
+        fast = isochrones(net, lon, lat, minutes=(5, 10, 15))
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    t0 = time.perf_counter()
+    ref = isochrones(net, lon, lat, minutes=(5, 10, 15), method="union")
+    t_ref = time.perf_counter() - t0
+    rel = fast["area_m2"].to_numpy() / ref["area_m2"].to_numpy() - 1
+    print(f"isochrones(): {lon.size} origins x 3 budgets (5/10/15 min), grid of {net.n_nodes:,} nodes, "
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    head = f"{'method':<34}{'wall s':>9}{'CPU s':>9}{'area/union':>12}{'max |err|':>11}"
+    print(head)
+    print("-" * len(head))
+    print(f"{'raster (default), median of ' + str(repeat):<34}{np.median(walls):>9.3f}{np.median(cpus):>9.3f}"
+          f"{float(np.mean(rel + 1)):>12.4f}{float(np.abs(rel).max()):>11.4f}")  # fmt: skip
+    print(f"{'union (reference), 1 run':<34}{t_ref:>9.3f}{'':>9}{1.0:>12.4f}{0.0:>11.4f}")
+    print(
+        "routing, reached pieces, buffering and reprojection included; CPU s is the process's (all threads).\n"
+    )
 
 
 def main() -> None:
@@ -47,6 +81,8 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=100_000)
     parser.add_argument("--origins", type=int, default=55)
     parser.add_argument("--metres", type=float, default=1200.0)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--methods", action="store_true", help="also compare the buffer methods (part 2)")
     args = parser.parse_args()
 
     net = street_grid(args.nodes, seed=7).network()
@@ -54,6 +90,9 @@ def main() -> None:
     picks = rng.choice(net.n_nodes, args.origins, replace=False)
     lon = net.lon[picks] + rng.normal(0, 2e-4, args.origins)
     lat = net.lat[picks] + rng.normal(0, 2e-4, args.origins)
+    public_function(net, lon, lat, args.repeat)
+    if not args.methods:
+        return
     snapped = net.snap(lon, lat)
     buffer_lines_raster(shapely.linestrings([[0, 0], [1, 1]], indices=[0, 0])[None], HALF_WIDTH_M)  # compile
 

@@ -110,3 +110,20 @@ def write_osm(streets: SyntheticStreets, path: Path) -> Path:
     finally:
         writer.close()
     return path
+
+
+def renumbered(streets: SyntheticStreets, seed: int = 0) -> SyntheticStreets:
+    """The same streets with nodes listed in a random order (as real OSM ids are not row-major)."""
+    rng = np.random.default_rng(seed)
+    n = streets.node_id.size
+    order = rng.permutation(n)  # new position i holds old node order[i]
+    new_of_old = np.empty(n, np.int64)
+    new_of_old[order] = np.arange(n)
+    return SyntheticStreets(
+        node_id=streets.node_id[order],
+        lon=streets.lon[order],
+        lat=streets.lat[order],
+        way_id=streets.way_id,
+        way_highway=streets.way_highway,
+        way_refs=[new_of_old[r] for r in streets.way_refs],
+    )

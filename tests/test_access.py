@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from pyproj import Geod
 
 from walkcircle.access import compute_access
-from walkcircle.defaults import ELDERLY_SPEED_KMH
+from walkcircle.defaults import ELDERLY_SPEED_KMH, KNN_REACH_FACTOR
 from walkcircle.errors import InputError, WalkcircleWarning
 from walkcircle.network import build_network
 from walkcircle.routing import minutes_to_metres, routing_graph, speed_mps
@@ -87,7 +87,9 @@ def check_against_networkx(net, homes, facilities, categories, k=1, sample=None)
             assert res.count_within_threshold[h, c] == sum(d <= 500.0 + 1e-9 for d, _ in d_all)
             for t, m in enumerate(minutes_to_metres(res.tiers_min, 4.8)):
                 assert res.tier_counts[h, c, t] == sum(d <= m + 1e-9 for d, _ in d_all)
-            want_k = [d for d, _ in d_all if np.isfinite(d)][:k]
+            # the k-nearest search stops at KNN_REACH_FACTOR x the largest threshold or tier
+            reach = KNN_REACH_FACTOR * max(500.0, *minutes_to_metres(res.tiers_min, 4.8))
+            want_k = [d for d, _ in d_all if d <= reach][:k]
             got_k = res.knn_m[h, c][np.isfinite(res.knn_m[h, c])]
             np.testing.assert_allclose(got_k, want_k, atol=0.01)
     return res

@@ -139,3 +139,40 @@ def test_reach_within_lists_exactly_the_nodes_within_the_limit(case, limit):
     assert got.keys() == want.keys()
     for key, d in got.items():
         assert d == pytest.approx(want[key], abs=1e-9)
+
+
+@settings(max_examples=150, deadline=None)
+@given(case=graphs_with_sources(), k=st.integers(1, 4), limit=st.sampled_from([0.0, 5.0, 12.5, 30.0]))
+def test_bounded_k_nearest_equals_unbounded_within_the_bound(case, k, limit):
+    g, groups = case
+    kd, _ = paths.k_nearest(g, groups, k)
+    bd, bl = paths.k_nearest(g, groups, k, limit=limit)
+    inside = kd <= limit
+    # within the bound the distances are the unbounded ones; beyond it inf / -1
+    np.testing.assert_array_equal(bd[inside], kd[inside])
+    assert np.isinf(bd[~inside]).all()
+    assert (bl[~inside] == -1).all()
+    # ties may name other sources: check each named source against brute force
+    for gi, group in enumerate(groups):
+        full = _all_pairs(g, group)
+        for node in range(g.shape[0]):
+            named = bl[gi, node][bl[gi, node] >= 0]
+            assert len(set(named.tolist())) == len(named)
+            np.testing.assert_allclose(full[named, node], bd[gi, node][: named.size], atol=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=graphs_with_sources(), threads=st.sampled_from([1, 2, 3]))
+def test_passes_in_one_pool_equal_each_pass_alone(case, threads):
+    g, groups = case
+    limits = np.array([[0.0, 5.0, 12.5]] * len(groups))
+    try:
+        paths.set_threads(threads)
+        run = paths.passes(g, groups, count_limits=limits, k=2, k_limit=12.5)
+    finally:
+        paths.set_threads(None)
+    dist_s, _ = paths.nearest(g, groups, engine="scipy")
+    np.testing.assert_allclose(run.dist, dist_s, atol=1e-9)
+    np.testing.assert_array_equal(run.counts, paths.counts_within(g, groups, limits))
+    kd, _ = paths.k_nearest(g, groups, 2, limit=12.5)
+    np.testing.assert_array_equal(run.knn_dist, kd)

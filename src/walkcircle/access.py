@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from walkcircle import paths
-from walkcircle.defaults import DEFAULT_SNAP_CAP_M, DEFAULT_SPEED_KMH, DEFAULT_TIERS_MIN
+from walkcircle.defaults import DEFAULT_SNAP_CAP_M, DEFAULT_SPEED_KMH, DEFAULT_TIERS_MIN, KNN_REACH_FACTOR
 from walkcircle.errors import InputError, WalkcircleWarning
 from walkcircle.network import Snapped, WalkNetwork
 from walkcircle.routing import minutes_to_metres, routing_graph, speed_mps
@@ -57,7 +57,9 @@ class AccessResult:
     tiers_min, tier_counts
         Life-circle budgets (minutes) and facilities within each, [home, category, tier].
     knn_m, knn_facility
-        The k nearest, [home, category, k].
+        The k nearest, [home, category, k]. When k > 1 the search stops at
+        ``KNN_REACH_FACTOR`` (2) times the study's largest threshold or tier: a facility farther
+        than that is ``inf`` / ``-1`` ("not within 2x the threshold"), also in column 0.
     speed_kmh
         Walking speed used for times and minute budgets.
     home_off_network, facility_off_network
@@ -177,7 +179,9 @@ def compute_access(
     speed_kmh
         Walking speed (4.8 default; 3.6 for the elderly scenario).
     k
-        How many nearest facilities to keep per category.
+        How many nearest facilities to keep per category. The k-nearest search is bounded
+        at twice the largest threshold or tier (results within that are exact; beyond it
+        ``inf`` / ``-1``).
     snap_cap_m
         Points farther than this from every street are off-network.
     engine
@@ -252,9 +256,12 @@ def compute_access(
     n_homes = len(home_snap)
     n_cat = len(categories)
     on = home_node >= 0
-    if progress:
-        progress(f"nearest facility for {n_cat} categories")
-    dist, label = paths.nearest(graph.csr, groups, engine=engine)
+    limits = np.column_stack([np.tile(tier_m, (n_cat, 1)), threshold]) if tier_m.size else threshold[:, None]
+    order = np.argsort(limits, axis=1, kind="stable")
+    run = _kernel_passes(graph.csr, groups, np.take_along_axis(limits, order, axis=1), k, engine, progress)
+    dist, label = run.dist, run.label
+    assert dist is not None
+    assert label is not None
     nearest_m = np.full((n_homes, n_cat), np.inf)
     nearest_fac = np.full((n_homes, n_cat), -1, np.int64)
     nearest_m[on] = dist[:, home_node[on]].T
@@ -265,11 +272,8 @@ def compute_access(
         col[found] = group_rows[c][lab[found, c]]
         nearest_fac[on, c] = col
 
-    if progress:
-        progress(f"counting facilities within {', '.join(f'{t:g}' for t in tiers)} min and each threshold")
-    limits = np.column_stack([np.tile(tier_m, (n_cat, 1)), threshold]) if tier_m.size else threshold[:, None]
-    order = np.argsort(limits, axis=1, kind="stable")
-    counts_sorted = paths.counts_within(graph.csr, groups, np.take_along_axis(limits, order, axis=1))
+    counts_sorted = run.counts
+    assert counts_sorted is not None
     counts = np.empty_like(counts_sorted)
     for c in range(n_cat):
         counts[c][:, order[c]] = counts_sorted[c]
@@ -281,9 +285,9 @@ def compute_access(
     knn_m = nearest_m[:, :, None].copy()
     knn_fac = nearest_fac[:, :, None].copy()
     if k > 1:
-        if progress:
-            progress(f"{k} nearest facilities per category")
-        kd, kl = paths.k_nearest(graph.csr, groups, k)
+        kd, kl = run.knn_dist, run.knn_label
+        assert kd is not None
+        assert kl is not None
         knn_m = np.full((n_homes, n_cat, k), np.inf)
         knn_fac = np.full((n_homes, n_cat, k), -1, np.int64)
         knn_m[on] = kd[:, home_node[on], :].transpose(1, 0, 2)
@@ -324,3 +328,36 @@ def compute_access(
         warnings=result_warnings,
         state=state,
     )
+
+
+def _kernel_passes(
+    csr: Any,
+    groups: list[np.ndarray],
+    limits_sorted: np.ndarray,
+    k: int,
+    engine: str,
+    progress: Callable[[str], None] | None,
+) -> paths.Passes:
+    """Nearest, counts and (k > 1) k-nearest of every category in one pool of threads.
+
+    The k-nearest search is bounded at ``KNN_REACH_FACTOR`` times the largest limit.
+    """
+    if engine not in paths.ENGINES:
+        msg = f"unknown engine {engine!r}; use one of {paths.ENGINES}"
+        raise ValueError(msg)
+    if progress:
+        progress(f"nearest facility for {len(groups)} categories")
+        progress("counting facilities within each tier and threshold")
+        if k > 1:
+            progress(f"{k} nearest facilities per category")
+    run = paths.passes(
+        csr,
+        groups,
+        nearest=engine == "numba",
+        count_limits=limits_sorted,
+        k=k if k > 1 else None,
+        k_limit=KNN_REACH_FACTOR * float(limits_sorted.max()) if limits_sorted.size else np.inf,
+    )
+    if engine != "numba":
+        run.dist, run.label = paths.nearest(csr, groups, engine=engine)
+    return run

@@ -25,6 +25,9 @@ DEFAULT_SNAP_CAP_M = 300.0
 """Farthest a home or facility may be from a street and still be snapped onto it, metres."""
 DEFAULT_K = 3
 """How many nearest facilities per home and category are kept."""
+KNN_REACH_FACTOR = 2.0
+"""The k-nearest search stops at this multiple of the study's largest threshold: facilities
+farther than that are reported as ``inf`` / ``-1`` ("not within 2x the threshold")."""
 
 # --------------------------------------------------------------------------- facilities and homes
 DEFAULT_DEDUPE_M = 30.0
@@ -66,6 +69,9 @@ DEFAULT_NOMINATIM_URL = "https://nominatim.openstreetmap.org/"
 DEFAULT_TIMEOUT_S = 180.0
 DEFAULT_EXTRACT_MARGIN_M = 1500.0
 """Walking margin kept around a study area cut from a big extract, metres (homes at the edge keep their walks)."""
+
+KERNEL_CACHE_SUBDIR = Path("walkcircle") / "numba"
+"""Compiled kernels live in this folder under the user's cache folder (``~/.cache``), keyed by source."""
 
 # --------------------------------------------------------------------------- outputs
 DEFAULT_OUTPUT_ROOT = Path("data/processed")

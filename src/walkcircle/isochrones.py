@@ -19,7 +19,10 @@ within centimetres of the true buffer except where it cuts sharp inner corners b
 from __future__ import annotations
 
 import warnings
+import weakref
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import contourpy
 import geopandas as gpd
@@ -28,7 +31,7 @@ import pandas as pd
 import shapely
 from numba import njit
 
-from walkcircle import paths
+from walkcircle import _numba_cache, paths
 from walkcircle.defaults import DEFAULT_HALF_WIDTH_M, DEFAULT_SNAP_CAP_M, DEFAULT_SPEED_KMH
 from walkcircle.errors import InputError, WalkcircleWarning
 from walkcircle.geodesy import to_lonlat
@@ -38,11 +41,12 @@ from walkcircle.routing import RoutingGraph, minutes_to_metres, routing_graph
 DEFAULT_QUAD_SEGS = 8
 DEFAULT_CELL_M = 4.0
 METHODS = ("raster", "union")
+_numba_cache.install()  # before the kernels below are decorated
 _CHUNK_CELLS = 20_000_000  # origins x nodes per Dijkstra batch (about 160 MB of distances)
 
 
 def reached_pieces(
-    graph: RoutingGraph, dist: np.ndarray, budget_m: float
+    graph: RoutingGraph, dist: np.ndarray, budget_m: float, edges: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Street pieces reachable within a budget, as spans of the network's edges.
 
@@ -54,6 +58,9 @@ def reached_pieces(
         Distance of every routing node from the origin.
     budget_m
         The budget, metres.
+    edges
+        Only look at these street edges of the routing graph (e.g. those with an end within
+        the largest budget); default all.
 
     Returns
     -------
@@ -62,7 +69,9 @@ def reached_pieces(
         reached piece; an edge reached from both ends but not in the middle gives two pieces.
     """
     a, b = graph.edge_a, graph.edge_b
-    start, end = graph.edge_from_m, graph.edge_to_m
+    start, end, parents = graph.edge_from_m, graph.edge_to_m, graph.edge_parent
+    if edges is not None:
+        a, b, start, end, parents = a[edges], b[edges], start[edges], end[edges], parents[edges]
     length = end - start
     reach_a = budget_m - dist[a]  # how far into the piece a walk from its a end gets
     reach_b = budget_m - dist[b]
@@ -70,16 +79,56 @@ def reached_pieces(
     full &= (reach_a >= 0) | (reach_b >= 0)
     part_a = ~full & (reach_a > 0)
     part_b = ~full & (reach_b > 0)
-    parent = np.concatenate([graph.edge_parent[full], graph.edge_parent[part_a], graph.edge_parent[part_b]])
+    parent = np.concatenate([parents[full], parents[part_a], parents[part_b]])
     from_m = np.concatenate([start[full], start[part_a], end[part_b] - reach_b[part_b]])
     to_m = np.concatenate([end[full], start[part_a] + reach_a[part_a], end[part_b]])
     return parent, from_m, to_m
+
+
+@dataclass(frozen=True)
+class _EdgeMeasure:
+    """Planar distance of every edge vertex from its edge's start, on one increasing key."""
+
+    cum: np.ndarray
+    key: np.ndarray
+    base: np.ndarray
+    scale: np.ndarray
+
+
+_MEASURES: weakref.WeakKeyDictionary[WalkNetwork, _EdgeMeasure] = weakref.WeakKeyDictionary()
+
+
+def _edge_measure(network: WalkNetwork) -> _EdgeMeasure:
+    """Whole-network arrays for `edge_substrings`, computed once per network."""
+    cached = _MEASURES.get(network)
+    if cached is not None:
+        return cached
+    gx, gy, offsets = network.geom_x, network.geom_y, network.geom_offsets
+    seg = np.hypot(np.diff(gx), np.diff(gy))
+    vertex_edge = np.repeat(np.arange(network.n_edges), np.diff(offsets))
+    first = offsets[:-1]
+    seg[first[1:] - 1] = 0.0  # no segment between one edge's last vertex and the next edge's first
+    cum = np.concatenate([[0.0], np.cumsum(seg)])
+    cum = cum - cum[first][vertex_edge]  # planar distance of each vertex from its edge's start
+    planar_len = cum[offsets[1:] - 1]
+    # planar and geodesic lengths differ slightly (UTM scale): convert spans to planar
+    scale = np.divide(
+        planar_len, network.edge_length_m, out=np.ones_like(planar_len), where=network.edge_length_m > 0
+    )
+    # one increasing key over all edges: each edge gets its own interval [base, base + length]
+    base = np.concatenate([[0.0], np.cumsum(planar_len + 1.0)])[:-1]
+    measure = _EdgeMeasure(cum=cum, key=base[vertex_edge] + cum, base=base, scale=scale)
+    _MEASURES[network] = measure
+    return measure
 
 
 def edge_substrings(
     network: WalkNetwork, parent: np.ndarray, from_m: np.ndarray, to_m: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cut pieces out of the network's edges, vectorised.
+
+    The whole-network arrays this needs are computed once per network and kept while the
+    network lives, so each call costs only in proportion to the pieces.
 
     Parameters
     ----------
@@ -97,22 +146,11 @@ def edge_substrings(
     keep = to_m > from_m
     parent, from_m, to_m = parent[keep], from_m[keep], to_m[keep]
     gx, gy, offsets = network.geom_x, network.geom_y, network.geom_offsets
-    seg = np.hypot(np.diff(gx), np.diff(gy))
-    vertex_edge = np.repeat(np.arange(network.n_edges), np.diff(offsets))
+    measure = _edge_measure(network)
+    cum, key, base = measure.cum, measure.key, measure.base
     first = offsets[:-1]
-    seg[first[1:] - 1] = 0.0  # no segment between one edge's last vertex and the next edge's first
-    cum = np.concatenate([[0.0], np.cumsum(seg)])
-    cum = cum - cum[first][vertex_edge]  # planar distance of each vertex from its edge's start
-    planar_len = cum[offsets[1:] - 1]
-    # planar and geodesic lengths differ slightly (UTM scale): convert spans to planar
-    scale = np.divide(
-        planar_len, network.edge_length_m, out=np.ones_like(planar_len), where=network.edge_length_m > 0
-    )
-    s = from_m * scale[parent]
-    t = to_m * scale[parent]
-    # one increasing key over all edges: each edge gets its own interval [base, base + length]
-    base = np.concatenate([[0.0], np.cumsum(planar_len + 1.0)])[:-1]
-    key = base[vertex_edge] + cum
+    s = from_m * measure.scale[parent]
+    t = to_m * measure.scale[parent]
     lo = np.searchsorted(key, base[parent] + s, side="right")  # first interior vertex
     hi = np.searchsorted(key, base[parent] + t, side="left")  # one past the last interior vertex
     lo = np.clip(lo, first[parent] + 1, offsets[parent + 1] - 1)
@@ -129,8 +167,8 @@ def edge_substrings(
     end_pt = point_at(t, np.maximum(hi, lo))
     n_interior = hi - lo
     counts = n_interior + 2
+    starts = np.cumsum(counts) - counts  # (no pieces: no starts)
     piece = np.repeat(np.arange(parent.size), counts)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     coords = np.empty((int(counts.sum()), 2))
     coords[starts] = start_pt
     coords[starts + counts - 1] = end_pt
@@ -141,7 +179,7 @@ def edge_substrings(
     return coords, piece
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _distance_field(x0, y0, x1, y1, x_min, y_min, cell, nx, ny, reach):  # noqa: ANN001, ANN202
     """Exact distance from each grid vertex to the nearest segment, capped at `reach`."""
     field = np.full((ny, nx), reach)
@@ -326,36 +364,65 @@ def isochrones(
     origin_x, origin_y = network.project(lon, lat)
     offset = np.where(snapped.off_network, np.inf, snapped.offset_m)
 
-    rows: list[dict[str, object]] = []
+    rows = [
+        {"origin_id": ids[i], "minutes": minutes_i, "budget_m": budget}
+        for i in range(lon.size)
+        for minutes_i, budget in zip(budgets_min, budgets_m, strict=True)
+    ]
     geoms: list[shapely.Geometry] = []
     chunk = max(1, _CHUNK_CELLS // max(graph.n_nodes, 1))
-    for lo_i in range(0, lon.size, chunk):
-        idx = np.arange(lo_i, min(lon.size, lo_i + chunk))
-        groups = [origin_node[i : i + 1] for i in idx]
-        dist, _ = paths.nearest(graph.csr, groups, limit=float(budgets_m.max()))
-        for row, i in enumerate(idx):
-            for minutes_i, budget in zip(budgets_min, budgets_m, strict=True):
-                geoms.append(
-                    _one_isochrone(
-                        network,
-                        graph,
-                        dist[row],
-                        budget,
-                        (origin_x[i], origin_y[i]),
-                        (snapped.x[i], snapped.y[i]),
-                        offset[i],
-                        half_width_m,
-                        method,
-                        cell_m,
-                    )
+    # origins' geometry work (numba, GEOS and contourpy, mostly without the GIL) on a pool
+    with ThreadPoolExecutor(max_workers=paths.get_threads()) as pool:
+        for lo_i in range(0, lon.size, chunk):
+            idx = np.arange(lo_i, min(lon.size, lo_i + chunk))
+            dist, _ = paths.nearest(
+                graph.csr, [origin_node[i : i + 1] for i in idx], limit=float(budgets_m.max())
+            )
+            jobs = [
+                pool.submit(
+                    _origin_isochrones,
+                    network,
+                    graph,
+                    dist[row],
+                    budgets_m,
+                    ((origin_x[i], origin_y[i]), (snapped.x[i], snapped.y[i]), offset[i]),
+                    half_width_m,
+                    method,
+                    cell_m,
                 )
-                rows.append({"origin_id": ids[i], "minutes": minutes_i, "budget_m": budget})
+                for row, i in enumerate(idx)
+            ]
+            for job in jobs:
+                geoms.extend(job.result())
     projected = np.array(geoms, dtype=object)
     area = shapely.area(projected)
     wgs = shapely.transform(projected, lambda c: np.column_stack(to_lonlat(c[:, 0], c[:, 1], network.epsg)))
     frame = pd.DataFrame(rows)
     frame["area_m2"] = area
     return gpd.GeoDataFrame(frame, geometry=list(wgs), crs="EPSG:4326")
+
+
+def _origin_isochrones(
+    network: WalkNetwork,
+    graph: RoutingGraph,
+    dist: np.ndarray,
+    budgets_m: np.ndarray,
+    origin: tuple[tuple[float, float], tuple[float, float], float],
+    half_width_m: float,
+    method: str,
+    cell_m: float,
+) -> list[shapely.Geometry]:
+    """One origin's isochrones for every budget (projected CRS)."""
+    # only street edges with an end inside the largest budget can hold reached pieces
+    a_end, b_end = dist[graph.edge_a], dist[graph.edge_b]
+    edges = np.flatnonzero((a_end <= budgets_m.max()) | (b_end <= budgets_m.max()))
+    origin_xy, street_xy, offset_m = origin
+    return [
+        _one_isochrone(
+            network, graph, dist, budget, origin_xy, street_xy, offset_m, half_width_m, method, cell_m, edges
+        )
+        for budget in budgets_m
+    ]
 
 
 def _one_isochrone(
@@ -369,11 +436,12 @@ def _one_isochrone(
     half_width_m: float,
     method: str,
     cell_m: float,
+    edges: np.ndarray | None = None,
 ) -> shapely.Geometry:
     """Buffer the street pieces one origin reaches within one budget (projected CRS)."""
     if not np.isfinite(offset_m) or offset_m > budget_m:
         return shapely.Polygon()
-    parent, from_m, to_m = reached_pieces(graph, dist, budget_m)
+    parent, from_m, to_m = reached_pieces(graph, dist, budget_m, edges)
     coords, piece = edge_substrings(network, parent, from_m, to_m)
     lines = list(shapely.linestrings(coords, indices=piece)) if coords.size else []
     # the walk from the origin to the street belongs to the reach too (a point if on it)

@@ -585,17 +585,28 @@ def assemble_network(
         The network, projected onto the UTM zone of its median node.
     """
     used = np.unique(np.concatenate([edge_u, edge_v]))
-    new_index = np.full(node_id.size, -1, dtype=np.int64)
-    new_index[used] = np.arange(used.size)
     lon = np.asarray(node_lon[used], np.float64)
     lat = np.asarray(node_lat[used], np.float64)
     epsg = utm_epsg(float(np.median(lon)), float(np.median(lat)))
     x, y = to_projected(lon, lat, epsg)
+    # number nodes along a Hilbert curve: neighbours on the street get nearby numbers,
+    # whatever order the input lists them in (OSM ids are not spatial)
+    node_order = spatial_order(x, y)
+    used, lon, lat, x, y = used[node_order], lon[node_order], lat[node_order], x[node_order], y[node_order]
+    new_index = np.full(node_id.size, -1, dtype=np.int64)
+    new_index[used] = np.arange(used.size)
     if vertex_nodes is not None:
         geom_lon = node_lon[vertex_nodes]
         geom_lat = node_lat[vertex_nodes]
     assert geom_lon is not None
     assert geom_lat is not None
+    edge_u, edge_v = new_index[edge_u], new_index[edge_v]
+    # edges in the order of their lower end, so pieces split off them stay close too
+    edge_order = np.lexsort((np.maximum(edge_u, edge_v), np.minimum(edge_u, edge_v)))
+    geom_offsets = np.asarray(geom_offsets, np.int64)
+    vertex_take, geom_offsets = _reorder_ragged(geom_offsets, edge_order)
+    geom_lon = np.asarray(geom_lon, np.float64)[vertex_take]
+    geom_lat = np.asarray(geom_lat, np.float64)[vertex_take]
     geom_x, geom_y = to_projected(geom_lon, geom_lat, epsg)
     return WalkNetwork(
         node_id=np.asarray(node_id[used], np.int64),
@@ -603,20 +614,87 @@ def assemble_network(
         lat=lat,
         x=x,
         y=y,
-        edge_u=new_index[edge_u],
-        edge_v=new_index[edge_v],
-        edge_length_m=np.asarray(edge_length_m, np.float64),
-        edge_way_id=np.asarray(edge_way_id, np.int64),
-        edge_highway=np.asarray(edge_highway, dtype=str),
-        edge_name=np.asarray(edge_name, dtype=str),
-        geom_offsets=np.asarray(geom_offsets, np.int64),
-        geom_lon=np.asarray(geom_lon, np.float64),
-        geom_lat=np.asarray(geom_lat, np.float64),
+        edge_u=edge_u[edge_order],
+        edge_v=edge_v[edge_order],
+        edge_length_m=np.asarray(edge_length_m, np.float64)[edge_order],
+        edge_way_id=np.asarray(edge_way_id, np.int64)[edge_order],
+        edge_highway=np.asarray(edge_highway, dtype=str)[edge_order],
+        edge_name=np.asarray(edge_name, dtype=str)[edge_order],
+        geom_offsets=geom_offsets,
+        geom_lon=geom_lon,
+        geom_lat=geom_lat,
         geom_x=geom_x,
         geom_y=geom_y,
         epsg=epsg,
         source=source,
     )
+
+
+def spatial_order(x: np.ndarray, y: np.ndarray, bits: int = 16) -> np.ndarray:
+    """Order points along a Hilbert curve over their bounding box.
+
+    Numbering the network's nodes in this order puts nodes that are close on the ground
+    close in memory, so the shortest-path kernels (which touch a node's street neighbours
+    right after the node) read mostly cached data whatever order the input used.
+
+    Parameters
+    ----------
+    x, y
+        Projected coordinates, metres (non-finite values sort last).
+    bits
+        Resolution of the curve per axis (``2**bits`` cells across the bounding box).
+
+    Returns
+    -------
+    numpy.ndarray
+        A permutation: ``order[i]`` is the point that comes ``i``-th (stable for ties).
+    """
+    x = np.asarray(x, np.float64)
+    y = np.asarray(y, np.float64)
+    if x.size == 0:
+        return np.zeros(0, np.int64)
+    finite = np.isfinite(x) & np.isfinite(y)
+    side = (1 << bits) - 1
+    ix = np.zeros(x.size, np.int64)
+    iy = np.zeros(x.size, np.int64)
+    if finite.any():
+        x0, y0 = x[finite].min(), y[finite].min()
+        span = max(float(x[finite].max() - x0), float(y[finite].max() - y0), 1e-9)
+        ix[finite] = np.clip(((x[finite] - x0) / span * side).astype(np.int64), 0, side)
+        iy[finite] = np.clip(((y[finite] - y0) / span * side).astype(np.int64), 0, side)
+    key = _hilbert_key(ix, iy, bits)
+    key[~finite] = np.iinfo(np.int64).max
+    return np.argsort(key, kind="stable")
+
+
+def _hilbert_key(ix: np.ndarray, iy: np.ndarray, bits: int) -> np.ndarray:
+    """Distance along the Hilbert curve of integer cells (the classic xy -> d, vectorised)."""
+    x = ix.copy()
+    y = iy.copy()
+    d = np.zeros(x.size, np.int64)
+    top = (1 << bits) - 1
+    s = 1 << (bits - 1)
+    while s > 0:
+        rx = (x & s) > 0
+        ry = (y & s) > 0
+        d += s * s * ((3 * rx) ^ ry)
+        # rotate the quadrant so that the curve inside it has the standard orientation
+        flip = ~ry
+        swap_x = np.where(flip & rx, top - x, x)
+        swap_y = np.where(flip & rx, top - y, y)
+        x = np.where(flip, swap_y, swap_x)
+        y = np.where(flip, swap_x, swap_y)
+        s >>= 1
+    return d
+
+
+def _reorder_ragged(offsets: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gather index and new offsets that list ragged rows (``offsets``) in ``order``."""
+    counts = np.diff(offsets)[order]
+    new_offsets = np.zeros(order.size + 1, np.int64)
+    np.cumsum(counts, out=new_offsets[1:])
+    take = np.repeat(offsets[:-1][order] - new_offsets[:-1], counts) + np.arange(int(new_offsets[-1]))
+    return take, new_offsets
 
 
 def _chain_segments(

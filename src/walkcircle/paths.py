@@ -10,30 +10,43 @@ Three passes answer every access question for one kind of destination at once:
 - `counts_within`: how many sources lie within each of several distances, by one bounded
   Dijkstra per source that touches only the nodes inside the largest distance.
 
+`passes` runs any of them for many groups (categories) at once: every (pass, group) is one task,
+and the tasks run largest first on a pool of threads (the kernels release the GIL), so two cores
+stay busy until the end. The kernels are plain ``@njit(nogil=True, cache=True)`` functions with
+no ``parallel=True``: that keeps the first run's compilation short (see
+`benchmarks/bench_coldstart.py`).
+
 Graphs are directed ``scipy.sparse.csr_matrix`` with non-negative weights (metres). Distances
-to nodes no source reaches are ``inf`` and their source label is ``-1``. The functions take
-several sources' groups (categories) at once and run the groups in parallel threads.
+to nodes no source reaches are ``inf`` and their source label is ``-1``. The kernels run fastest
+when nodes that are close on the ground have close numbers, which `walkcircle.network` ensures
+(Hilbert order) for every network it builds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
-import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 from scipy import sparse
 from scipy.sparse.csgraph import dijkstra
 
+from walkcircle import _numba_cache
+
+_numba_cache.install()  # before the kernels below are decorated
 ENGINES = ("numba", "scipy")
+_THREADS = [os.cpu_count() or 1]
 
 
 # ---------------------------------------------------------------------------- heap helpers
 
 
 @njit(cache=True, nogil=True)
-def _push(hd, hn, hl, size, d, n, lab):  # noqa: ANN001, ANN202
-    """Push (d, n, lab) on a binary min-heap held in three arrays; return new size."""
+def _heap_push(hd, hn, hl, size, d, node, lab):  # noqa: ANN001, ANN202
+    """Push (d, node, lab) on a binary min-heap held in three arrays with room for one more."""
     i = size
     while i > 0:
         parent = (i - 1) >> 1
@@ -44,50 +57,35 @@ def _push(hd, hn, hl, size, d, n, lab):  # noqa: ANN001, ANN202
         hl[i] = hl[parent]
         i = parent
     hd[i] = d
-    hn[i] = n
+    hn[i] = node
     hl[i] = lab
-    return size + 1
 
 
 @njit(cache=True, nogil=True)
-def _pop(hd, hn, hl, size):  # noqa: ANN001, ANN202
-    """Pop the smallest entry; return (d, n, lab, new size)."""
-    d = hd[0]
-    n = hn[0]
-    lab = hl[0]
+def _heap_drop_top(hd, hn, hl, size):  # noqa: ANN001, ANN202
+    """Remove the top of a binary min-heap of `size` entries (the caller read it first)."""
     size -= 1
-    if size > 0:
-        last_d = hd[size]
-        last_n = hn[size]
-        last_l = hl[size]
-        i = 0
-        while True:
-            child = 2 * i + 1
-            if child >= size:
-                break
-            if child + 1 < size and hd[child + 1] < hd[child]:
-                child += 1
-            if hd[child] >= last_d:
-                break
-            hd[i] = hd[child]
-            hn[i] = hn[child]
-            hl[i] = hl[child]
-            i = child
-        hd[i] = last_d
-        hn[i] = last_n
-        hl[i] = last_l
-    return d, n, lab, size
-
-
-@njit(cache=True, nogil=True)
-def _grow(hd, hn, hl):  # noqa: ANN001, ANN202
-    new_d = np.empty(hd.size * 2, np.float64)
-    new_n = np.empty(hd.size * 2, np.int64)
-    new_l = np.empty(hd.size * 2, np.int64)
-    new_d[: hd.size] = hd
-    new_n[: hd.size] = hn
-    new_l[: hd.size] = hl
-    return new_d, new_n, new_l
+    if size <= 0:
+        return
+    last_d = hd[size]
+    last_n = hn[size]
+    last_l = hl[size]
+    i = 0
+    while True:
+        child = 2 * i + 1
+        if child >= size:
+            break
+        if child + 1 < size and hd[child + 1] < hd[child]:
+            child += 1
+        if hd[child] >= last_d:
+            break
+        hd[i] = hd[child]
+        hn[i] = hn[child]
+        hl[i] = hl[child]
+        i = child
+    hd[i] = last_d
+    hn[i] = last_n
+    hl[i] = last_l
 
 
 @njit(cache=True, nogil=True)
@@ -148,10 +146,12 @@ def _pop_min(hk, hn, pos, size):  # noqa: ANN001, ANN202
 
 
 @njit(cache=True, nogil=True)
-def _nearest_one(indptr, indices, weights, sources, n_nodes, limit):  # noqa: ANN001, ANN202
+def _nearest_into(indptr, indices, weights, sources, limit, dist, label):  # noqa: ANN001, ANN202
+    """Multi-source Dijkstra; writes each node's distance and source index into dist/label."""
     # an indexed heap (each node at most once, decrease-key) beats lazy deletion here
-    dist = np.full(n_nodes, np.inf)
-    label = np.full(n_nodes, -1, indices.dtype)
+    n_nodes = dist.size
+    dist[:] = np.inf
+    label[:] = -1
     pos = np.full(n_nodes, -1, indices.dtype)  # -1 unseen, -2 settled, else heap slot
     hk = np.empty(n_nodes, np.float64)
     hn = np.empty(n_nodes, indices.dtype)
@@ -181,49 +181,44 @@ def _nearest_one(indptr, indices, weights, sources, n_nodes, limit):  # noqa: AN
                     size += 1
                 else:
                     _sift_up(hk, hn, pos, p, nd, v)
-    return dist, label
-
-
-@njit(cache=True, parallel=True)
-def _nearest_groups(indptr, indices, weights, sources, group_ptr, n_nodes, limit):  # noqa: ANN001, ANN202
-    n_groups = group_ptr.size - 1
-    dist = np.empty((n_groups, n_nodes), np.float64)
-    label = np.empty((n_groups, n_nodes), indices.dtype)
-    for g in prange(n_groups):
-        d, lab = _nearest_one(
-            indptr, indices, weights, sources[group_ptr[g] : group_ptr[g + 1]], n_nodes, limit
-        )
-        dist[g] = d
-        label[g] = lab
-    return dist, label
 
 
 @njit(cache=True, nogil=True)
-def _k_nearest_one(indptr, indices, weights, sources, n_nodes, k, limit):  # noqa: ANN001, ANN202
-    kd = np.full((n_nodes, k), np.inf)
-    kl = np.full((n_nodes, k), -1, np.int64)
-    count = np.zeros(n_nodes, np.int64)
-    capacity = max(16, indices.size + sources.size + 1)
+def _holds(kl, node, count, lab):  # noqa: ANN001, ANN202
+    """Whether `node`'s first `count` k-nearest sources include `lab`."""
+    for j in range(count):  # noqa: SIM110 (a loop, not any() over a generator, in numba)
+        if kl[node, j] == lab:
+            return True
+    return False
+
+
+@njit(cache=True, nogil=True)
+def _k_nearest_into(indptr, indices, weights, sources, k, limit, kd, kl):  # noqa: ANN001, ANN202
+    """Label-setting k-nearest; writes (nodes, k) distances and source indices into kd/kl."""
+    n_nodes = kd.shape[0]
+    kd[:] = np.inf
+    kl[:] = -1
+    count = np.zeros(n_nodes, np.int32)
+    # a node is settled at most k times and pushes its out-edges each time: the heap never
+    # holds more than k * edges + sources entries. Only the pages used are ever touched, and a
+    # fixed size (no growing arrays reassigned in the loop) compiles 4-5x faster.
+    capacity = k * indices.size + sources.size + 1
     hd = np.empty(capacity, np.float64)
-    hn = np.empty(capacity, np.int64)
-    hl = np.empty(capacity, np.int64)
+    hn = np.empty(capacity, indices.dtype)
+    hl = np.empty(capacity, indices.dtype)
     size = 0
     for s in range(sources.size):
         if sources[s] >= 0:
-            if size == hd.size:
-                hd, hn, hl = _grow(hd, hn, hl)
-            size = _push(hd, hn, hl, size, 0.0, sources[s], s)
+            _heap_push(hd, hn, hl, size, 0.0, sources[s], s)
+            size += 1
     while size > 0:
-        d, u, lab, size = _pop(hd, hn, hl, size)
+        d = hd[0]
+        u = hn[0]
+        lab = hl[0]
+        _heap_drop_top(hd, hn, hl, size)
+        size -= 1
         c = count[u]
-        if c >= k:
-            continue
-        seen = False
-        for j in range(c):
-            if kl[u, j] == lab:
-                seen = True
-                break
-        if seen:
+        if c >= k or _holds(kl, u, c, lab):
             continue
         kd[u, c] = d
         kl[u, c] = lab
@@ -231,25 +226,10 @@ def _k_nearest_one(indptr, indices, weights, sources, n_nodes, k, limit):  # noq
         for e in range(indptr[u], indptr[u + 1]):
             v = indices[e]
             nd = d + weights[e]
-            if count[v] < k and nd <= limit:
-                if size == hd.size:
-                    hd, hn, hl = _grow(hd, hn, hl)
-                size = _push(hd, hn, hl, size, nd, v, lab)
-    return kd, kl
-
-
-@njit(cache=True, parallel=True)
-def _k_nearest_groups(indptr, indices, weights, sources, group_ptr, n_nodes, k, limit):  # noqa: ANN001, ANN202
-    n_groups = group_ptr.size - 1
-    kd = np.empty((n_groups, n_nodes, k), np.float64)
-    kl = np.empty((n_groups, n_nodes, k), np.int64)
-    for g in prange(n_groups):
-        d, lab = _k_nearest_one(
-            indptr, indices, weights, sources[group_ptr[g] : group_ptr[g + 1]], n_nodes, k, limit
-        )
-        kd[g] = d
-        kl[g] = lab
-    return kd, kl
+            # skip v if it is full or already settled with this source (the entry would be dropped)
+            if count[v] < k and nd <= limit and not _holds(kl, v, count[v], lab):
+                _heap_push(hd, hn, hl, size, nd, v, lab)
+                size += 1
 
 
 @njit(cache=True, nogil=True)
@@ -294,10 +274,11 @@ def _reset(dist, pos, touched, n_touched):  # noqa: ANN001, ANN202
 
 
 @njit(cache=True, nogil=True)
-def _counts_one(indptr, indices, weights, sources, n_nodes, limits):  # noqa: ANN001, ANN202
-    """For each node, how many sources lie within each (ascending) limit."""
+def _counts_into(indptr, indices, weights, sources, limits, counts):  # noqa: ANN001, ANN202
+    """Add, for each node, how many sources lie within each (ascending) limit into counts."""
+    n_nodes = counts.shape[0]
     n_limits = limits.size
-    counts = np.zeros((n_nodes, n_limits), np.int32)
+    counts[:] = 0
     dist = np.full(n_nodes, np.inf)
     pos = np.full(n_nodes, -1, indices.dtype)
     hk = np.empty(n_nodes, np.float64)
@@ -311,22 +292,141 @@ def _counts_one(indptr, indices, weights, sources, n_nodes, limits):  # noqa: AN
         )
         for i in range(n_touched):
             u = touched[i]
-            for t in range(n_limits):
-                if dist[u] <= limits[t]:
-                    counts[u, t] += 1
+            du = dist[u]
+            # limits ascend: count from the largest down and stop at the first that is too small
+            t = n_limits - 1
+            while t >= 0 and du <= limits[t]:
+                counts[u, t] += 1
+                t -= 1
         _reset(dist, pos, touched, n_touched)
-    return counts
 
 
-@njit(cache=True, parallel=True)
-def _counts_groups(indptr, indices, weights, sources, group_ptr, n_nodes, limits):  # noqa: ANN001, ANN202
-    n_groups = group_ptr.size - 1
-    counts = np.empty((n_groups, n_nodes, limits.shape[1]), np.int32)
-    for g in prange(n_groups):
-        counts[g] = _counts_one(
-            indptr, indices, weights, sources[group_ptr[g] : group_ptr[g + 1]], n_nodes, limits[g]
-        )
-    return counts
+# ---------------------------------------------------------------------------- scheduling
+
+
+def _run_tasks(tasks: list[tuple[float, Callable[[], None]]]) -> None:
+    """Run (estimated cost, job) tasks on the thread pool, largest first.
+
+    A pool's queue hands the next task to whichever thread is free, so starting with the
+    largest ones keeps every thread busy until the end (longest-processing-time first).
+    """
+    jobs = [job for _, job in sorted(tasks, key=lambda t: -t[0])]
+    workers = min(_THREADS[0], len(jobs))
+    if workers <= 1:
+        for job in jobs:
+            job()
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for future in [pool.submit(job) for job in jobs]:
+            future.result()
+
+
+@dataclass
+class Passes:
+    """Results of `passes`; a pass that was not asked for is None.
+
+    Attributes
+    ----------
+    dist, label
+        Nearest source per group: (groups, nodes) distances and source indices.
+    counts
+        Sources within each limit: int32 (groups, nodes, limits).
+    knn_dist, knn_label
+        The k nearest: (groups, nodes, k).
+    """
+
+    dist: np.ndarray | None = None
+    label: np.ndarray | None = None
+    counts: np.ndarray | None = None
+    knn_dist: np.ndarray | None = None
+    knn_label: np.ndarray | None = None
+
+
+def _check_limits(limits: np.ndarray | Sequence[Sequence[float]], n_groups: int) -> np.ndarray:
+    limits = np.ascontiguousarray(limits, np.float64)
+    if limits.ndim != 2 or limits.shape[0] != n_groups:
+        msg = "limits must have one row per source group"
+        raise ValueError(msg)
+    if limits.shape[1] and (np.diff(limits, axis=1) < 0).any():
+        msg = "each row of limits must be ascending"
+        raise ValueError(msg)
+    return limits
+
+
+def passes(
+    graph: sparse.csr_matrix,
+    source_groups: Sequence[np.ndarray],
+    nearest: bool = True,
+    count_limits: np.ndarray | Sequence[Sequence[float]] | None = None,
+    k: int | None = None,
+    limit: float = np.inf,
+    k_limit: float = np.inf,
+) -> Passes:
+    """Run the nearest, count and k-nearest passes for every group in one pool of threads.
+
+    Parameters
+    ----------
+    graph
+        Directed CSR graph, weights >= 0.
+    source_groups
+        One array of source node ids per group. Negative ids are ignored.
+    nearest
+        Run the nearest pass.
+    count_limits
+        Run the count pass with these distances: shape (groups, n_limits), rows ascending.
+    k
+        Run the k-nearest pass with this k (>= 1).
+    limit
+        The nearest pass stops beyond this distance.
+    k_limit
+        The k-nearest pass stops beyond this distance.
+
+    Returns
+    -------
+    Passes
+        The arrays of the passes run (see `nearest`, `counts_within`, `k_nearest`).
+    """
+    if k is not None and k < 1:
+        msg = f"k must be >= 1 (got {k})"
+        raise ValueError(msg)
+    n_groups = len(source_groups)
+    limits = None if count_limits is None else _check_limits(count_limits, n_groups)
+    indptr, indices, weights = _csr_arrays(graph)
+    n = graph.shape[0]
+    sources = [np.ascontiguousarray(np.asarray(g, np.int64).astype(indices.dtype)) for g in source_groups]
+    out = Passes()
+    tasks: list[tuple[float, Callable[[], None]]] = []
+    if nearest:
+        out.dist = np.empty((n_groups, n), np.float64)
+        out.label = np.empty((n_groups, n), indices.dtype)
+        for g in range(n_groups):
+            tasks.append((float(n), _task(_nearest_into, indptr, indices, weights, sources[g], float(limit),
+                                          out.dist[g], out.label[g])))  # fmt: skip
+    if limits is not None:
+        out.counts = np.empty((n_groups, n, limits.shape[1]), np.int32)
+        for g in range(n_groups):
+            # a bounded search per source: cost grows with the sources (ball size unknown here)
+            cost = float(min(n, 200 * sources[g].size)) * 2.0
+            tasks.append(
+                (cost, _task(_counts_into, indptr, indices, weights, sources[g], limits[g], out.counts[g]))
+            )
+    if k is not None:
+        out.knn_dist = np.empty((n_groups, n, int(k)), np.float64)
+        out.knn_label = np.empty((n_groups, n, int(k)), np.int64)
+        for g in range(n_groups):
+            tasks.append((2.0 * k * n, _task(_k_nearest_into, indptr, indices, weights, sources[g], int(k),
+                                             float(k_limit), out.knn_dist[g], out.knn_label[g])))  # fmt: skip
+    _run_tasks(tasks)
+    if out.label is not None:
+        out.label = out.label.astype(np.int64, copy=False)
+    return out
+
+
+def _task(kernel: Callable[..., None], *args: object) -> Callable[[], None]:
+    def job() -> None:
+        kernel(*args)
+
+    return job
 
 
 # ---------------------------------------------------------------------------- public API
@@ -344,20 +444,10 @@ def _csr_arrays(graph: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.nd
         raise ValueError(msg)
     dtype = _index_dtype(graph)
     return (
-        np.ascontiguousarray(graph.indptr, np.int64),
+        np.ascontiguousarray(graph.indptr, dtype),
         np.ascontiguousarray(graph.indices, dtype),
         np.ascontiguousarray(graph.data, np.float64),
     )
-
-
-def _groups(source_groups: Sequence[np.ndarray], dtype: type = np.int64) -> tuple[np.ndarray, np.ndarray]:
-    sizes = [len(g) for g in source_groups]
-    ptr = np.zeros(len(sizes) + 1, np.int64)
-    np.cumsum(sizes, out=ptr[1:])
-    flat = (
-        np.concatenate([np.asarray(g, np.int64) for g in source_groups]) if sizes else np.zeros(0, np.int64)
-    )
-    return flat.astype(dtype), ptr
 
 
 def nearest(
@@ -378,8 +468,8 @@ def nearest(
     limit
         Stop exploring beyond this distance (nodes farther away get ``inf``).
     engine
-        ``"numba"`` (binary heap, groups in parallel) or ``"scipy"`` (``csgraph.dijkstra``
-        with ``min_only=True``), which serves as the reference.
+        ``"numba"`` (indexed 4-ary heap, groups on a pool of threads) or ``"scipy"``
+        (``csgraph.dijkstra`` with ``min_only=True``), which serves as the reference.
 
     Returns
     -------
@@ -389,36 +479,42 @@ def nearest(
     """
     n = graph.shape[0]
     if engine == "scipy":
-        dist = np.full((len(source_groups), n), np.inf)
-        label = np.full((len(source_groups), n), -1, np.int64)
-        for g, group in enumerate(source_groups):
-            group = np.asarray(group, np.int64)
-            valid = np.flatnonzero(group >= 0)
-            if valid.size == 0:
-                continue
-            d, _, src = dijkstra(
-                graph,
-                directed=True,
-                indices=group[valid],
-                min_only=True,
-                return_predecessors=True,
-                limit=limit,
-            )
-            dist[g] = d
-            reached = src >= 0
-            # scipy names the source node; map node -> first source index with that node
-            order = np.argsort(group[valid], kind="stable")
-            nodes_sorted = group[valid][order]
-            pos = np.searchsorted(nodes_sorted, src[reached])
-            label[g, reached] = valid[order[pos]]
-        return dist, label
+        return _nearest_scipy(graph, source_groups, n, limit)
     if engine != "numba":
         msg = f"unknown engine {engine!r}; use one of {ENGINES}"
         raise ValueError(msg)
-    indptr, indices, weights = _csr_arrays(graph)
-    flat, ptr = _groups(source_groups, indices.dtype)
-    dist, label = _nearest_groups(indptr, indices, weights, flat, ptr, n, float(limit))
-    return dist, label.astype(np.int64, copy=False)
+    out = passes(graph, source_groups, nearest=True, limit=limit)
+    assert out.dist is not None
+    assert out.label is not None
+    return out.dist, out.label
+
+
+def _nearest_scipy(
+    graph: sparse.csr_matrix, source_groups: Sequence[np.ndarray], n: int, limit: float
+) -> tuple[np.ndarray, np.ndarray]:
+    dist = np.full((len(source_groups), n), np.inf)
+    label = np.full((len(source_groups), n), -1, np.int64)
+    for g, group in enumerate(source_groups):
+        group = np.asarray(group, np.int64)
+        valid = np.flatnonzero(group >= 0)
+        if valid.size == 0:
+            continue
+        d, _, src = dijkstra(
+            graph,
+            directed=True,
+            indices=group[valid],
+            min_only=True,
+            return_predecessors=True,
+            limit=limit,
+        )
+        dist[g] = d
+        reached = src >= 0
+        # scipy names the source node; map node -> first source index with that node
+        order = np.argsort(group[valid], kind="stable")
+        nodes_sorted = group[valid][order]
+        pos = np.searchsorted(nodes_sorted, src[reached])
+        label[g, reached] = valid[order[pos]]
+    return dist, label
 
 
 def k_nearest(
@@ -435,7 +531,9 @@ def k_nearest(
     k
         How many (>= 1).
     limit
-        Sources farther than this are not reported.
+        Sources farther than this are not reported (``inf`` / ``-1``); within it the result
+        equals the unbounded search. Bounding the search (e.g. at twice the largest threshold
+        a study uses) makes it much cheaper on large networks.
 
     Returns
     -------
@@ -443,12 +541,10 @@ def k_nearest(
         ``dist`` and ``source`` of shape (groups, nodes, k), ascending by distance; missing
         entries are ``inf`` / ``-1``.
     """
-    if k < 1:
-        msg = f"k must be >= 1 (got {k})"
-        raise ValueError(msg)
-    indptr, indices, weights = _csr_arrays(graph)
-    flat, ptr = _groups(source_groups)
-    return _k_nearest_groups(indptr, indices, weights, flat, ptr, graph.shape[0], int(k), float(limit))
+    out = passes(graph, source_groups, nearest=False, k=k, k_limit=limit)
+    assert out.knn_dist is not None
+    assert out.knn_label is not None
+    return out.knn_dist, out.knn_label
 
 
 def counts_within(
@@ -472,16 +568,9 @@ def counts_within(
     numpy.ndarray
         int32 counts, shape (groups, nodes, n_limits).
     """
-    limits = np.asarray(limits, np.float64)
-    if limits.ndim != 2 or limits.shape[0] != len(source_groups):
-        msg = "limits must have one row per source group"
-        raise ValueError(msg)
-    if limits.shape[1] and (np.diff(limits, axis=1) < 0).any():
-        msg = "each row of limits must be ascending"
-        raise ValueError(msg)
-    indptr, indices, weights = _csr_arrays(graph)
-    flat, ptr = _groups(source_groups, indices.dtype)
-    return _counts_groups(indptr, indices, weights, flat, ptr, graph.shape[0], limits)
+    out = passes(graph, source_groups, nearest=False, count_limits=limits)
+    assert out.counts is not None
+    return out.counts
 
 
 def set_threads(n: int | None) -> int:
@@ -497,8 +586,19 @@ def set_threads(n: int | None) -> int:
     int
         Threads now used.
     """
-    numba.set_num_threads(n or numba.config.NUMBA_NUM_THREADS)
-    return numba.get_num_threads()
+    _THREADS[0] = max(1, int(n)) if n else os.cpu_count() or 1
+    return _THREADS[0]
+
+
+def get_threads() -> int:
+    """Return how many threads the kernels use.
+
+    Returns
+    -------
+    int
+        Threads.
+    """
+    return _THREADS[0]
 
 
 @njit(cache=True, nogil=True)
