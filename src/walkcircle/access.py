@@ -218,85 +218,38 @@ def compute_access(
         msg = f"thresholds must be > 0 m (got {dict(zip(categories, threshold.tolist(), strict=True))})"
         raise InputError(msg)
 
-    result_warnings: list[str] = []
     if progress:
         progress("snapping homes and facilities onto streets")
-    home_snap = (
-        homes
-        if isinstance(homes, Snapped)
-        else network.snap(homes["lon"].to_numpy(), homes["lat"].to_numpy(), snap_cap_m)
+    home_snap, fac_snap, fac_categories, result_warnings = _snap_points(
+        network, homes, facilities, categories, snap_cap_m
     )
-    fac_snap = network.snap(facilities["lon"].to_numpy(), facilities["lat"].to_numpy(), snap_cap_m)
-    if home_snap.off_network.any():
-        result_warnings.append(
-            f"{int(home_snap.off_network.sum())} of {len(home_snap)} homes are more than {snap_cap_m:g} m from any street: unreachable"
-        )
-    fac_categories = facilities["category"].astype(str).to_numpy()
-    off_fac = fac_snap.off_network & np.isin(fac_categories, categories)
-    if off_fac.any():
-        result_warnings.append(
-            f"{int(off_fac.sum())} facilities are more than {snap_cap_m:g} m from any street and not used"
-        )
-
     graph = routing_graph(network, {"homes": (home_snap, "target"), "facilities": (fac_snap, "source")})
     fac_node = graph.point_node["facilities"]
     home_node = graph.point_node["homes"]
-    groups = []  # routing-graph source nodes per category
-    group_rows = []  # facility table rows, same order
-    empty = []
-    for cid in categories:
-        rows = np.flatnonzero((fac_categories == cid) & (fac_node >= 0))
-        if rows.size == 0:
-            empty.append(cid)
-        groups.append(fac_node[rows])
-        group_rows.append(rows)
+    groups, group_rows, empty = _category_groups(fac_categories, fac_node, categories)
     if empty:
         result_warnings.append(f"no facility on the network for: {', '.join(empty)} (every home unreachable)")
 
-    n_homes = len(home_snap)
     n_cat = len(categories)
     on = home_node >= 0
     limits = np.column_stack([np.tile(tier_m, (n_cat, 1)), threshold]) if tier_m.size else threshold[:, None]
     order = np.argsort(limits, axis=1, kind="stable")
     run = _kernel_passes(graph.csr, groups, np.take_along_axis(limits, order, axis=1), k, engine, progress)
-    dist, label = run.dist, run.label
-    assert dist is not None
-    assert label is not None
-    nearest_m = np.full((n_homes, n_cat), np.inf)
-    nearest_fac = np.full((n_homes, n_cat), -1, np.int64)
-    nearest_m[on] = dist[:, home_node[on]].T
-    lab = label[:, home_node[on]].T
+    nearest_m, nearest_fac = _per_home(run.dist[:, :, None], run.label[:, :, None], home_node, group_rows)
+    nearest_m, nearest_fac = nearest_m[:, :, 0], nearest_fac[:, :, 0]
+    counts = np.empty_like(run.counts)
     for c in range(n_cat):
-        found = lab[:, c] >= 0
-        col = np.full(on.sum(), -1, np.int64)
-        col[found] = group_rows[c][lab[found, c]]
-        nearest_fac[on, c] = col
-
-    counts_sorted = run.counts
-    assert counts_sorted is not None
-    counts = np.empty_like(counts_sorted)
-    for c in range(n_cat):
-        counts[c][:, order[c]] = counts_sorted[c]
-    tier_counts = np.zeros((n_homes, n_cat, tier_m.size), np.int32)
-    within = np.zeros((n_homes, n_cat), np.int32)
+        counts[c][:, order[c]] = run.counts[c]
+    tier_counts = np.zeros((len(home_snap), n_cat, tier_m.size), np.int32)
+    within = np.zeros((len(home_snap), n_cat), np.int32)
     tier_counts[on] = counts[:, home_node[on], : tier_m.size].transpose(1, 0, 2)
     within[on] = counts[:, home_node[on], tier_m.size].T
-
-    knn_m = nearest_m[:, :, None].copy()
-    knn_fac = nearest_fac[:, :, None].copy()
     if k > 1:
-        kd, kl = run.knn_dist, run.knn_label
-        assert kd is not None
-        assert kl is not None
-        knn_m = np.full((n_homes, n_cat, k), np.inf)
-        knn_fac = np.full((n_homes, n_cat, k), -1, np.int64)
-        knn_m[on] = kd[:, home_node[on], :].transpose(1, 0, 2)
-        raw = kl[:, home_node[on], :].transpose(1, 0, 2)
-        for c in range(n_cat):
-            hit = raw[:, c, :] >= 0
-            block = np.full(raw[:, c, :].shape, -1, np.int64)
-            block[hit] = group_rows[c][raw[:, c, :][hit]]
-            knn_fac[on, c, :] = block
+        knn_m, knn_fac = _per_home(run.knn_dist, run.knn_label, home_node, group_rows)
+    else:  # the nearest, within the same reach as the k-nearest search (KNN_REACH_FACTOR x the largest limit)
+        knn_m, knn_fac = nearest_m[:, :, None].copy(), nearest_fac[:, :, None].copy()
+        beyond = knn_m > KNN_REACH_FACTOR * float(limits.max())
+        knn_m[beyond], knn_fac[beyond] = np.inf, -1
     state = None
     if keep_state:
         from walkcircle.incremental import AccessState
@@ -304,9 +257,9 @@ def compute_access(
         column = {cid: c for c, cid in enumerate(categories)}
         state = AccessState.from_passes(
             graph, home_node, categories, np.array([column.get(cat, -1) for cat in fac_categories], np.int64),
-            np.where(np.isin(fac_categories, categories), fac_node, -1), group_rows, dist, label,
-            np.take_along_axis(limits, order, axis=1), order, counts_sorted,
-            kd if k > 1 else None, kl if k > 1 else None,
+            np.where(np.isin(fac_categories, categories), fac_node, -1), group_rows, run.dist, run.label,
+            np.take_along_axis(limits, order, axis=1), order, run.counts,
+            run.knn_dist if k > 1 else None, run.knn_label if k > 1 else None,
         )  # fmt: skip
     for message in result_warnings:
         warnings.warn(message, WalkcircleWarning, stacklevel=2)
@@ -328,6 +281,66 @@ def compute_access(
         warnings=result_warnings,
         state=state,
     )
+
+
+def _snap_points(
+    network: WalkNetwork,
+    homes: Snapped | pd.DataFrame,
+    facilities: pd.DataFrame,
+    categories: list[str],
+    snap_cap_m: float,
+) -> tuple[Snapped, Snapped, np.ndarray, list[str]]:
+    """Snap homes and facilities onto the streets; say how many are too far to use."""
+    found: list[str] = []
+    home_snap = (
+        homes
+        if isinstance(homes, Snapped)
+        else network.snap(homes["lon"].to_numpy(), homes["lat"].to_numpy(), snap_cap_m)
+    )
+    fac_snap = network.snap(facilities["lon"].to_numpy(), facilities["lat"].to_numpy(), snap_cap_m)
+    if home_snap.off_network.any():
+        found.append(
+            f"{int(home_snap.off_network.sum())} of {len(home_snap)} homes are more than {snap_cap_m:g} m from any street: unreachable"
+        )
+    fac_categories = facilities["category"].astype(str).to_numpy()
+    off_fac = fac_snap.off_network & np.isin(fac_categories, categories)
+    if off_fac.any():
+        found.append(
+            f"{int(off_fac.sum())} facilities are more than {snap_cap_m:g} m from any street and not used"
+        )
+    return home_snap, fac_snap, fac_categories, found
+
+
+def _category_groups(
+    fac_categories: np.ndarray, fac_node: np.ndarray, categories: list[str]
+) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
+    """Per category: its routing-graph source nodes, their facility rows, and the empty categories."""
+    groups, group_rows, empty = [], [], []
+    for cid in categories:
+        rows = np.flatnonzero((fac_categories == cid) & (fac_node >= 0))
+        if rows.size == 0:
+            empty.append(cid)
+        groups.append(fac_node[rows])
+        group_rows.append(rows)
+    return groups, group_rows, empty
+
+
+def _per_home(
+    dist: np.ndarray, label: np.ndarray, home_node: np.ndarray, group_rows: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read per-node results ([category, node, j]) at the homes' nodes; labels become facility rows."""
+    on = home_node >= 0
+    n_cat, _, depth = dist.shape
+    metres = np.full((len(home_node), n_cat, depth), np.inf)
+    rows = np.full((len(home_node), n_cat, depth), -1, np.int64)
+    metres[on] = dist[:, home_node[on], :].transpose(1, 0, 2)
+    raw = label[:, home_node[on], :].transpose(1, 0, 2)
+    for c in range(n_cat):
+        hit = raw[:, c, :] >= 0
+        block = np.full(raw[:, c, :].shape, -1, np.int64)
+        block[hit] = group_rows[c][raw[:, c, :][hit]]
+        rows[on, c, :] = block
+    return metres, rows
 
 
 def _kernel_passes(

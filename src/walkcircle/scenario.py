@@ -30,7 +30,7 @@ import pandas as pd
 
 from walkcircle.access import AccessResult
 from walkcircle.coords import normalise_crs, to_wgs84
-from walkcircle.defaults import DEFAULT_CLOSED_MATCH_M, DEFAULT_SNAP_CAP_M, SCENARIO_LABELS
+from walkcircle.defaults import DEFAULT_CLOSED_MATCH_M, DEFAULT_SNAP_CAP_M, KNN_REACH_FACTOR, SCENARIO_LABELS
 from walkcircle.errors import InputError, WalkcircleWarning
 from walkcircle.incremental import AccessState, apply_changes, point_seeds
 from walkcircle.scoring import ScoringRules, community_table, programme_summary
@@ -361,6 +361,8 @@ def access_from_state(
             knn_f[on, c] = state.knn_row[c][node[on]]
     if state.knn_m is None:
         knn_m, knn_f = nearest_m[:, :, None].copy(), nearest_f[:, :, None].copy()
+    beyond = knn_m > KNN_REACH_FACTOR * float(state.limits_m.max())  # as compute_access: the k nearest
+    knn_m[beyond], knn_f[beyond] = np.inf, -1  # only within KNN_REACH_FACTOR x the largest limit
     open_cats = {int(c) for c in state.facility_category[state.facility_open]}
     empty = [cid for c, cid in enumerate(state.categories) if c not in open_cats]
     return replace(
