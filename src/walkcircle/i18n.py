@@ -217,6 +217,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "ledger_no_claim": {"en": "no claim in this profile", "zh": "该标准无申报数量"},
     # ---------------------------------------------------------------- console (the command line)
     "c_network": {"en": "Walking network", "zh": "步行路网"},
+    "c_warning": {"en": "warning: ", "zh": "警告："},
     "c_nodes": {"en": "nodes", "zh": "节点"},
     "c_edges": {"en": "edges", "zh": "路段"},
     "c_length_km": {"en": "street length (km)", "zh": "道路长度（公里）"},
