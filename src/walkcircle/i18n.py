@@ -498,7 +498,7 @@ _REASONS_ZH = {
     "incomplete_geometry": "几何不完整",
 }
 _REFERENCE_ZH = {"homes": "住宅", "streets": "道路"}
-_VENDOR_ZH = {"AMap/Gaode or Tencent": "高德或腾讯", "Baidu": "百度", "GPS or OSM": "GPS 或 OSM"}
+_VENDOR_ZH = {"AMap/Gaode or Tencent": "高德或腾讯", "Baidu": "百度", "GPS or OSM": "卫星定位设备或 OSM"}
 
 
 def _reasons_zh(reasons: str) -> str:
