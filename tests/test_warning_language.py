@@ -74,7 +74,7 @@ EXAMPLES = [
     "and 15 m as wgs84; if the file comes from GPS or OSM, declare --crs wgs84",
     "osm:cau_map.osm.bz2: no residential buildings or residential landuse in OSM; use --communities or the H3 grid",
     "data/社区.csv: 2 communities have no name in '名称'; named by row number",
-    "data/社区.csv: duplicate community names made unique with (2), (3)...: 社区甲 (2), 社区乙 (3)",
+    "data/社区.csv: duplicate community names made unique with (2), (3)...: 社区甲 x2, 社区乙 x3",
     "data/社区.csv: 1 communities have no location and were left out",
     "data/社区.geojson: 1 community polygons were invalid (self-intersecting) and were repaired with make_valid: 蝴蝶",
     "data/社区.csv: column 'population' is empty; homes count one resident each unless a population raster is given",
@@ -174,7 +174,8 @@ def _report_warnings(folder: Path) -> tuple[str, list[str]]:
 def _check_chinese_run(res, folder: Path, kept: list[str]) -> list[str]:
     """The run's warnings: English in summary.json, Chinese on stderr and in the report."""
     assert res.exit_code == 0, res.stderr
-    english = json.loads((folder / "summary.json").read_text(encoding="utf-8"))["warnings"]
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    english, kept = summary["warnings"], [*kept, *summary["coverage"]]  # category ids stay
     shown = _warning_lines(res.stderr, "警告：")
     assert "warning:" not in res.stderr
     assert shown == [translate_message(w, "zh") for w in english]
@@ -204,19 +205,22 @@ def test_demo_warnings_are_chinese(tmp_path):
 
 def _cau_inputs(folder: Path) -> tuple[Path, Path, Path]:
     from walkcircle.coords import wgs84_to_gcj02
+    from walkcircle.sources.homes import homes_from_osm
     from walkcircle.sources.osm import read_osm
 
     osm = fixture_path("cau_map.osm.bz2")
-    net = read_osm(osm)
-    pick = np.random.default_rng(5).choice(net.n_nodes, 12, replace=False)
-    lon, lat = wgs84_to_gcj02(net.lon[pick], net.lat[pick])  # declared WGS-84: looks GCJ-02
+    net, homes = read_osm(osm), homes_from_osm(osm).homes
+    pick = np.random.default_rng(5).choice(len(homes), 12, replace=False)
+    home_lon, home_lat = homes["lon"].to_numpy()[pick], homes["lat"].to_numpy()[pick]
+    lon, lat = wgs84_to_gcj02(home_lon, home_lat)  # at OSM homes, shifted: declared WGS-84, looks GCJ-02
+    nodes = np.random.default_rng(5).choice(net.n_nodes, 8, replace=False)
     names = ["社区甲", "社区甲", "社区乙", "社区丙", "社区丙", "社区丁", "社区戊", "社区己", "社区庚", "社区辛",
              "社区壬", "社区癸"]  # fmt: skip
     lon[3] = lat[3] = np.nan
     communities = folder / "社区.csv"
     pd.DataFrame({"名称": names, "lon": lon, "lat": lat, "population": np.nan}).to_csv(communities, index=False)
     labels = ["幼儿园", "幼儿园", "菜市场", "加油站", "加油站", "幼儿园", "幼儿园", "菜市场"]
-    f_lon, f_lat = net.lon[pick[:8]].copy(), net.lat[pick[:8]].copy()
+    f_lon, f_lat = net.lon[nodes].copy(), net.lat[nodes].copy()
     f_lon[5:7] += 1.0  # outside the study area
     f_lon[7] = np.nan
     table = folder / "设施.csv"
@@ -230,7 +234,7 @@ def _cau_inputs(folder: Path) -> tuple[Path, Path, Path]:
 def test_cau_study_warnings_are_chinese(tmp_path):
     osm, communities, table = _cau_inputs(tmp_path)
     out = tmp_path / "cau"
-    argv = ["run", "--osm", str(osm), "--communities", str(communities), "--facilities", str(table),
+    argv = ["run", "--osm", str(osm), "--communities", str(communities), "--facilities", str(table), "--crs", "wgs84",
             "--isochrones-at", "120.0,36.0", "--lang", "zh", "--out", str(out)]  # fmt: skip
     res = runner.invoke(app, argv)
     kept = [str(table), f"table:{table.name}", str(communities), str(osm), f"osm:{osm.name}", "'population'"]
@@ -245,12 +249,12 @@ def test_cau_study_warnings_are_chinese(tmp_path):
 @pytest.mark.slow
 def test_english_warnings_are_unchanged(tmp_path):
     osm, _, table = _cau_inputs(tmp_path)
-    argv = ["facilities", "--osm", str(osm), "--facilities", str(table), "--lang", "en"]
+    argv = ["facilities", "--osm", str(osm), "--facilities", str(table), "--crs", "wgs84", "--lang", "en"]
     res = runner.invoke(app, argv)
     as_json = runner.invoke(app, [*argv, "--json"])
     assert res.exit_code == 0 and as_json.exit_code == 0, res.stderr + as_json.stderr
     english = json.loads(as_json.stdout)["warnings"]
     assert len(english) >= 3
     assert _warning_lines(res.stderr, "warning: ") == english
-    assert not CJK.search(res.stderr)
+    assert foreign(res.stderr, "en", [str(table), "菜市场", "加油站", "幼儿园"]) == []  # path and labels
     assert "rows read" in res.stdout and "读取" not in res.stdout

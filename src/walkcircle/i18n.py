@@ -608,7 +608,8 @@ MESSAGES: tuple[tuple[re.Pattern[str], Any], ...] = tuple(
         (_P + r"(?P<n>\d+) communities have no name in " + _COL + r"; named by row number",
          "{path}：{n} 个社区在 {col} 列中没有名称；按行号命名"),
         (_P + r"duplicate community names made unique with \(2\), \(3\)\.\.\.: (?P<listed>.*)",
-         "{path}：重复的社区名称已加 (2)、(3)…… 区分：{listed}"),
+         lambda g: f"{g['path']}：重复的社区名称已加 (2)、(3)…… 区分："
+         + re.sub(r" x(\d+)(?=, |\Z)", r"（\1 个）", str(g["listed"]))),
         (_P + r"(?P<n>\d+) communities have no location and were left out", "{path}：{n} 个社区没有位置，已略去"),
         (_P + r"(?P<n>\d+) community polygons were invalid \(self-intersecting\) and were repaired with make_valid: "
          r"(?P<listed>.*)",
