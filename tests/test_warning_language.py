@@ -218,7 +218,9 @@ def _cau_inputs(folder: Path) -> tuple[Path, Path, Path]:
              "社区壬", "社区癸"]  # fmt: skip
     lon[3] = lat[3] = np.nan
     communities = folder / "社区.csv"
-    pd.DataFrame({"名称": names, "lon": lon, "lat": lat, "population": np.nan}).to_csv(communities, index=False)
+    pd.DataFrame({"名称": names, "lon": lon, "lat": lat, "population": np.nan}).to_csv(
+        communities, index=False
+    )
     labels = ["幼儿园", "幼儿园", "菜市场", "加油站", "加油站", "幼儿园", "幼儿园", "菜市场"]
     f_lon, f_lat = net.lon[nodes].copy(), net.lat[nodes].copy()
     f_lon[5:7] += 1.0  # outside the study area
@@ -238,7 +240,15 @@ def test_cau_study_warnings_are_chinese(tmp_path):
             "--isochrones-at", "120.0,36.0", "--lang", "zh", "--out", str(out)]  # fmt: skip
     res = runner.invoke(app, argv)
     kept = [str(table), f"table:{table.name}", str(communities), str(osm), f"osm:{osm.name}", "'population'"]
-    kept += ["kindergarten", "wgs84", "gcj02", "--communities-crs", "hebi-2021", "gb50180-2018", "mofcom-2021"]
+    kept += [
+        "kindergarten",
+        "wgs84",
+        "gcj02",
+        "--communities-crs",
+        "hebi-2021",
+        "gb50180-2018",
+        "mofcom-2021",
+    ]
     english = "\n".join(_check_chinese_run(res, out, kept))
     for fact in ("duplicate community names", "communities have no location", "'population' is empty",
                  "look like gcj02", "lie outside the study area", "match no category", "without valid coordinates",

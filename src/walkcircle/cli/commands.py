@@ -48,8 +48,8 @@ def _root(version: Version = False) -> None:
 def _study(flags: dict[str, Any], step: Any, **labels: str) -> Any:
     from walkcircle.study import Study
 
-    flags["lang"] = (study := Study(cli.settings_from_flags(flags, labels=labels), progress=step)).settings.lang
-    return study  # flags["lang"]: say/show print warnings and accounting lines in the study language
+    flags["lang"] = (settings := cli.settings_from_flags(flags, labels=labels)).lang  # for say/show
+    return Study(settings, progress=step)
 
 
 def _write(flags: dict[str, Any], study: Any, out: Path, files: dict[str, Any]) -> list[Path]:

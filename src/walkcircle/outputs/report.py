@@ -364,7 +364,7 @@ def render_report(
         _scenario_html(results, profile, lang),
         _section(t("inputs", lang), _inputs_html(results, lang)),
         # warnings are written in English (summary.json keeps them so); shown in the study language
-        _section(t("warnings", lang), f"<ul{ul_lang} class=\"warnings\">{warnings_html}</ul>"),
+        _section(t("warnings", lang), f'<ul{ul_lang} class="warnings">{warnings_html}</ul>'),
     ]
     return f"""<!DOCTYPE html>
 <html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">
