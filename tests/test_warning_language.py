@@ -181,6 +181,7 @@ def _check_chinese_run(res, folder: Path, kept: list[str]) -> list[str]:
     assert shown == [translate_message(w, "zh") for w in english]
     lang_attr, listed = _report_warnings(folder)
     assert lang_attr == "" and listed == shown
+    assert all(translate_message(w, "zh") != w for w in english), english  # a pattern knew each
     for line in shown:
         assert CJK.search(line) and foreign(line, "zh", kept) == [], line
     assert "rows read" not in res.stdout and "读取" in res.stdout  # accounting lines
