@@ -217,6 +217,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "ledger_no_claim": {"en": "no claim in this profile", "zh": "该标准无申报数量"},
     # ---------------------------------------------------------------- console (the command line)
     "c_network": {"en": "Walking network", "zh": "步行路网"},
+    "c_warning": {"en": "warning: ", "zh": "警告："},
     "c_nodes": {"en": "nodes", "zh": "节点"},
     "c_edges": {"en": "edges", "zh": "路段"},
     "c_length_km": {"en": "street length (km)", "zh": "道路长度（公里）"},
@@ -487,3 +488,195 @@ def localise_columns(frame: pd.DataFrame, lang: str, profile: Profile | None = N
         used.add(label)
         labels[column] = label
     return frame.rename(columns=labels)
+
+
+# ------------------------------------------------------------------ warnings and accounting lines
+_REASONS_ZH = {
+    "invalid_coordinates": "坐标无效",
+    "outside_area": "在研究区外",
+    "unclassified": "未分类",
+    "incomplete_geometry": "几何不完整",
+}
+_REFERENCE_ZH = {"homes": "住宅", "streets": "道路"}
+_VENDOR_ZH = {"AMap/Gaode or Tencent": "高德或腾讯", "Baidu": "百度", "GPS or OSM": "卫星定位设备或 OSM"}
+
+
+def _reasons_zh(reasons: str) -> str:
+    """Turn ``"invalid_coordinates 1, unclassified 2"`` into Chinese reason names (unknown ids stay)."""
+    parts = [p.rpartition(" ") for p in reasons.split(", ") if p]
+    return "，".join(f"{_REASONS_ZH.get(k, k)} {n}" for k, _, n in parts)
+
+
+def _describe_zh(g: dict[str, str | None]) -> str:
+    line = f"{g['source']}：读取 {g['read']} 行，剔除 {g['dropped']} 行"
+    line += f"（{_reasons_zh(g['reasons'])}）" if g["reasons"] else ""
+    line += f"，使用 {g['used']} 行 -> {g['kept']} 个设施"
+    line += f"（{g['recovered']} 个按不完整几何定位）" if g["recovered"] else ""
+    line += f"，{g['merged']} 个并入其他来源" if g["merged"] else ""
+    line += f"，{g['doubles']} 个为同一要素的重复标注" if g["doubles"] else ""
+    return line
+
+
+def _alignment_zh(g: dict[str, str | None]) -> str:
+    ref = _REFERENCE_ZH.get(str(g["ref"]), g["ref"])
+    vendor = _VENDOR_ZH.get(str(g["vendor"]), g["vendor"])
+    return (
+        f"{g['path']}：坐标看起来是 {g['likely']} 而不是 {g['declared']}：按 {g['declared']} 距{ref}"
+        f"（中位数）{g['a']} 米，按 {g['likely']} 为 {g['b']} 米；若文件来自{vendor}，请声明 {g['flag']} {g['likely']}"
+    )
+
+
+_P = r"(?P<path>.+?): "
+_COL = r"(?P<col>'[^']*'|\"[^\"]*\")"
+MESSAGES: tuple[tuple[re.Pattern[str], Any], ...] = tuple(
+    (re.compile(pattern + r"\Z", re.S), template)
+    for pattern, template in (
+        # access.py
+        (r"(?P<n>\d+) of (?P<m>\d+) homes are more than (?P<cap>\S+) m from any street: unreachable",
+         "{m} 个住宅中有 {n} 个距最近道路超过 {cap} 米：无法到达"),
+        (r"(?P<n>\d+) facilities are more than (?P<cap>\S+) m from any street and not used",
+         "{n} 个设施距最近道路超过 {cap} 米，未使用"),
+        (r"no facility on the network for: (?P<cats>.+) \(every home unreachable\)",
+         "以下类别在路网上没有设施：{cats}（所有住宅均无法到达）"),
+        (r"no facility at all for: (?P<cats>.+)", "以下类别没有任何设施：{cats}"),
+        # study.py
+        (r"(?P<n>\d+) of (?P<m>\d+) homes lie in the walking margin outside the study area and are not scored",
+         "{m} 个住宅中有 {n} 个位于研究区外的步行缓冲带内，不参与评分"),
+        # scenario.py
+        (r"(?P<n>\d+) of (?P<m>\d+) facilities to close match no facility \(listed with their reason\)",
+         "拟关闭的 {m} 个设施中有 {n} 个未匹配到任何设施（已列出原因）"),
+        (r"(?P<n>\d+) planned facilities more than (?P<cap>\S+) m from any street: listed with status "
+         r"(?P<status>\w+), not routed",
+         "{n} 个规划设施距最近道路超过 {cap} 米：以状态 {status} 列出，不参与路径计算"),
+        (r"(?P<n>\d+) planned facilities in a category not computed: listed with status (?P<status>\w+), not routed",
+         "{n} 个规划设施属于未计算的类别：以状态 {status} 列出，不参与路径计算"),
+        # isochrones.py
+        (r"origin (?P<id>.+?) \((?P<lon>[-\d.]+), (?P<lat>[-\d.]+)\) lies outside the network's bounds"
+         r"(?P<empty>; its isochrones are empty)?",
+         lambda g: f"起点 {g['id']}（{g['lon']}, {g['lat']}）位于路网范围之外" + ("；其等时圈为空" if g["empty"] else "")),
+        (r"origin (?P<id>.+?) \((?P<lon>[-\d.]+), (?P<lat>[-\d.]+)\) lies (?P<d>\d+) m from the nearest street"
+         r"(?P<empty>; its isochrones are empty)?",
+         lambda g: f"起点 {g['id']}（{g['lon']}, {g['lat']}）距最近道路 {g['d']} 米" + ("；其等时圈为空" if g["empty"] else "")),
+        (r"isochrone origin (?P<lon>[-\d.]+),(?P<lat>[-\d.]+) is farther than (?P<cap>\S+) m from every street of "
+         r"the network and was left out; check the point \(LON,LAT in WGS-84\) and the study area",
+         "等时圈起点 {lon},{lat} 距路网所有道路均超过 {cap} 米，已略去；请检查该点（经度,纬度，WGS-84）和研究区"),
+        # siting.py
+        (r"(?P<n>\d+) candidate sites are more than (?P<cap>\S+) m from a street and were left out",
+         "{n} 个候选点距道路超过 {cap} 米，已略去"),
+        # sources/population.py
+        (_P + r"(?P<cells>\d+) raster cells hold (?P<people>\d+) people but no home; they were given to the nearest home",
+         "{path}：{cells} 个栅格单元有 {people} 人但没有住宅；已分给最近的住宅"),
+        (_P + r"(?P<cells>\d+) raster cells hold (?P<people>\d+) people but no home; each became a home at the cell centre",
+         "{path}：{cells} 个栅格单元有 {people} 人但没有住宅；每个单元在其中心设为一个住宅"),
+        (_P + r"homes received (?P<a>\d+) people of the raster's (?P<b>\d+) in the area",
+         "{path}：研究区内栅格人口 {b} 人中，住宅分得 {a} 人"),
+        # sources/osm_features.py, sources/osm.py
+        (_P + r"(?P<n>\d+) OSM ways/multipolygons had incomplete geometry \(nodes or members outside the extract\); "
+         r"each was placed at a point of what is present",
+         "{path}：{n} 个 OSM 线或多边形几何不完整（部分节点或成员在数据范围外）；各按现有部分取一点定位"),
+        (_P + r"(?P<n>\d+) OSM features had incomplete geometry \(all members or nodes outside the extract\) "
+         r"and were left out \((?P<cats>.*)\)",
+         "{path}：{n} 个 OSM 要素几何不完整（全部成员或节点在数据范围外），已略去（{cats}）"),
+        (_P + r"(?P<a>\d+) of (?P<b>\d+) walkable ways miss nodes that are not in the extract \((?P<c>\d+) nodes "
+         r"missing\); those ways are cut where nodes are missing, so the network may be smaller than the area: "
+         r"cut the extract with complete ways",
+         "{path}：{b} 条可步行道路中有 {a} 条缺少数据范围外的节点（缺 {c} 个节点）；这些道路在缺失处被截断，"
+         "路网可能小于研究区：请按完整道路裁剪数据"),
+        # sources/tables.py
+        (_P + r"the table has no rows", "{path}：表格没有数据行"),
+        (_P + r"(?P<n>\d+) rows without valid coordinates left out", "{path}：{n} 行没有有效坐标，已略去"),
+        (_P + r"(?P<n>\d+) rows lie outside the study area and were left out", "{path}：{n} 行位于研究区外，已略去"),
+        (_P + r"(?P<n>\d+) rows match no category of profile (?P<profile>\S+) and were left out "
+         r"\(most common: (?P<top>.*)\)",
+         lambda g: f"{g['path']}：{g['n']} 行不属于标准 {g['profile']} 的任何类别，已略去（最常见："
+         + ("空标签" if g["top"] == "empty label" else str(g["top"])) + "）"),
+        (_P + r"(?P<n>\d+) candidates without coordinates left out", "{path}：{n} 个候选点没有坐标，已略去"),
+        # sources/geofiles.py, sources/facilities.py, sources/alignment.py
+        (_P + r"the attributes are not in the encoding the \.cpg names; read them as GB18030 \(GBK\)",
+         "{path}：属性不是 .cpg 文件声明的编码；已按 GB18030（GBK）读取"),
+        (_P + r"declared (?P<declared>\w+) but the points sit where (?P<likely>\w+) coordinates of the matching OSM "
+         r"facilities would; check --crs \(AMap/Gaode and Tencent are gcj02, Baidu bd09\)",
+         "{path}：声明为 {declared}，但这些点位于对应 OSM 设施按 {likely} 坐标应在的位置；"
+         "请检查 --crs（高德和腾讯为 gcj02，百度为 bd09）"),
+        (_P + r"the coordinates look like (?P<likely>\w+), not (?P<declared>\w+): they sit (?P<a>\d+) m \(median\) "
+         r"off the (?P<ref>\w+) as \w+ and (?P<b>\d+) m as \w+; if the file comes from (?P<vendor>.+?), "
+         r"declare (?P<flag>\S+) \w+",
+         _alignment_zh),
+        # sources/homes.py
+        (_P + r"no residential buildings or residential landuse in OSM; use --communities or the H3 grid",
+         "{path}：OSM 中没有居住建筑或居住用地；请使用 --communities 或 H3 网格"),
+        (_P + r"(?P<n>\d+) communities have no name in " + _COL + r"; named by row number",
+         "{path}：{n} 个社区在 {col} 列中没有名称；按行号命名"),
+        (_P + r"duplicate community names made unique with \(2\), \(3\)\.\.\.: (?P<listed>.*)",
+         lambda g: f"{g['path']}：重复的社区名称已加 (2)、(3)…… 区分："
+         + re.sub(r" x(\d+)(?=, |\Z)", r"（\1 个）", str(g["listed"]))),
+        (_P + r"(?P<n>\d+) communities have no location and were left out", "{path}：{n} 个社区没有位置，已略去"),
+        (_P + r"(?P<n>\d+) community polygons were invalid \(self-intersecting\) and were repaired with make_valid: "
+         r"(?P<listed>.*)",
+         "{path}：{n} 个社区多边形无效（自相交），已用 make_valid 修复：{listed}"),
+        (_P + r"column " + _COL + r" is empty; homes count one resident each unless a population raster is given",
+         "{path}：{col} 列为空；未提供人口栅格时每个住宅计为一名居民"),
+        (_P + r"(?P<n>\d+) communities have no population in " + _COL + r"; they count one resident per home",
+         "{path}：{n} 个社区在 {col} 列中没有人口；按每个住宅一名居民计"),
+        (r"(?P<a>\d+) of (?P<b>\d+) mapped homes lie outside every community polygon; they are left out",
+         "{b} 个已标注住宅中有 {a} 个不在任何社区多边形内；已略去"),
+        (r"(?P<n>\d+) mapped homes lie inside more than one community polygon \(overlapping polygons\); "
+         r"each of those communities counts them",
+         "{n} 个已标注住宅位于多个社区多边形内（多边形重叠）；这些社区都计入它们"),
+        (r"(?P<n>\d+) community polygons contain no mapped home; they were sampled on a (?P<g>\S+) m grid: "
+         r"(?P<listed>.*)",
+         "{n} 个社区多边形内没有已标注住宅；已按 {g} 米网格取样：{listed}"),
+        (r"(?P<n>\d+) community points have no home within (?P<d>\S+) m; each counts as one home: (?P<listed>.*)",
+         "{n} 个社区点在 {d} 米内没有住宅；各计为一个住宅：{listed}"),
+        # sources/amap.py, cli/amap.py
+        (r"(?P<n>\d+) cells of about (?P<m>\S+) m still reached AMap's cap of (?P<cap>\d+): they may miss POIs",
+         "{n} 个约 {m} 米的网格仍达到 AMap 的上限 {cap} 条：可能遗漏兴趣点"),
+        (r"(?P<n>\d+) POIs in the query rectangles lie outside the area and were left out",
+         "查询矩形中的 {n} 个兴趣点位于研究区外，已略去"),
+        (r"(?P<n>\d+) names not matched \(listed in (?P<out>.+) with empty coordinates\)",
+         "{n} 个名称未匹配（已列于 {out}，坐标为空）"),
+        # sources/loads.py LoadReport.describe()
+        (r"merged: (?P<rows>\d+) facility rows, (?P<total>\d+) near-duplicates kept once"
+         r"(?: \((?P<detail>.*)\))?, (?P<kept>\d+) facilities",
+         lambda g: f"合并：{g['rows']} 条设施记录，{g['total']} 个近似重复只保留一次"
+         + (f"（{g['detail']}）" if g["detail"] else "") + f"，共 {g['kept']} 个设施"),
+        (r"(?P<source>.+?): (?P<read>\d+) rows read, (?P<dropped>\d+) dropped(?: \((?P<reasons>[^)]*)\))?, "
+         r"(?P<used>\d+) used -> (?P<kept>\d+) facilities(?: \((?P<recovered>\d+) placed from partial geometry\))?"
+         r"(?:, (?P<merged>\d+) merged into other sources)?(?:, (?P<doubles>\d+) the same feature mapped twice)?",
+         _describe_zh),
+    )
+)  # fmt: skip
+"""(English message pattern, Chinese template or function of the match groups), tried in order."""
+
+
+def translate_message(text: str, lang: str) -> str:
+    """Return a warning or accounting line in the study language.
+
+    Parameters
+    ----------
+    text
+        The English message as walkcircle writes it (summary.json keeps this text).
+    lang
+        ``"zh"`` or ``"en"``.
+
+    Returns
+    -------
+    str
+        `text` unchanged for ``en`` or when no pattern of `MESSAGES` matches (a warning is
+        never lost); else a Chinese sentence with the same numbers, paths, ids and tags.
+
+    Examples
+    --------
+    >>> translate_message("a.csv: 3 rows without valid coordinates left out", "zh")
+    'a.csv：3 行没有有效坐标，已略去'
+    """
+    if check_lang(lang) == "en":
+        return text
+    for pattern, template in MESSAGES:
+        match = pattern.match(text)
+        if match is not None:
+            groups = match.groupdict()
+            if callable(template):
+                return template(groups)
+            return template.format(**{k: "" if v is None else v for k, v in groups.items()})
+    return text

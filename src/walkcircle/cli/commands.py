@@ -48,7 +48,8 @@ def _root(version: Version = False) -> None:
 def _study(flags: dict[str, Any], step: Any, **labels: str) -> Any:
     from walkcircle.study import Study
 
-    return Study(cli.settings_from_flags(flags, labels=labels), progress=step)
+    flags["lang"] = (settings := cli.settings_from_flags(flags, labels=labels)).lang  # for say/show
+    return Study(settings, progress=step)
 
 
 def _write(flags: dict[str, Any], study: Any, out: Path, files: dict[str, Any]) -> list[Path]:
@@ -249,7 +250,7 @@ def run(*, flags: dict[str, Any]) -> None:
         with output_folder(final, flags["overwrite"], study_inputs(study)) as folder:
             results = write_study(study, folder, step)
             step("moving the outputs into place")
-    files, label = listed_files(final), "DEMO " if settings.sources.demo else ""
+    files, label, flags["lang"] = listed_files(final), "DEMO " if settings.sources.demo else "", settings.lang
     show(flags, *[r.describe() for r in study.facilities().reports])
     show(flags, *console.score_lines(results, study.profile, settings.lang))
     payload = {**results.summary, "output": str(final), "files": files}

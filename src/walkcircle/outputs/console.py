@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from walkcircle.i18n import t
+from walkcircle.i18n import t, translate_message
 
 err_console = Console(stderr=True)
 """Progress, warnings and errors go to stderr."""
@@ -359,18 +359,22 @@ def steps_bar(
         step(None)
 
 
-def warn(messages: list[str], quiet: bool = False) -> None:
-    """Print warnings on stderr, one line each (nothing when quiet).
+def warn(messages: list[str], quiet: bool = False, lang: str = "en") -> None:
+    """Print warnings on stderr, one line each, in the study language (nothing when quiet).
 
     Parameters
     ----------
     messages
-        The warnings.
+        The warnings, in English as walkcircle writes them (summary.json keeps that text).
     quiet
         Print nothing.
+    lang
+        ``"zh"`` or ``"en"``: each warning goes through `walkcircle.i18n.translate_message`.
     """
+    prefix = escape(t("c_warning", lang))
     for message in [] if quiet else messages:
-        err_console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
+        text = escape(translate_message(message, lang))
+        err_console.print(f"[yellow]{prefix}[/]{text}", highlight=False, soft_wrap=True)
 
 
 def show(mode: dict[str, Any], *renderables: Any) -> None:
@@ -379,12 +383,15 @@ def show(mode: dict[str, Any], *renderables: Any) -> None:
     Parameters
     ----------
     mode
-        ``as_json`` and ``quiet`` (a command's flags).
+        ``as_json`` and ``quiet`` (a command's flags); ``lang`` (the study language, default
+        ``"en"``): text lines such as `LoadReport.describe` go through `translate_message`.
     *renderables
         Rich tables or text.
     """
+    lang = mode.get("lang") or "en"
     for item in [] if mode.get("as_json") or mode.get("quiet") else renderables:
-        out_console.print(escape(item) if isinstance(item, str) else item, highlight=False)
+        shown = escape(translate_message(item, lang)) if isinstance(item, str) else item
+        out_console.print(shown, highlight=False)
 
 
 def say(
@@ -395,7 +402,8 @@ def say(
     Parameters
     ----------
     mode
-        ``as_json`` (print only the payload) and ``quiet`` (print only `done`).
+        ``as_json`` (print only the payload), ``quiet`` (print only `done`) and ``lang``
+        (the study language of the warnings and lines; default ``"en"``).
     payload
         JSON for machines (NaN and infinity become null).
     lines
@@ -408,7 +416,7 @@ def say(
     if mode.get("as_json"):
         out_console.file.write(json_text(payload) + "\n")
         return
-    warn(list(warnings), bool(mode.get("quiet")))
+    warn(list(warnings), bool(mode.get("quiet")), mode.get("lang") or "en")
     show(mode, *lines)
     if done:
         out_console.print(escape(done), highlight=False, soft_wrap=True)

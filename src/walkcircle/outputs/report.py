@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from walkcircle.defaults import DEFAULT_GAP_RATIO
-from walkcircle.i18n import check_lang
+from walkcircle.i18n import check_lang, translate_message
 from walkcircle.i18n import t as _t
 from walkcircle.outputs import readable
 from walkcircle.outputs.export import atomic_path
@@ -344,8 +344,10 @@ def render_report(
         readable.ledger_readable(results, profile, lang), lang, profile
     )
     warnings_html = (
-        "".join(f"<li>{esc(w)}</li>" for w in summary.get("warnings", [])) or f"<li>{readable.DASH}</li>"
+        "".join(f"<li>{esc(translate_message(w, lang))}</li>" for w in summary.get("warnings", []))
+        or f"<li>{readable.DASH}</li>"
     )
+    ul_lang = ' lang="en"' if lang == "en" else ""
     sections = [
         _section(t("summary", lang), html_table(readable.summary_facts(results, profile, lang), lang)),
         _section(t("methods", lang), methods),
@@ -361,8 +363,8 @@ def render_report(
         _section(t("sites", lang), _sites_html(results, profile, lang)),
         _scenario_html(results, profile, lang),
         _section(t("inputs", lang), _inputs_html(results, lang)),
-        # warnings come from the data readers in English; they are shown as written
-        _section(t("warnings", lang), f'<ul lang="en" class="warnings">{warnings_html}</ul>'),
+        # warnings are written in English (summary.json keeps them so); shown in the study language
+        _section(t("warnings", lang), f'<ul{ul_lang} class="warnings">{warnings_html}</ul>'),
     ]
     return f"""<!DOCTYPE html>
 <html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">
