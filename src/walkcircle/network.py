@@ -30,7 +30,7 @@ from walkcircle.geodesy import geodesic_lengths, to_projected, utm_epsg
 if TYPE_CHECKING:
     import geopandas as gpd
 
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2  # 2: nodes in Hilbert order (older caches are rebuilt)
 
 
 @dataclass(frozen=True, eq=False)

@@ -9,7 +9,7 @@ with reasons, merged, per source and category), ``homes``, ``population``,
 ``population_source`` (raster, raster+communities, communities or homes),
 ``population_raster`` (what the raster gave), ``extract`` (the cut of a big extract),
 ``coverage`` {category: share}, ``score_mean``, ``tiers`` {tier: share}, ``profile``,
-``speed_kmh``, ``sources`` (inputs), ``data_gaps``, ``empty_categories``, ``programme``
+``speed_kmh``, ``knn_reach_m`` (the k nearest are searched up to this distance), ``sources`` (inputs), ``data_gaps``, ``empty_categories``, ``programme``
 (with ``applicable``), ``suggestions``, ``warnings``.
 """
 
@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+from walkcircle.defaults import KNN_REACH_FACTOR
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -112,6 +114,8 @@ def study_summary(
         "tiers": {c: _weighted(scores[c], weights) for c in scores.columns if c.startswith("tier_")},
         "profile": profile_id,
         "speed_kmh": settings.routing.speed_kmh,
+        "knn_reach_m": KNN_REACH_FACTOR
+        * float(max(access.threshold_m.max(initial=0), *(access.tiers_min * access.speed_kmh / 0.06))),
         "sources": settings.inputs(),
         "empty_categories": access.empty_categories,
         **extra,
