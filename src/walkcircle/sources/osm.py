@@ -769,7 +769,8 @@ def download_network(
     ).hexdigest()[:16]
     cache_file = Path(config.cache_dir) / "networks" / f"{cache_key}.npz"
     if cache_file.exists():
-        return WalkNetwork.load(cache_file)
+        with contextlib.suppress(InputError):  # an old-format or damaged cache is downloaded again
+            return WalkNetwork.load(cache_file)
 
     description = (
         f"place {place!r}" if place is not None else f"bbox {bbox}" if bbox is not None else "polygon"
