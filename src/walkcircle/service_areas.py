@@ -169,33 +169,23 @@ def buffer_lines_tiled(
 
 
 def _join_tiles(polygons: np.ndarray) -> shapely.Geometry:
-    """Join polygons cut along tile lines: union the outlines, then put the holes back.
+    """Join polygons cut along tile lines into one (Multi)Polygon, holes and islands in holes kept.
 
-    The holes (street blocks) hold most vertices and never touch a tile line, so only the outer
-    rings go through the union, which is a coverage union (the tiles meet along lattice lines
-    where both sides traced the same field); coordinates are rounded to the millimetre first,
-    since each tile's grid origin differs and the same crossing can differ in the last bits.
+    The tiles meet along lattice lines where both sides traced the same field, so the pieces
+    form a coverage; coordinates are rounded to the millimetre first, since each tile's grid
+    origin differs and the same crossing can differ in the last bits. (Joining only the outer
+    rings and putting the holes back lost islands that lie inside a hole.)
     """
-    rings, owner = shapely.get_rings(polygons, return_index=True)
-    is_shell = np.r_[True, owner[1:] != owner[:-1]]
-    shells = shapely.transform(shapely.polygons(rings[is_shell]), lambda c: np.round(c, 3))
-    holes = rings[~is_shell]
+    rounded = shapely.transform(polygons, lambda c: np.round(c, 3))
     try:
-        outline = shapely.coverage_union_all(shells)
-        if not outline.is_valid:
-            outline = shapely.union_all(shells)
+        joined = shapely.coverage_union_all(rounded)
+        if not joined.is_valid:
+            joined = shapely.union_all(rounded)
     except shapely.errors.GEOSException:
-        outline = shapely.union_all(shells)
-    parts = shapely.get_parts(outline)
+        joined = shapely.union_all(rounded)
+    parts = shapely.get_parts(joined)
     parts = parts[shapely.get_type_id(parts) == 3]
-    extra: list[list[shapely.Geometry]] = [[] for _ in range(parts.size)]
-    if holes.size:
-        inside = shapely.point_on_surface(shapely.polygons(holes))
-        hole_idx, part_idx = shapely.STRtree(parts).query(inside, predicate="within")
-        for h, k in zip(hole_idx, part_idx, strict=True):
-            extra[k].append(holes[h])
-    joined = [shapely.Polygon(p.exterior, [*p.interiors, *extra[k]]) for k, p in enumerate(parts)]
-    return joined[0] if len(joined) == 1 else shapely.MultiPolygon(joined)
+    return parts[0] if len(parts) == 1 else shapely.MultiPolygon(list(parts))
 
 
 def _tile_area(
