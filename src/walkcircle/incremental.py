@@ -34,6 +34,8 @@ import numpy as np
 from numba import njit
 from scipy import sparse
 
+from walkcircle.paths import _pop_min, _sift_up  # the indexed heap the all-node kernels use
+
 if TYPE_CHECKING:
     from walkcircle.network import Snapped
     from walkcircle.routing import RoutingGraph
@@ -190,50 +192,6 @@ def _boundary_seeds(rindptr, rindices, rweights, kd, kl, members, region):  # no
 
 
 # ---------------------------------------------------------------------------- counts kernel
-
-
-@njit(cache=True, nogil=True)
-def _sift_up(hk, hn, pos, i, key, node):  # noqa: ANN001, ANN202
-    while i > 0:
-        parent = (i - 1) >> 1
-        if hk[parent] <= key:
-            break
-        hk[i] = hk[parent]
-        moved = hn[parent]
-        hn[i] = moved
-        pos[moved] = i
-        i = parent
-    hk[i] = key
-    hn[i] = node
-    pos[node] = i
-
-
-@njit(cache=True, nogil=True)
-def _pop_min(hk, hn, pos, size):  # noqa: ANN001, ANN202
-    top = hn[0]
-    pos[top] = -2
-    size -= 1
-    if size > 0:
-        key = hk[size]
-        node = hn[size]
-        i = 0
-        while True:
-            child = 2 * i + 1
-            if child >= size:
-                break
-            if child + 1 < size and hk[child + 1] < hk[child]:
-                child += 1
-            if hk[child] >= key:
-                break
-            hk[i] = hk[child]
-            moved = hn[child]
-            hn[i] = moved
-            pos[moved] = i
-            i = child
-        hk[i] = key
-        hn[i] = node
-        pos[node] = i
-    return top, size
 
 
 @njit(cache=True, nogil=True)
