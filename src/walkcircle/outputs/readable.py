@@ -8,6 +8,7 @@ Python value (True, None, nan, <NA>, inf) ever reaches a page.
 
 from __future__ import annotations
 
+import decimal
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -673,6 +674,8 @@ def format_value(value: Any, kind: str, lang: str) -> str:
             return t("unreachable", lang)
         formats = {"share": "{:.0%}", "minutes": "{:.1f}", "residents": "{:,.0f}", "score": "{:.1f}",
                    "coordinate": "{:.6f}", "metres": "{:,.0f}", "count": "{:,.0f}"}  # fmt: skip
+        if kind == "share" and math.isinf(number * 100):  # a share past 1.8e306 overflows as a percentage
+            return f"{decimal.Decimal(number) * 100:.0f}%"
         return formats.get(kind, "{:,.2f}").format(number).replace("nan", DASH)
     text = str(value)
     return text if text.strip() else ""
