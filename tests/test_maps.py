@@ -706,3 +706,35 @@ def html_unescape(text):
     import html
 
     return html.unescape(text)
+
+
+TEMPLATE_LOOKALIKES = ["A {{ 7*7 }} B", "C {% x", "D {# y", "E }} {%- raw %}"]
+
+
+@needs_browser
+@pytest.mark.browser
+def test_names_that_look_like_templates_reach_the_map_verbatim(cau_maps):
+    """branca re-reads rendered layers as Jinja templates; our layers must not ("{{ 7*7 }}" became "49")."""
+    from walkcircle.outputs.maps import save_map, study_map
+
+    study, results, areas, iso, folder = cau_maps
+    facilities = results.facilities.copy()
+    facilities.loc[facilities.index[: len(TEMPLATE_LOOKALIKES)], "name"] = TEMPLATE_LOOKALIKES
+    fmap = study_map(
+        results.homes, facilities, study.profile, results.communities, iso, results.suggestions,
+        lang="en", title="{{ title }} {%", service_areas=areas, access=results.access, network=results.network,
+    )  # fmt: skip
+    path = save_map(fmap, folder / "lookalikes.html")
+    page = path.read_text(encoding="utf-8")
+    assert "A 49 B" not in page and "{{ title }} {%" in page
+    with offline_browser() as driver:
+        open_map(driver, path)
+        names = driver.execute_script(
+            "const out = []; for (const v of Object.values(window)) { if (v instanceof L.GeoJSON) {"
+            " v.eachLayer(l => { const p = l.feature && l.feature.properties; if (p && p.name) out.push(p.name); }); } }"
+            " return out;"
+        )
+        legend = driver.execute_script("return document.body.innerText;")
+    for name in TEMPLATE_LOOKALIKES:
+        assert name in names
+    assert "{{ title }} {%" in legend

@@ -47,7 +47,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import MacroElement
 from folium.template import Template
 
 from walkcircle.coords import wgs84_to_gcj02
@@ -61,6 +60,7 @@ from walkcircle.defaults import (
     TIANDITU_KEY_ENV,
 )
 from walkcircle.errors import InputError
+from walkcircle.outputs import _folium as fl
 from walkcircle.outputs.export import atomic_path
 
 if TYPE_CHECKING:
@@ -305,9 +305,11 @@ def _geojson(frame: gpd.GeoDataFrame, columns: list[str]) -> dict[str, Any]:
     geoms = shapely.transform(frame.geometry.to_numpy(), lambda c: np.round(c, 6))
     # GEOS writes GeoJSON far faster than shapely's Python mapping of big polygons
     texts = shapely.to_geojson(geoms)
+    # one parse of all geometries: parsing each on its own costs a second on a city map
+    parsed = json.loads("[" + ",".join(text if text else "null" for text in texts) + "]")
     features = [
-        {"type": "Feature", "properties": rec, "geometry": json.loads(text) if text else None}
-        for rec, text in zip(records, texts, strict=True)
+        {"type": "Feature", "properties": rec, "geometry": geometry}
+        for rec, geometry in zip(records, parsed, strict=True)
     ]
     return {"type": "FeatureCollection", "features": features}
 
@@ -518,11 +520,11 @@ def _homes_layer(
             "fillOpacity": 0.75,
             "radius": 4,
         }
-    folium.GeoJson(
+    fl.GeoJson(
         data,
         name=name,
         marker=marker,
-        tooltip=folium.GeoJsonTooltip(fields=[f for f, _ in keep], aliases=[a for _, a in keep]),
+        tooltip=fl.GeoJsonTooltip(fields=[f for f, _ in keep], aliases=[a for _, a in keep]),
     ).add_to(fmap)
     return note
 
@@ -619,11 +621,11 @@ def _communities_layer(
             "color": "#252525", "weight": 1.5, "fill": True, "fillColor": colour,
             "fillOpacity": 0.55, "radius": 8,
         }  # fmt: skip
-    folium.GeoJson(
+    fl.GeoJson(
         data,
         name=label("communities", lang),
         marker=None if is_polygon else folium.CircleMarker(radius=8),
-        popup=folium.GeoJsonPopup(fields=fields, aliases=alias_list),
+        popup=fl.GeoJsonPopup(fields=fields, aliases=alias_list),
     ).add_to(fmap)
 
 
@@ -647,7 +649,7 @@ def _facility_layers(
         if "name" not in rows.columns:
             rows = rows.assign(name="")
         colour = colours[category.id]
-        folium.GeoJson(
+        fl.GeoJson(
             _geojson(rows, ["name", "category"]),
             name=f"{label('facilities', lang)}{label('colon', lang)}{category.name(lang)} ({len(rows)})",
             style_function=lambda f, colour=colour: {
@@ -659,7 +661,7 @@ def _facility_layers(
                 "radius": 5,
             },
             marker=folium.CircleMarker(radius=5),
-            tooltip=folium.GeoJsonTooltip(
+            tooltip=fl.GeoJsonTooltip(
                 fields=["name", "category"], aliases=[label("name", lang), label("category", lang)]
             ),
         ).add_to(fmap)
@@ -743,11 +745,11 @@ def _blind_spots(
         pop = np.bincount(inverse[mask], weights=population[mask], minlength=polygons.size)
         spots = gpd.GeoDataFrame({"population": pop[n > 0]}, geometry=polygons[n > 0], crs="EPSG:4326")
         marker = None
-    folium.GeoJson(
+    fl.GeoJson(
         _geojson(_shift(spots, crs), ["population"]),
         marker=marker,
         style_function=lambda f: {**_BLIND_STYLE, "radius": 3},
-        tooltip=folium.GeoJsonTooltip(fields=["population"], aliases=[label("blind", lang)]),
+        tooltip=fl.GeoJsonTooltip(fields=["population"], aliases=[label("blind", lang)]),
     ).add_to(group)
 
 
@@ -774,7 +776,7 @@ def _service_area_layers(
         not_covered = row.get("residents_not_covered")
         total = (row.get("residents_covered") or 0) + (not_covered or 0) if pd.notna(not_covered) else None
         title = f"{label('service', lang)}{label('colon', lang)}{category.name(lang)} ≤ {row['threshold_m']:,.0f} {label('metres', lang)}"
-        group = folium.FeatureGroup(name=title, show=False)
+        group = fl.FeatureGroup(name=title, show=False)
         area = gpd.GeoDataFrame(
             {"category": [category.name(lang)]},
             geometry=[generalise_area(row.geometry)],
@@ -782,7 +784,7 @@ def _service_area_layers(
         )
         area = area[~area.geometry.is_empty]
         if len(area):
-            folium.GeoJson(
+            fl.GeoJson(
                 _geojson(_shift(area, crs), ["category"]),
                 style_function=lambda f, colour=colour: {
                     "color": colour,
@@ -790,7 +792,7 @@ def _service_area_layers(
                     "fillColor": colour,
                     "fillOpacity": 0.35,
                 },
-                tooltip=folium.GeoJsonTooltip(fields=["category"], aliases=[label("service", lang)]),
+                tooltip=fl.GeoJsonTooltip(fields=["category"], aliases=[label("service", lang)]),
             ).add_to(group)
         mask = _uncovered_points(homes, access, category.id, float(row["threshold_m"]))
         if mask is not None and mask.any():
@@ -839,7 +841,7 @@ def _isochrone_layer(
     colours = {m: ISOCHRONE_COLOURS[min(i, len(ISOCHRONE_COLOURS) - 1)] for i, m in enumerate(budgets)}
     iso = iso.sort_values("minutes", ascending=False)
     iso["colour"] = iso["minutes"].astype(float).map(colours)
-    group = folium.FeatureGroup(name=label("isochrones", lang))
+    group = fl.FeatureGroup(name=label("isochrones", lang))
     data = _geojson(_shift(iso, crs), ["origin_id", "minutes", "colour"])
     for feature in data["features"]:
         colour = feature["properties"].pop("colour")
@@ -849,9 +851,9 @@ def _isochrone_layer(
             "fillColor": colour,
             "fillOpacity": 0.3,
         }
-    folium.GeoJson(
+    fl.GeoJson(
         data,
-        tooltip=folium.GeoJsonTooltip(fields=["minutes"], aliases=[label("minutes", lang)]),
+        tooltip=fl.GeoJsonTooltip(fields=["minutes"], aliases=[label("minutes", lang)]),
     ).add_to(group)
     points = (
         list(origins) if origins is not None else [p for p in map(_origin_of, iso["origin_id"].unique()) if p]
@@ -860,14 +862,14 @@ def _isochrone_layer(
         if crs == "gcj02":
             glon, glat = wgs84_to_gcj02(lon, lat)
             lon, lat = float(glon), float(glat)
-        folium.Marker(
+        fl.Marker(
             [lat, lon],
             icon=folium.DivIcon(
                 html='<div class="walkcircle-origin" style="width:14px;height:14px;margin:-7px 0 0 -7px;'
                 'background:#ffffff;border:4px solid #3f007d;border-radius:9px;box-sizing:border-box"></div>',
                 icon_size=(14, 14),
             ),
-            tooltip=f"{label('origin', lang)} {lon:.6f}, {lat:.6f}",
+            tooltip=fl.Tooltip(f"{label('origin', lang)} {lon:.6f}, {lat:.6f}"),
         ).add_to(group)
     group.add_to(fmap)
     return colours
@@ -952,7 +954,7 @@ def _sites_layer(
     sites["gain"] = [f"{round(float(g)):,}" for g in sites["gain_population"]]
     sites["coords"] = [f"{x:.6f}, {y:.6f}" for x, y in zip(sites["lon"], sites["lat"], strict=True)]
     fields = ["rank", "category", "site", "gain", "coords"]
-    folium.GeoJson(
+    fl.GeoJson(
         _geojson(_shift(sites, crs), fields),
         name=label("sites", lang),
         style_function=lambda f: {
@@ -964,7 +966,7 @@ def _sites_layer(
             "radius": 9,
         },
         marker=folium.CircleMarker(radius=9),
-        popup=folium.GeoJsonPopup(
+        popup=fl.GeoJsonPopup(
             fields=fields,
             aliases=[label(k, lang) for k in ("rank", "category", "name", "gain", "coords")],
         ),
@@ -974,7 +976,7 @@ def _sites_layer(
 # ---------------------------------------------------------------------------- the map
 
 
-class _MapScript(MacroElement):
+class _MapScript(fl.VerbatimMacro):
     """The metric scale bar and the rule "at most one service area on at a time"."""
 
     _template = Template(
@@ -1135,8 +1137,8 @@ def study_map(
 
     counts = facilities["category"].value_counts().to_dict() if len(facilities) else {}
     legend = _legend_html(profile, colours, counts, service_legend, iso_colours, lang, title, demo, note)
-    fmap.get_root().html.add_child(folium.Element(legend))
-    folium.LayerControl(collapsed=False).add_to(fmap)
+    fmap.get_root().html.add_child(fl.VerbatimElement(legend))
+    fl.LayerControl(collapsed=False).add_to(fmap)
     _MapScript(exclusive).add_to(fmap)
     if len(bounds_source):
         fmap.fit_bounds([[s, w], [n, e]])
@@ -1151,7 +1153,7 @@ def _scenario_layer(
     fmap: folium.Map, changes: gpd.GeoDataFrame, profile: Profile, crs: str, lang: str
 ) -> None:
     """Homes whose coverage a plan changes, one point per (home, category), coloured by the change."""
-    group = folium.FeatureGroup(name=label("scenario", lang), show=True)
+    group = fl.FeatureGroup(name=label("scenario", lang), show=True)
     shifted = _shift(changes, crs)
     for row in shifted.itertuples():
         change = str(row.change)
@@ -1160,9 +1162,9 @@ def _scenario_layer(
             if row.category in profile.category_ids
             else str(row.category)
         )
-        folium.CircleMarker(
+        fl.CircleMarker(
             [row.geometry.y, row.geometry.x], radius=4, color=SCENARIO_COLOURS.get(change, "#000000"), weight=1,
-            fill=True, fill_opacity=0.9, tooltip=f"{name}: {label(change, lang)}",
+            fill=True, fill_opacity=0.9, tooltip=fl.Tooltip(f"{name}: {label(change, lang)}"),
         ).add_to(group)  # fmt: skip
     group.add_to(fmap)
 
