@@ -3,7 +3,9 @@
 The text is real text in an embedded CJK font (the one `walkcircle.outputs.static_maps.cjk_font`
 finds, e.g. WenQuanYi Micro Hei from Debian's fonts-wqy-microhei, or Noto Sans CJK), so the
 PDF can be searched and copied. Tables span the printable width and wrap their cells, so no
-table is wider than the page.
+table is wider than the page; they are drawn here, line by line (`pdf_table`), since fpdf's
+own ``table()`` takes seconds for a city's tables, and a long one goes on over pages, each
+starting with its heading row.
 """
 
 from __future__ import annotations
@@ -11,12 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
-from fpdf.fonts import FontFace
+from fpdf.fonts import TTFFont
 
 from walkcircle.defaults import DEFAULT_GAP_RATIO
 from walkcircle.errors import InputError
@@ -38,13 +40,127 @@ TABLE_PT = 7.5
 
 
 PAD_MM = 2.2
-"""Room a cell's padding takes, mm."""
+"""Room a cell's padding takes across, mm (half on each side of the text)."""
+ROW_PAD_MM = 0.6
+"""Room a cell's padding takes up and down, mm."""
+LINE_SPACING = 1.35
+"""A table's line height over its font size."""
+PT_MM = 0.3528
+"""mm in a point."""
+HEADING_FILL = (236, 236, 236)
+"""Grey behind a table's heading row."""
 MAX_COLUMN_MM = 70.0
+SAMPLE_ROWS = 300
+"""Rows whose cells choose a table's column widths."""
 SMALLEST_PT = 5.5
+_SLACK_MM = 1e-6
+"""What a sum of widths may exceed its room by (rounding)."""
 
 
 def _is_cjk(text: str) -> bool:
     return any(ord(ch) > 0x2E80 for ch in text)
+
+
+def string_measure(pdf: FPDF) -> Callable[[str], float]:
+    """Return a function giving a string's width in mm in the current font and size.
+
+    For a TrueType font it adds up the font's own advance widths (``current_font.cw``, the
+    table fpdf measures with, and like fpdf the width of ``.notdef`` for a character the font
+    lacks), which is many times faster than `FPDF.get_string_width`; for anything else
+    (core fonts, stretching, character spacing, text shaping) it is `FPDF.get_string_width`.
+
+    Parameters
+    ----------
+    pdf
+        The document, its font set.
+
+    Returns
+    -------
+    callable
+        ``str -> float``, mm.
+    """
+    font = pdf.current_font
+    if not isinstance(font, TTFFont) or pdf.font_stretching != 100 or pdf.char_spacing or pdf.text_shaping:
+        return pdf.get_string_width
+    advance, missing = font.cw.get, font.desc.missing_width
+    scale = pdf.font_size_pt / 1000 / pdf.k
+
+    known: dict[str, float] = {}
+
+    def width(text: str) -> float:
+        if text not in known:
+            known[text] = sum([advance(ord(ch), missing) for ch in text]) * scale
+        return known[text]
+
+    return width
+
+
+def _break_word(
+    word: str, line: str, used: float, width_mm: float, measure: Callable[[str], float], lines: list[str]
+) -> tuple[str, float]:
+    """Set `word` after `line` a character at a time, ending lines as they fill (into `lines`).
+
+    Returns the last line, not yet ended, and its width. A character wider than the whole
+    column gets a line of its own.
+    """
+    gap = measure(" ") if line else 0.0
+    for ch in word:
+        ch_mm = measure(ch)
+        if line and used + gap + ch_mm > width_mm + _SLACK_MM:
+            lines.append(line)
+            line, used, gap = "", 0.0, 0.0
+        line += (" " if gap else "") + ch
+        used += gap + ch_mm
+        gap = 0.0
+    return line, used
+
+
+def _wrap_paragraph(paragraph: str, width_mm: float, measure: Callable[[str], float]) -> list[str]:
+    """Wrap one paragraph (no newline) into lines of at most `width_mm`; none if it is blank."""
+    lines: list[str] = []
+    line, used, gap = "", 0.0, measure(" ")
+    for word in paragraph.split():
+        word_mm = measure(word)
+        if line and used + gap + word_mm <= width_mm + _SLACK_MM:
+            line, used = f"{line} {word}", used + gap + word_mm
+        elif word_mm <= width_mm + _SLACK_MM and not (line and _is_cjk(word)):  # starts a line whole
+            if line:
+                lines.append(line)
+            line, used = word, word_mm
+        else:  # Chinese fills the line; a Latin word longer than a line starts one
+            if line and not _is_cjk(word):
+                lines.append(line)
+                line, used = "", 0.0
+            line, used = _break_word(word, line, used, width_mm, measure, lines)
+    return [*lines, line] if line else lines
+
+
+def wrap_text(text: str, width_mm: float, measure: Callable[[str], float]) -> list[str]:
+    """Wrap a cell's text into lines no wider than `width_mm`.
+
+    Lines break at spaces (which are dropped, as are runs of spaces and the spaces at either
+    end); a word with Chinese (CJK) characters also breaks between any two of its characters,
+    filling a line before starting the next; any other word longer than a line is broken
+    where it must. Newlines in the text end lines; blank lines are left out.
+
+    Parameters
+    ----------
+    text
+        The cell's text.
+    width_mm
+        Room for the text, mm.
+    measure
+        Width in mm of a string (`string_measure`).
+
+    Returns
+    -------
+    list of str
+        The lines, none empty, except ``[""]`` for a blank text.
+    """
+    lines = [
+        line for paragraph in text.splitlines() for line in _wrap_paragraph(paragraph, width_mm, measure)
+    ]
+    return lines or [""]
 
 
 def column_widths(pdf: FPDF, shown: pd.DataFrame, width_mm: float) -> list[float] | None:
@@ -68,14 +184,23 @@ def column_widths(pdf: FPDF, shown: pd.DataFrame, width_mm: float) -> list[float
     list of float or None
         Widths in mm summing to `width_mm`; None when the words alone do not fit.
     """
+    header = [str(column) for column in shown.columns]
+    body = shown.head(SAMPLE_ROWS).to_numpy(dtype=object)
+    cells = [[str(value) for value in body[:, j]] for j in range(len(header))]
+    return _fit_columns(string_measure(pdf), header, cells, width_mm)
+
+
+def _fit_columns(
+    measure: Callable[[str], float], header: Sequence[str], columns: Sequence[Sequence[str]], width_mm: float
+) -> list[float] | None:
+    """`column_widths` of a table given as its header and its columns' cells (`SAMPLE_ROWS` at most)."""
     least, want = [], []
-    for j, column in enumerate(shown.columns):
-        cells = [str(column), *shown.iloc[:, j].astype(str).head(300)]
+    for column, cells in zip(header, columns, strict=True):
         # a header keeps at least four Chinese characters a line, a cell two
-        words = [w[:4] if _is_cjk(w) else w for w in str(column).split()]
-        words += [w[:2] if _is_cjk(w) else w for cell in cells[1:] for w in cell.split()]
-        unbreakable = [pdf.get_string_width(w) for w in words] or [0.0]
-        body = [pdf.get_string_width(c) for c in cells[1:]] or [0.0]
+        words = [w[:4] if _is_cjk(w) else w for w in column.split()]
+        words += [w[:2] if _is_cjk(w) else w for cell in cells for w in cell.split()]
+        unbreakable = [measure(w) for w in words] or [0.0]
+        body = [measure(c) for c in cells] or [0.0]
         low = max(unbreakable) + PAD_MM
         least.append(low)
         want.append(max(low, min(max(body), MAX_COLUMN_MM) + PAD_MM))
@@ -88,10 +213,92 @@ def column_widths(pdf: FPDF, shown: pd.DataFrame, width_mm: float) -> list[float
     return [lo + room * e / sum(extra) for lo, e in zip(least, extra, strict=True)]
 
 
+def _fitting_font(pdf: FPDF, header: Sequence[str], columns: Sequence[Sequence[str]]) -> list[float]:
+    """Set the largest table font (down to `SMALLEST_PT`) at which every column's words fit.
+
+    Returns the column widths (equal ones when even the smallest size is too big).
+    """
+    columns = [cells[:SAMPLE_ROWS] for cells in columns]
+    size = TABLE_PT
+    pdf.set_font(FONT, size=size)
+    widths = _fit_columns(string_measure(pdf), header, columns, pdf.epw)
+    while widths is None and size > SMALLEST_PT:
+        size -= 0.5
+        pdf.set_font(FONT, size=size)
+        widths = _fit_columns(string_measure(pdf), header, columns, pdf.epw)
+    return widths or [pdf.epw / len(header)] * len(header)
+
+
+def _draw_row(
+    pdf: FPDF, y: float, height: float, cells: Sequence[list[str]], widths: Sequence[float], *, heading: bool
+) -> None:
+    """Write one row's lines at `y`, left aligned and in the middle of the row (`_rule` rules it).
+
+    The heading row gets its grey fill first.
+    """
+    line_mm = LINE_SPACING * pdf.font_size_pt * PT_MM
+    baseline = 0.5 * line_mm + 0.3 * pdf.font_size  # where fpdf's cell() puts it in a line
+    if heading:
+        with pdf.local_context(fill_color=HEADING_FILL):
+            pdf.rect(pdf.l_margin, y, sum(widths), height, style="F")
+    x = pdf.l_margin
+    for lines, width in zip(cells, widths, strict=True):
+        top = y + (height - len(lines) * line_mm) / 2
+        for number, line in enumerate(lines):
+            if line:
+                pdf.text(x + PAD_MM / 2, top + number * line_mm + baseline, line)
+        x += width
+
+
+def _rule(pdf: FPDF, edges: Sequence[float], widths: Sequence[float]) -> None:
+    """Draw the borders of a block of rows on one page: `edges` are their tops, then its bottom."""
+    left = x = pdf.l_margin
+    right = left + sum(widths)
+    for y in edges:
+        pdf.line(left, y, right, y)
+    for width in [0.0, *widths]:
+        x += width
+        pdf.line(x, edges[0], x, edges[-1])
+
+
+def _draw_rows(pdf: FPDF, rows: Sequence[Sequence[list[str]]], widths: Sequence[float]) -> float:
+    """Draw the wrapped rows (the first is the heading) from the cursor down; return the bottom.
+
+    A row that would cross the bottom margin goes to a new page (same orientation) under a
+    copy of the heading row; the heading row never ends a page alone. A row taller than a
+    page is drawn all the same, from the top of one.
+    """
+    size = pdf.font_size_pt
+    line_mm = LINE_SPACING * size * PT_MM
+    heights = [max(len(lines) for lines in row) * line_mm + ROW_PAD_MM for row in rows]
+    edges = [pdf.get_y()]  # of the rows drawn on this page
+    fresh = False  # this table began the page and has put only its heading row on it
+    for number, (row, height) in enumerate(zip(rows, heights, strict=True)):
+        need = height + (heights[1] if number == 0 and len(rows) > 1 else 0.0)
+        if edges[-1] + need > pdf.page_break_trigger and not fresh:
+            if len(edges) > 1:
+                _rule(pdf, edges, widths)
+            pdf.add_page(same=True)
+            pdf.set_font(FONT, size=size)
+            edges, fresh = [pdf.get_y()], True
+            if number:
+                _draw_row(pdf, edges[0], heights[0], rows[0], widths, heading=True)
+                edges.append(edges[0] + heights[0])
+        _draw_row(pdf, edges[-1], height, row, widths, heading=number == 0)
+        edges.append(edges[-1] + height)
+        fresh = fresh and number == 0
+    _rule(pdf, edges, widths)
+    return edges[-1]
+
+
 def pdf_table(pdf: FPDF, frame: pd.DataFrame, lang: str, profile: Profile | None = None) -> None:
     """Add a builder's table, spanning the printable width, cells wrapped.
 
-    The font shrinks (down to 5.5 pt) until every column's longest word fits.
+    The font shrinks (down to 5.5 pt) until every column's longest word fits. The table is
+    drawn here, line by line (fpdf's own ``table()`` breaks lines a character at a time, which
+    takes seconds for a city's tables); a long table goes on over pages (of the same
+    orientation), each starting with the heading row. The cursor ends below the table, at the
+    left margin.
 
     Parameters
     ----------
@@ -107,26 +314,15 @@ def pdf_table(pdf: FPDF, frame: pd.DataFrame, lang: str, profile: Profile | None
     if frame.empty:
         pdf.multi_cell(0, 5, readable.DASH, new_x="LMARGIN", new_y="NEXT")
         return
-    shown = readable.display_frame(frame, lang, profile)
-    size = TABLE_PT
-    pdf.set_font(FONT, size=size)
-    widths = column_widths(pdf, shown, pdf.epw)
-    while widths is None and size > SMALLEST_PT:
-        size -= 0.5
-        pdf.set_font(FONT, size=size)
-        widths = column_widths(pdf, shown, pdf.epw)
-    with pdf.table(
-        col_widths=tuple(widths) if widths else None,
-        width=pdf.epw,
-        text_align="LEFT",
-        line_height=1.35 * size * 0.3528,
-        first_row_as_headings=True,
-        headings_style=FontFace(emphasis="NONE", fill_color=(236, 236, 236)),
-    ) as table:
-        for row in [list(shown.columns), *shown.itertuples(index=False)]:
-            cells = table.row()
-            for value in row:
-                cells.cell(str(value))
+    header, columns = readable.display_columns(frame, lang, profile)
+    text = [header, *(list(row) for row in zip(*columns, strict=True))]
+    widths = _fitting_font(pdf, header, columns)
+    measure = string_measure(pdf)
+    rows = [
+        [wrap_text(cell, w - PAD_MM, measure) for cell, w in zip(row, widths, strict=True)] for row in text
+    ]
+    bottom = _draw_rows(pdf, rows, widths)
+    pdf.set_xy(pdf.l_margin, bottom)
     pdf.ln(2)
     pdf.set_font(FONT, size=BODY_PT)
 

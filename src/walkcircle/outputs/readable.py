@@ -1,9 +1,10 @@
 """A study's results as tables for people: the content shared by the report, the PDF and the workbook.
 
 Builders return numeric tables keyed by column ids (so the workbook can keep numbers and set
-number formats); `display_frame` turns one into text for HTML and PDF: headers in the study's
-language, numbers rounded for reading, yes/no for flags and a dash for missing values, so no
-Python value (True, None, nan, <NA>, inf) ever reaches a page.
+number formats); `display_frame` (or `display_columns`, as plain lists) turns one into text for
+HTML and PDF: headers in the study's language, numbers rounded for reading, yes/no for flags
+and a dash for missing values, so no Python value (True, None, nan, <NA>, inf) ever reaches a
+page.
 """
 
 from __future__ import annotations
@@ -719,8 +720,42 @@ def display_kind(column: str, categories: set[str]) -> str:
     return column_kind(column)
 
 
+def display_columns(
+    frame: pd.DataFrame, lang: str, profile: Profile | None = None
+) -> tuple[list[str], list[list[str]]]:
+    """Return a table as text: headers in the study's language and each column's cells.
+
+    Parameters
+    ----------
+    frame
+        A builder's table (column ids).
+    lang
+        Language.
+    profile
+        Category names for headers.
+
+    Returns
+    -------
+    tuple of (list of str, list of list of str)
+        The headers and, for each, its column's cells (a later column of the same header
+        replaces an earlier one).
+    """
+    categories = set(profile.category_ids) if profile is not None else set()
+    columns: dict[str, list[str]] = {}
+    for column in frame.columns:
+        kind = display_kind(str(column), categories)
+        columns[column_label(str(column), lang, profile) if column not in ("key", "value") else column] = [
+            format_value(v, kind, lang) for v in frame[column].tolist()
+        ]
+    header = list(columns)
+    if "key" in frame.columns and "value" in frame.columns:
+        names = {"key": t("item", lang), "value": t("value", lang)}
+        header = [names.get(label, label) for label in header]
+    return header, list(columns.values())
+
+
 def display_frame(frame: pd.DataFrame, lang: str, profile: Profile | None = None) -> pd.DataFrame:
-    """Return a table as text cells with headers in the study's language.
+    """Return a table as text cells with headers in the study's language (`display_columns`).
 
     Parameters
     ----------
@@ -736,15 +771,9 @@ def display_frame(frame: pd.DataFrame, lang: str, profile: Profile | None = None
     pandas.DataFrame
         All cells strings.
     """
-    categories = set(profile.category_ids) if profile is not None else set()
-    out = pd.DataFrame(index=frame.index)
-    for column in frame.columns:
-        kind = display_kind(str(column), categories)
-        out[column_label(str(column), lang, profile) if column not in ("key", "value") else column] = [
-            format_value(v, kind, lang) for v in frame[column].tolist()
-        ]
-    if "key" in frame.columns and "value" in frame.columns:
-        out = out.rename(columns={"key": t("item", lang), "value": t("value", lang)})
+    header, columns = display_columns(frame, lang, profile)
+    out = pd.DataFrame(dict(enumerate(columns)), index=frame.index)
+    out.columns = header
     return out
 
 
