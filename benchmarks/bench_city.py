@@ -45,9 +45,10 @@ STEPS = [
     ("placing homes", "placing homes"),
     ("snapping homes", "snapping homes"),
     ("snapping homes and facilities", "snapping facilities + routing graph"),
-    ("nearest facility", "nearest (kernel)"),
-    ("counting facilities", "counts within tiers (kernel)"),
-    ("3 nearest", "3 nearest per category"),
+    # the nearest, counts and 3-nearest kernels run together in one pool of threads: one row
+    ("nearest facility", "access kernels (nearest, counts, 3 nearest)"),
+    ("counting facilities", "access kernels (nearest, counts, 3 nearest)"),
+    ("3 nearest", "access kernels (nearest, counts, 3 nearest)"),
     ("scoring", "scoring + tables"),
     ("choosing ", "suggested sites"),
     ("isochrones", "isochrones"),
@@ -173,7 +174,7 @@ def table(results: dict[float, list[dict]]) -> str:
         med[s] = {r: statistics.median(run["steps"].get(r, 0.0) for run in results[s]) for r in rows}
         med[s]["peak RSS"] = statistics.median(run["peak_rss_mb"] for run in results[s])
     first, last = scales[0], scales[-1]
-    names = [name for _, name in STEPS if any(name in med[s] for s in scales)]
+    names = list(dict.fromkeys(name for _, name in STEPS if any(name in med[s] for s in scales)))
     head = [f"{s:g}x ({results[s][0]['walk_nodes'] / 1000:.0f}k nodes)" for s in scales]
     lines = [
         "| step | " + " | ".join(head) + f" | {last:g}x / {first:g}x |",
