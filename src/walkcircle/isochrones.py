@@ -181,8 +181,13 @@ def edge_substrings(
 
 @njit(cache=True, nogil=True)
 def _distance_field(x0, y0, x1, y1, x_min, y_min, cell, nx, ny, reach):  # noqa: ANN001, ANN202
-    """Exact distance from each grid vertex to the nearest segment, capped at `reach`."""
-    field = np.full((ny, nx), reach)
+    """Exact distance from each grid vertex to the nearest segment, capped at `reach`.
+
+    The minimum is taken over squared distances (one square root per vertex, not one per
+    vertex and segment): the square root is monotonic, so the result is the same.
+    """
+    reach2 = reach * reach
+    field = np.full((ny, nx), reach2)
     for s in range(x0.size):
         ax, ay, bx, by = x0[s], y0[s], x1[s], y1[s]
         dx = bx - ax
@@ -201,10 +206,21 @@ def _distance_field(x0, y0, x1, y1, x_min, y_min, cell, nx, ny, reach):  # noqa:
                     t = min(1.0, max(0.0, ((px - ax) * dx + (py - ay) * dy) / length2))
                 qx = ax + t * dx - px
                 qy = ay + t * dy - py
-                d = np.sqrt(qx * qx + qy * qy)
-                if d < field[j, i]:
-                    field[j, i] = d
+                d2 = qx * qx + qy * qy
+                if d2 < field[j, i]:
+                    field[j, i] = d2
+    for j in range(ny):
+        for i in range(nx):
+            field[j, i] = reach if field[j, i] >= reach2 else np.sqrt(field[j, i])
     return field
+
+
+def _filled_polygons(points: np.ndarray | None, offsets: np.ndarray, outer: np.ndarray) -> np.ndarray:
+    """Polygons from contourpy's combined filled output (rings by `offsets`, polygons by `outer`)."""
+    if points is None or len(points) == 0:
+        return np.empty(0, dtype=object)
+    rings = shapely.linearrings(points, indices=np.repeat(np.arange(offsets.size - 1), np.diff(offsets)))
+    return shapely.polygons(rings, indices=np.repeat(np.arange(outer.size - 1), np.diff(outer)))
 
 
 def buffer_lines_raster(
@@ -245,16 +261,13 @@ def buffer_lines_raster(
         x=x_min + np.arange(nx) * cell_m,
         y=y_min + np.arange(ny) * cell_m,
         z=field,
-        fill_type=contourpy.FillType.OuterOffset,
+        fill_type=contourpy.FillType.ChunkCombinedOffsetOffset,
     )
-    points, offsets = generator.filled(-1.0, half_width_m)
-    polygons = []
-    for pts, off in zip(points, offsets, strict=True):
-        rings = [pts[off[k] : off[k + 1]] for k in range(len(off) - 1)]
-        polygons.append(shapely.Polygon(rings[0], rings[1:]))
-    if not polygons:
+    (points,), (offsets,), (outer,) = generator.filled(-1.0, half_width_m)  # one chunk
+    polygons = _filled_polygons(points, offsets, outer)
+    if polygons.size == 0:
         return shapely.Polygon()
-    return polygons[0] if len(polygons) == 1 else shapely.MultiPolygon(polygons)
+    return polygons[0] if polygons.size == 1 else shapely.multipolygons(polygons)
 
 
 def buffer_lines_union(
@@ -482,7 +495,9 @@ def isochrones_around(
     points = _on_network(network, points, float(options.get("snap_cap_m", DEFAULT_SNAP_CAP_M)))  # type: ignore[arg-type]
     if not points:
         columns = {"origin_id": "object", "minutes": "float64", "budget_m": "float64", "area_m2": "float64"}
-        return gpd.GeoDataFrame({c: pd.Series(dtype=d) for c, d in columns.items()}, geometry=[], crs="EPSG:4326")
+        return gpd.GeoDataFrame(
+            {c: pd.Series(dtype=d) for c, d in columns.items()}, geometry=[], crs="EPSG:4326"
+        )
     return isochrones(
         network,
         [p[0] for p in points],
