@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -137,6 +138,15 @@ def tag_matcher(tags: Mapping[str, bool | Sequence[str]]) -> Callable[[Mapping[s
 _MULTIPOLYGON_TYPES = frozenset({"multipolygon", "boundary"})
 
 
+def _tag_dict(tags: Any) -> dict[str, str]:
+    """Copy an osmium tag list into a dict.
+
+    Reads exactly ``len(tags)`` tags: running osmium's tag iterator to its end costs more
+    than reading a building's few tags (``dict(tags)`` takes about four times as long).
+    """
+    return dict(islice(tags, len(tags)))
+
+
 @dataclass
 class _Reader:
     """State of one pass over an OSM file (see `read_osm_features`)."""
@@ -150,7 +160,7 @@ class _Reader:
     relations_built: set[int] = field(default_factory=set)
 
     def relation(self, obj: Any) -> None:
-        tags = dict(obj.tags)
+        tags = _tag_dict(obj.tags)
         if tags.get("public_transport") == "stop_area":
             for m in obj.members:
                 self.out.stop_area.setdefault(f"{m.type}{m.ref}", f"r{obj.id}")
@@ -160,7 +170,7 @@ class _Reader:
     def node(self, obj: Any) -> None:
         if not self.wanted(obj.tags):  # libosmium's tag list: no dict for objects left out
             return
-        tags = dict(obj.tags)
+        tags = _tag_dict(obj.tags)
         if obj.location.valid():
             self.out.add(f"n{obj.id}", tags, shapely.Point(obj.location.lon, obj.location.lat))
         else:
@@ -170,7 +180,7 @@ class _Reader:
     def area(self, obj: Any, factory: Any) -> None:
         if not self.wanted(obj.tags):  # libosmium's tag list: no dict for objects left out
             return
-        tags = dict(obj.tags)
+        tags = _tag_dict(obj.tags)
         try:
             geometry = shapely.from_wkb(factory.create_multipolygon(obj))
         except RuntimeError:
@@ -185,7 +195,7 @@ class _Reader:
     def way(self, obj: Any) -> None:
         if not self.wanted(obj.tags):  # libosmium's tag list: no dict for objects left out
             return
-        tags = dict(obj.tags)
+        tags = _tag_dict(obj.tags)
         coords = []
         for n in obj.nodes:
             if n.location.valid():
