@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,34 @@ def representative_point(geometry: BaseGeometry) -> shapely.Point:
         if merged.geom_type == "LineString":
             return merged.interpolate(0.5, normalized=True)
     return geometry.representative_point()
+
+
+def representative_points(geometries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return `representative_point` of many geometries at once, as lon and lat arrays.
+
+    Points, lines and polygons are handled in one call per kind; anything else (a
+    multi-line, a ring, a collection) goes through `representative_point` one by one.
+
+    Parameters
+    ----------
+    geometries
+        Shapely geometries in lon/lat.
+
+    Returns
+    -------
+    lon, lat : numpy.ndarray
+        The points' coordinates.
+    """
+    geoms = np.asarray(geometries, dtype=object)
+    kind = shapely.get_type_id(geoms)
+    points = geoms.copy()  # a point stands for itself
+    lines = kind == shapely.GeometryType.LINESTRING
+    points[lines] = shapely.line_interpolate_point(geoms[lines], 0.5, normalized=True)
+    areas = np.isin(kind, (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON))
+    points[areas] = shapely.point_on_surface(geoms[areas])
+    for i in np.flatnonzero(~(lines | areas | (kind == shapely.GeometryType.POINT))):
+        points[i] = representative_point(geoms[i])
+    return shapely.get_x(points), shapely.get_y(points)
 
 
 @dataclass
@@ -92,6 +121,27 @@ class OsmFeatures:
         self.lat.append(point.y)
         self.geometry.append(geometry)
 
+    def extend(
+        self, feature_ids: Sequence[str], tags: Sequence[dict[str, str]], geometries: np.ndarray
+    ) -> None:
+        """Append many features, as `add` does one (representative points computed at once).
+
+        Parameters
+        ----------
+        feature_ids
+            ``n123``, ``w456`` or ``r789`` each.
+        tags
+            Their OSM tags.
+        geometries
+            Their geometries in lon/lat.
+        """
+        lon, lat = representative_points(geometries)
+        self.feature_id.extend(feature_ids)
+        self.tags.extend(tags)
+        self.lon.extend(lon.tolist())
+        self.lat.extend(lat.tolist())
+        self.geometry.extend(np.asarray(geometries, dtype=object).tolist())
+
     def add_incomplete(self, tags: dict[str, str]) -> None:
         """Count a feature whose geometry is wholly missing from the extract.
 
@@ -137,20 +187,51 @@ def tag_matcher(tags: Mapping[str, bool | Sequence[str]]) -> Callable[[Mapping[s
 _MULTIPOLYGON_TYPES = frozenset({"multipolygon", "boundary"})
 
 
+def _tag_dict(tags: Any) -> dict[str, str]:
+    """Copy an osmium tag list into a dict.
+
+    Reads exactly ``len(tags)`` tags: running osmium's tag iterator to its end costs more
+    than reading a building's few tags (``dict(tags)`` takes about four times as long).
+    """
+    return dict(islice(tags, len(tags)))
+
+
 @dataclass
 class _Reader:
-    """State of one pass over an OSM file (see `read_osm_features`)."""
+    """State of one pass over an OSM file (see `read_osm_features`).
+
+    Geometries are kept as osmium's hex WKB and parsed all at once in `finish`.
+    """
 
     path: Path
     wanted: Callable[[Mapping[str, str]], bool]
     out: OsmFeatures = field(default_factory=OsmFeatures)
-    closed_ways: dict[int, tuple[dict[str, str], Any]] = field(default_factory=dict)
+    found_ids: list[str] = field(default_factory=list)
+    found_tags: list[dict[str, str]] = field(default_factory=list)
+    found_wkb: list[str] = field(default_factory=list)
+    closed_ways: dict[int, tuple[dict[str, str], str]] = field(default_factory=dict)
     ways_as_areas: set[int] = field(default_factory=set)
     relations: dict[int, tuple[dict[str, str], list[int]]] = field(default_factory=dict)
     relations_built: set[int] = field(default_factory=set)
+    factory: Any = field(init=False)
+    all_nodes: Any = field(init=False)
+    no_line: tuple[type[Exception], ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        import osmium
+
+        self.factory = osmium.geom.WKBFactory()
+        self.all_nodes = osmium.geom.use_nodes.ALL  # repeated nodes kept, as in `way_with_gaps`
+        # a node without a location (or out of range), or fewer than two nodes
+        self.no_line = (osmium.InvalidLocationError, RuntimeError)
+
+    def keep(self, feature_id: str, tags: dict[str, str], wkb: str) -> None:
+        self.found_ids.append(feature_id)
+        self.found_tags.append(tags)
+        self.found_wkb.append(wkb)
 
     def relation(self, obj: Any) -> None:
-        tags = dict(obj.tags)
+        tags = _tag_dict(obj.tags)
         if tags.get("public_transport") == "stop_area":
             for m in obj.members:
                 self.out.stop_area.setdefault(f"{m.type}{m.ref}", f"r{obj.id}")
@@ -160,32 +241,51 @@ class _Reader:
     def node(self, obj: Any) -> None:
         if not self.wanted(obj.tags):  # libosmium's tag list: no dict for objects left out
             return
-        tags = dict(obj.tags)
+        tags = _tag_dict(obj.tags)
         if obj.location.valid():
-            self.out.add(f"n{obj.id}", tags, shapely.Point(obj.location.lon, obj.location.lat))
+            self.keep(f"n{obj.id}", tags, self.factory.create_point(obj))
         else:
             _refuse_bad_location(self.path, obj.id, obj.location)
             self.out.add_incomplete(tags)
 
-    def area(self, obj: Any, factory: Any) -> None:
-        if not self.wanted(obj.tags):  # libosmium's tag list: no dict for objects left out
+    def area(self, obj: Any) -> None:
+        from_way, orig_id = obj.from_way(), obj.orig_id()
+        # the way came first (areas follow in batches): libosmium gives its area the way's tags
+        outline = self.closed_ways.get(orig_id) if from_way else None
+        if outline is not None:
+            tags = outline[0]
+        elif self.wanted(obj.tags):  # libosmium's tag list: no dict for objects left out
+            tags = _tag_dict(obj.tags)
+        else:
             return
-        tags = dict(obj.tags)
         try:
-            geometry = shapely.from_wkb(factory.create_multipolygon(obj))
+            wkb = self.factory.create_multipolygon(obj)
         except RuntimeError:
             return  # a way falls back on its outline, a relation on its members present
-        if obj.from_way():
-            self.ways_as_areas.add(obj.orig_id())
-            self.out.add(f"w{obj.orig_id()}", tags, geometry)
+        if from_way:
+            self.ways_as_areas.add(orig_id)
+            self.keep(f"w{orig_id}", tags, wkb)
         else:
-            self.relations_built.add(obj.orig_id())
-            self.out.add(f"r{obj.orig_id()}", tags, geometry)
+            self.relations_built.add(orig_id)
+            self.keep(f"r{orig_id}", tags, wkb)
 
     def way(self, obj: Any) -> None:
         if not self.wanted(obj.tags):  # libosmium's tag list: no dict for objects left out
             return
-        tags = dict(obj.tags)
+        tags = _tag_dict(obj.tags)
+        try:
+            line = self.factory.create_linestring(obj, self.all_nodes)
+        except self.no_line:
+            self.way_with_gaps(obj, tags)
+            return
+        if obj.is_closed():
+            # an area may follow for it; use the outline only if none does
+            self.closed_ways[obj.id] = (tags, line)
+        else:
+            self.keep(f"w{obj.id}", tags, line)
+
+    def way_with_gaps(self, obj: Any, tags: dict[str, str]) -> None:
+        """Place a way osmium cannot draw on the nodes present, refusing out-of-range ones."""
         coords = []
         for n in obj.nodes:
             if n.location.valid():
@@ -198,17 +298,20 @@ class _Reader:
         if len(coords) < len(obj.nodes):
             self.out.recovered += 1
         if len(coords) == 1:
-            self.out.add(f"w{obj.id}", tags, shapely.Point(coords[0]))
+            self.keep(f"w{obj.id}", tags, shapely.to_wkb(shapely.Point(coords[0]), hex=True))
         elif obj.is_closed():
-            # an area may follow for it; use the outline only if none does
-            self.closed_ways[obj.id] = (tags, coords)
+            self.closed_ways[obj.id] = (tags, shapely.to_wkb(shapely.LineString(coords), hex=True))
         else:
-            self.out.add(f"w{obj.id}", tags, shapely.LineString(coords))
+            self.keep(f"w{obj.id}", tags, shapely.to_wkb(shapely.LineString(coords), hex=True))
 
     def finish(self) -> OsmFeatures:
-        for way_id, (tags, coords) in self.closed_ways.items():
+        for way_id, (tags, line) in self.closed_ways.items():
             if way_id not in self.ways_as_areas:
-                self.out.add(f"w{way_id}", tags, shapely.LineString(coords))
+                self.keep(f"w{way_id}", tags, line)
+        # GEOS reads binary WKB several times faster than osmium's hex
+        wkb = np.array([bytes.fromhex(h) for h in self.found_wkb], dtype=object)
+        geometries = shapely.from_wkb(wkb)
+        self.out.extend(self.found_ids, self.found_tags, geometries)
         cut = {rid: v for rid, v in self.relations.items() if rid not in self.relations_built}
         if cut:
             lines = _member_lines(self.path, {w for _, members in cut.values() for w in members})
@@ -296,7 +399,6 @@ def read_osm_features(path: str | Path, tags: Mapping[str, bool | Sequence[str]]
     if not tags:
         return OsmFeatures()
     reader = _Reader(path, tag_matcher(tags))
-    factory = osmium.geom.WKBFactory()
     keys = sorted({*tags, "public_transport"})  # stop_area relations link a stop's mappings
     try:
         processor = (
@@ -309,7 +411,7 @@ def read_osm_features(path: str | Path, tags: Mapping[str, bool | Sequence[str]]
             if obj.is_node():
                 reader.node(obj)
             elif obj.is_area():
-                reader.area(obj, factory)
+                reader.area(obj)
             elif obj.is_way():
                 reader.way(obj)
             elif obj.is_relation():
