@@ -334,7 +334,8 @@ def _png(canvas: object) -> bytes:
 
     width, height = canvas.get_width_height(physical=True)
     buffer = io.BytesIO()
-    Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1).save(buffer, "png")
+    image = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    image.save(buffer, "png", compress_level=3)  # PIL's default 6 is 2.5x slower and no smaller here
     return buffer.getvalue()
 
 
