@@ -82,8 +82,9 @@ DEFAULT_HALF_WIDTH_M = 25.0
 """Street half-width that isochrones are buffered by, metres."""
 DEFAULT_SERVICE_AREA_CELL_M = 10.0
 """Grid spacing of the distance field that service areas are contoured from, metres."""
-DEFAULT_SERVICE_AREA_MAX_CELLS = 40_000_000
-"""Largest distance-field raster of a service area (about 320 MB); larger extents go in tiles."""
+DEFAULT_SERVICE_AREA_MAX_CELLS = 64_000_000
+"""Largest distance-field raster of a service area (80 km square at 10 m; about 1.1 GB while it is
+contoured); larger extents go in tiles, whose joining costs more time than the raster saves."""
 SITE_NAME_MAX_M = 300.0
 """Farthest a named street or facility may be from a suggested site to name it, metres."""
 DEFAULT_MAP_MAX_POINTS = 5_000
