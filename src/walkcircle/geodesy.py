@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import numpy.typing as npt
 from pyproj import CRS, Geod, Transformer
 
-WGS84 = "EPSG:4326"
 _GEOD = Geod(ellps="WGS84")
 
 
@@ -72,7 +73,7 @@ def to_projected(lon: npt.ArrayLike, lat: npt.ArrayLike, epsg: int) -> tuple[np.
     tuple of numpy.ndarray
         x and y in metres.
     """
-    transformer = Transformer.from_crs(WGS84, CRS.from_epsg(epsg), always_xy=True)
+    transformer = _transformer(4326, epsg)
     x, y = transformer.transform(np.asarray(lon, np.float64), np.asarray(lat, np.float64))
     return np.asarray(x, np.float64), np.asarray(y, np.float64)
 
@@ -92,6 +93,13 @@ def to_lonlat(x: npt.ArrayLike, y: npt.ArrayLike, epsg: int) -> tuple[np.ndarray
     tuple of numpy.ndarray
         lon and lat in degrees.
     """
-    transformer = Transformer.from_crs(CRS.from_epsg(epsg), WGS84, always_xy=True)
+    transformer = _transformer(epsg, 4326)
     lon, lat = transformer.transform(np.asarray(x, np.float64), np.asarray(y, np.float64))
     return np.asarray(lon, np.float64), np.asarray(lat, np.float64)
+
+
+
+@lru_cache(maxsize=16)
+def _transformer(source_epsg: int, target_epsg: int) -> Transformer:
+    """Return the transformer between two EPSG codes in lon/lat order, made once (thread-safe)."""
+    return Transformer.from_crs(CRS.from_epsg(source_epsg), CRS.from_epsg(target_epsg), always_xy=True)

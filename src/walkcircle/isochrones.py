@@ -383,6 +383,7 @@ def isochrones(
         for minutes_i, budget in zip(budgets_min, budgets_m, strict=True)
     ]
     geoms: list[shapely.Geometry] = []
+    areas: list[np.ndarray] = []
     chunk = max(1, _CHUNK_CELLS // max(graph.n_nodes, 1))
     # origins' geometry work (numba, GEOS and contourpy, mostly without the GIL) on a pool
     with ThreadPoolExecutor(max_workers=paths.get_threads()) as pool:
@@ -393,7 +394,7 @@ def isochrones(
             )
             jobs = [
                 pool.submit(
-                    _origin_isochrones,
+                    _origin_isochrones_lonlat,
                     network,
                     graph,
                     dist[row],
@@ -406,13 +407,33 @@ def isochrones(
                 for row, i in enumerate(idx)
             ]
             for job in jobs:
-                geoms.extend(job.result())
-    projected = np.array(geoms, dtype=object)
-    area = shapely.area(projected)
-    wgs = shapely.transform(projected, lambda c: np.column_stack(to_lonlat(c[:, 0], c[:, 1], network.epsg)))
+                area, lonlat = job.result()
+                areas.append(area)
+                geoms.extend(lonlat)
     frame = pd.DataFrame(rows)
-    frame["area_m2"] = area
-    return gpd.GeoDataFrame(frame, geometry=list(wgs), crs="EPSG:4326")
+    frame["area_m2"] = np.concatenate(areas) if areas else np.zeros(0)
+    return gpd.GeoDataFrame(frame, geometry=geoms, crs="EPSG:4326")
+
+
+def _origin_isochrones_lonlat(
+    network: WalkNetwork,
+    graph: RoutingGraph,
+    dist: np.ndarray,
+    budgets_m: np.ndarray,
+    origin: tuple[tuple[float, float], tuple[float, float], float],
+    half_width_m: float,
+    method: str,
+    cell_m: float,
+) -> tuple[np.ndarray, list[shapely.Geometry]]:
+    """`_origin_isochrones`, then their areas (m²) and the polygons in WGS-84 (on the worker's thread)."""
+    projected = np.array(
+        _origin_isochrones(network, graph, dist, budgets_m, origin, half_width_m, method, cell_m),
+        dtype=object,
+    )
+    lonlat = shapely.transform(
+        projected, lambda c: np.column_stack(to_lonlat(c[:, 0], c[:, 1], network.epsg))
+    )
+    return shapely.area(projected), list(lonlat)
 
 
 def _origin_isochrones(
