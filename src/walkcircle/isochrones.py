@@ -394,7 +394,7 @@ def isochrones(
             )
             jobs = [
                 pool.submit(
-                    _origin_isochrones_lonlat,
+                    _origin_isochrones,
                     network,
                     graph,
                     dist[row],
@@ -415,27 +415,6 @@ def isochrones(
     return gpd.GeoDataFrame(frame, geometry=geoms, crs="EPSG:4326")
 
 
-def _origin_isochrones_lonlat(
-    network: WalkNetwork,
-    graph: RoutingGraph,
-    dist: np.ndarray,
-    budgets_m: np.ndarray,
-    origin: tuple[tuple[float, float], tuple[float, float], float],
-    half_width_m: float,
-    method: str,
-    cell_m: float,
-) -> tuple[np.ndarray, list[shapely.Geometry]]:
-    """`_origin_isochrones`, then their areas (m²) and the polygons in WGS-84 (on the worker's thread)."""
-    projected = np.array(
-        _origin_isochrones(network, graph, dist, budgets_m, origin, half_width_m, method, cell_m),
-        dtype=object,
-    )
-    lonlat = shapely.transform(
-        projected, lambda c: np.column_stack(to_lonlat(c[:, 0], c[:, 1], network.epsg))
-    )
-    return shapely.area(projected), list(lonlat)
-
-
 def _origin_isochrones(
     network: WalkNetwork,
     graph: RoutingGraph,
@@ -445,18 +424,38 @@ def _origin_isochrones(
     half_width_m: float,
     method: str,
     cell_m: float,
-) -> list[shapely.Geometry]:
-    """One origin's isochrones for every budget (projected CRS)."""
+) -> tuple[np.ndarray, list[shapely.Geometry]]:
+    """One origin's isochrones for every budget: areas (m², projected) and polygons in WGS-84.
+
+    Runs on a worker thread, reprojection included.
+    """
     # only street edges with an end inside the largest budget can hold reached pieces
     a_end, b_end = dist[graph.edge_a], dist[graph.edge_b]
     edges = np.flatnonzero((a_end <= budgets_m.max()) | (b_end <= budgets_m.max()))
     origin_xy, street_xy, offset_m = origin
-    return [
-        _one_isochrone(
-            network, graph, dist, budget, origin_xy, street_xy, offset_m, half_width_m, method, cell_m, edges
-        )
-        for budget in budgets_m
-    ]
+    projected = np.array(
+        [
+            _one_isochrone(
+                network,
+                graph,
+                dist,
+                budget,
+                origin_xy,
+                street_xy,
+                offset_m,
+                half_width_m,
+                method,
+                cell_m,
+                edges,
+            )
+            for budget in budgets_m
+        ],
+        dtype=object,
+    )
+    lonlat = shapely.transform(
+        projected, lambda c: np.column_stack(to_lonlat(c[:, 0], c[:, 1], network.epsg))
+    )
+    return shapely.area(projected), list(lonlat)
 
 
 def _one_isochrone(
