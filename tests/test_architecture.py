@@ -44,7 +44,11 @@ def _graph() -> dict[str, set[str]]:
     """Module -> the walkcircle modules it imports (a package's own ancestors are set up first: not edges)."""
     modules = {_module_name(p): p for p in SRC.rglob("*.py")}
     return {
-        name: {m for m in _imports(path) if m in modules and m != name and not name.startswith(m + ".") and m != "walkcircle"}
+        name: {
+            m
+            for m in _imports(path)
+            if m in modules and m != name and not name.startswith(m + ".") and m != "walkcircle"
+        }
         for name, path in modules.items()
     }
 
@@ -86,7 +90,17 @@ def test_core_does_not_import_the_application_layer():
     graph = _graph()
     app = {"walkcircle.cli", "walkcircle.cli.commands", "walkcircle.cli._common", "walkcircle.study",
            "walkcircle.pipeline", "walkcircle.batch", "walkcircle.config", "walkcircle.settings"}  # fmt: skip
-    for core in ("network", "paths", "routing", "access", "isochrones", "scoring", "siting", "geodesy", "coords"):
+    for core in (
+        "network",
+        "paths",
+        "routing",
+        "access",
+        "isochrones",
+        "scoring",
+        "siting",
+        "geodesy",
+        "coords",
+    ):
         assert not graph[f"walkcircle.{core}"] & app, core
 
 
@@ -104,14 +118,22 @@ def test_public_api():
 
     for name in walkcircle.__all__:
         assert hasattr(walkcircle, name), name
-    assert {"Study", "Settings", "compute_access", "isochrones", "suggest_sites", "load_profile", "read_network"} <= set(
-        walkcircle.__all__
-    )
+    assert {
+        "Study",
+        "Settings",
+        "compute_access",
+        "isochrones",
+        "suggest_sites",
+        "load_profile",
+        "read_network",
+    } <= set(walkcircle.__all__)
 
 
 @pytest.mark.parametrize(
     "module", ["walkcircle", "walkcircle.settings", "walkcircle.outputs.console", "walkcircle.nxgraph"]
 )
 def test_doctests(module):
-    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    result = doctest.testmod(
+        importlib.import_module(module), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    )
     assert result.attempted > 0 and result.failed == 0, result

@@ -115,20 +115,80 @@ def _cases() -> list[tuple[str, int, list[str], str]]:
         # facility tables
         ("table without --crs", 2, ["facilities", *osm, "--facilities", "{good.csv}"], "--crs"),
         ("table bad --crs", 2, ["facilities", *osm, "--facilities", "{good.csv}", "--crs", "venus"], "--crs"),
-        ("table two --crs", 2, ["score", *osm, "--facilities", "{good.csv}", "--crs", "wgs84", "--crs", "gcj02"], "--crs"),
+        (
+            "table two --crs",
+            2,
+            ["score", *osm, "--facilities", "{good.csv}", "--crs", "wgs84", "--crs", "gcj02"],
+            "--crs",
+        ),
         ("--crs without table", 2, ["run", *osm, "--crs", "gcj02", "--out", "{tmp}/o"], "--crs"),
-        ("table missing", 1, ["facilities", *osm, "--facilities", "{tmp}/none.csv", "--crs", "wgs84"], "none.csv"),
-        ("table no columns", 1, ["facilities", *osm, "--facilities", "{nocols.csv}", "--crs", "wgs84"], "nocols.csv"),
-        ("table swapped", 1, ["facilities", *osm, "--facilities", "{swapped.csv}", "--crs", "wgs84"], "swapped"),
-        ("table empty", 1, ["facilities", *osm, "--facilities", "{emptytable.csv}", "--crs", "wgs84"], "emptytable.csv"),
-        ("table xlsx", 1, ["facilities", *osm, "--facilities", "{table.xlsx}", "--crs", "wgs84"], "table.xlsx"),
+        (
+            "table missing",
+            1,
+            ["facilities", *osm, "--facilities", "{tmp}/none.csv", "--crs", "wgs84"],
+            "none.csv",
+        ),
+        (
+            "table no columns",
+            1,
+            ["facilities", *osm, "--facilities", "{nocols.csv}", "--crs", "wgs84"],
+            "nocols.csv",
+        ),
+        (
+            "table swapped",
+            1,
+            ["facilities", *osm, "--facilities", "{swapped.csv}", "--crs", "wgs84"],
+            "swapped",
+        ),
+        (
+            "table empty",
+            1,
+            ["facilities", *osm, "--facilities", "{emptytable.csv}", "--crs", "wgs84"],
+            "emptytable.csv",
+        ),
+        (
+            "table xlsx",
+            1,
+            ["facilities", *osm, "--facilities", "{table.xlsx}", "--crs", "wgs84"],
+            "table.xlsx",
+        ),
         # communities
-        ("communities missing", 1, ["score", *osm, "--communities", "{tmp}/c.gpkg", "--out", "{tmp}/o"], "c.gpkg"),
-        ("communities mixed", 1, ["score", *osm, "--communities", "{mixed.geojson}", "--out", "{tmp}/o"], "mixes"),
-        ("communities negative", 1, ["score", *osm, "--communities", "{negpop.csv}", "--out", "{tmp}/o"], "negpop.csv"),
-        ("communities no location", 1, ["score", *osm, "--communities", "{noloc.csv}", "--out", "{tmp}/o"], "noloc.csv"),
-        ("communities in metres", 1, ["score", *osm, "--communities", "{metres.csv}", "--out", "{tmp}/o"], "metres.csv"),
-        ("communities bad crs", 2, ["score", *osm, "--communities", "{noloc.csv}", "--communities-crs", "venus"], "--communities-crs"),
+        (
+            "communities missing",
+            1,
+            ["score", *osm, "--communities", "{tmp}/c.gpkg", "--out", "{tmp}/o"],
+            "c.gpkg",
+        ),
+        (
+            "communities mixed",
+            1,
+            ["score", *osm, "--communities", "{mixed.geojson}", "--out", "{tmp}/o"],
+            "mixes",
+        ),
+        (
+            "communities negative",
+            1,
+            ["score", *osm, "--communities", "{negpop.csv}", "--out", "{tmp}/o"],
+            "negpop.csv",
+        ),
+        (
+            "communities no location",
+            1,
+            ["score", *osm, "--communities", "{noloc.csv}", "--out", "{tmp}/o"],
+            "noloc.csv",
+        ),
+        (
+            "communities in metres",
+            1,
+            ["score", *osm, "--communities", "{metres.csv}", "--out", "{tmp}/o"],
+            "metres.csv",
+        ),
+        (
+            "communities bad crs",
+            2,
+            ["score", *osm, "--communities", "{noloc.csv}", "--communities-crs", "venus"],
+            "--communities-crs",
+        ),
         # config files
         ("config unknown key", 2, ["run", "--config", "{unknownkey.toml}"], "unknown key 'profle'"),
         ("config bad toml", 2, ["run", "--config", "{badtoml.toml}"], "not valid TOML"),
@@ -147,8 +207,18 @@ def _cases() -> list[tuple[str, int, list[str], str]]:
         ("basemap bing", 2, ["map", *osm, "--basemap", "bing", "--out", "{tmp}/m.html"], "--basemap"),
         ("suggest zero", 2, ["run", "--demo", "--suggest", "park:0", "--out", "{tmp}/o"], "CATEGORY:K"),
         ("suggest unknown", 2, ["run", "--demo", "--suggest", "unicorn:3", "--out", "{tmp}/o"], "unicorn"),
-        ("isochrones-at swapped", 2, ["map", *osm, "--isochrones-at", "40.0,116.3", "--out", "{tmp}/m.html"], "--isochrones-at"),
-        ("isochrone-minutes zero", 2, ["run", "--demo", "--isochrone-minutes", "0", "--out", "{tmp}/o"], "--isochrone-minutes"),
+        (
+            "isochrones-at swapped",
+            2,
+            ["map", *osm, "--isochrones-at", "40.0,116.3", "--out", "{tmp}/m.html"],
+            "--isochrones-at",
+        ),
+        (
+            "isochrone-minutes zero",
+            2,
+            ["run", "--demo", "--isochrone-minutes", "0", "--out", "{tmp}/o"],
+            "--isochrone-minutes",
+        ),
         ("quiet verbose", 2, ["network", *osm, "--quiet", "--verbose"], "not both"),
         ("speed and elderly", 2, ["score", *osm, "--speed", "4", "--elderly"], "not both"),
         ("bbox short", 2, ["network", "--bbox", "1,2"], "--bbox"),
@@ -159,11 +229,36 @@ def _cases() -> list[tuple[str, int, list[str], str]]:
         ("demo and osm", 2, ["facilities", "--demo", *osm], "only one network source"),
         ("dedupe negative", 2, ["facilities", *osm, "--dedupe-m", "-1"], "--dedupe-m"),
         ("isochrones no --at", 2, ["isochrones", *osm], "--at"),
-        ("isochrones minutes negative", 2, ["isochrones", *osm, "--at", "116.35,40.0", "--minutes", "-5"], "--minutes"),
-        ("isochrones half-width zero", 2, ["isochrones", *osm, "--at", "116.35,40.0", "--half-width", "0"], "--half-width"),
-        ("isochrones out not gpkg", 2, ["isochrones", *osm, "--at", "116.35,40.0", "--out", "{tmp}/i.shp"], "--out"),
-        ("suggest unknown category", 2, ["suggest", *osm, "--category", "unicorns", "--out", "{tmp}/o"], "unicorns"),
-        ("suggest count zero", 2, ["suggest", *osm, "--category", "park", "--count", "0", "--out", "{tmp}/o"], "must be >= 1"),
+        (
+            "isochrones minutes negative",
+            2,
+            ["isochrones", *osm, "--at", "116.35,40.0", "--minutes", "-5"],
+            "--minutes",
+        ),
+        (
+            "isochrones half-width zero",
+            2,
+            ["isochrones", *osm, "--at", "116.35,40.0", "--half-width", "0"],
+            "--half-width",
+        ),
+        (
+            "isochrones out not gpkg",
+            2,
+            ["isochrones", *osm, "--at", "116.35,40.0", "--out", "{tmp}/i.shp"],
+            "--out",
+        ),
+        (
+            "suggest unknown category",
+            2,
+            ["suggest", *osm, "--category", "unicorns", "--out", "{tmp}/o"],
+            "unicorns",
+        ),
+        (
+            "suggest count zero",
+            2,
+            ["suggest", *osm, "--category", "park", "--count", "0", "--out", "{tmp}/o"],
+            "must be >= 1",
+        ),
         ("map out txt", 2, ["map", *osm, "--out", "{tmp}/m.txt"], "--out"),
         ("report out folder", 2, ["report", *osm, "--out", "{userfolder}"], "--out"),
         ("unknown option", 2, ["run", "--colour", "red"], "--colour"),
@@ -176,14 +271,45 @@ def _cases() -> list[tuple[str, int, list[str], str]]:
         # init and amap
         ("init existing", 2, ["init", "{unknownkey.toml}"], "exists"),
         ("init unknown city", 2, ["init", "{tmp}/w.toml", "--city", "atlantis"], "atlantis"),
-        ("amap two areas", 2, ["amap", "pois", "--bbox", "1,2,3,4", "--place", "x", "--key", "k"], "exactly one"),
+        (
+            "amap two areas",
+            2,
+            ["amap", "pois", "--bbox", "1,2,3,4", "--place", "x", "--key", "k"],
+            "exactly one",
+        ),
         ("amap geocode no city", 2, ["amap", "geocode", "{good.csv}", "--key", "k"], "--city"),
-        ("amap unreachable", 1, ["amap", "pois", "--place", "淇滨区", "--key", "k", "--amap-url", "http://127.0.0.1:9", "--cache-dir", "{tmp}/c"], "127.0.0.1"),
+        (
+            "amap unreachable",
+            1,
+            [
+                "amap",
+                "pois",
+                "--place",
+                "淇滨区",
+                "--key",
+                "k",
+                "--amap-url",
+                "http://127.0.0.1:9",
+                "--cache-dir",
+                "{tmp}/c",
+            ],
+            "127.0.0.1",
+        ),
         # output folders
         ("out exists", 2, ["score", *osm, "--out", "{existing}"], "exists; pass --overwrite"),
         ("out is a file", 2, ["score", *osm, "--out", "{plainfile}", "--overwrite"], "is a file"),
-        ("out holds an input", 2, ["run", "--osm", "{inputfolder}/in.osm.bz2", "--out", "{inputfolder}", "--overwrite"], "an input of this run"),
-        ("out not ours", 2, ["network", *osm, "--out", "{userfolder}", "--overwrite"], "not written by walkcircle"),
+        (
+            "out holds an input",
+            2,
+            ["run", "--osm", "{inputfolder}/in.osm.bz2", "--out", "{inputfolder}", "--overwrite"],
+            "an input of this run",
+        ),
+        (
+            "out not ours",
+            2,
+            ["network", *osm, "--out", "{userfolder}", "--overwrite"],
+            "not written by walkcircle",
+        ),
         ("out parent is a file", 1, ["network", *osm, "--out", "{plainfile}/o"], "plainfile"),
     ]
 
@@ -194,7 +320,19 @@ CASES = _cases()
 def test_the_corpus_is_large():
     assert len(CASES) >= 60
     commands = {args[0] for _, _, args, _ in CASES}
-    assert commands >= {"network", "facilities", "isochrones", "score", "suggest", "map", "report", "init", "run", "batch", "amap"}
+    assert commands >= {
+        "network",
+        "facilities",
+        "isochrones",
+        "score",
+        "suggest",
+        "map",
+        "report",
+        "init",
+        "run",
+        "batch",
+        "amap",
+    }
 
 
 @pytest.mark.parametrize(("case", "code", "args", "needle"), CASES, ids=[c[0] for c in CASES])
@@ -220,7 +358,9 @@ def test_bad_input(tmp_path, cau_osm, case, code, args, needle):
         assert len(lines) == 1, (case, lines)
     assert not [p for p in tmp_path.rglob(".*partial*")], case
     assert (earlier / "summary.json").read_text() == "{}"
-    assert (files["userfolder"] / "thesis.docx").exists() and (files["plainfile"]).read_text() == "a file the user owns"
+    assert (files["userfolder"] / "thesis.docx").exists() and (
+        files["plainfile"]
+    ).read_text() == "a file the user owns"
     assert (files["inputfolder"] / "in.osm.bz2").exists()
 
 
@@ -262,7 +402,9 @@ def test_sigterm_cleans_up_and_keeps_an_earlier_output(tmp_path, helsinki_pbf):
 @pytest.mark.parametrize("command", ["map", "run"])
 def test_a_far_isochrone_origin_is_left_out_with_a_warning(tmp_path, cau_osm, command):
     out = ["--out", str(tmp_path / ("m.html" if command == "map" else "o"))]
-    res = runner.invoke(app, [command, "--osm", str(cau_osm), "--homes", "h3", "--isochrones-at", "120.0,36.0", *out])
+    res = runner.invoke(
+        app, [command, "--osm", str(cau_osm), "--homes", "h3", "--isochrones-at", "120.0,36.0", *out]
+    )
     assert res.exit_code == 0, res.output
     assert "isochrone origin 120.000000,36.000000" in res.stderr and "left out" in res.stderr
     assert "Traceback" not in res.stderr and "internal error" not in res.stderr
@@ -274,7 +416,20 @@ def test_a_bow_tie_community_is_repaired_and_reported(tmp_path, cau_osm, cau_net
 
     w, s, e, n = cau_net.bounds_lonlat()
     bow = shapely.Polygon([(w, s), (e, n), (e, s), (w, n), (w, s)])
-    gpd.GeoDataFrame({"name": ["蝴蝶"], "population": [100]}, geometry=[bow], crs="EPSG:4326").to_file(tmp_path / "c.geojson")
-    res = runner.invoke(app, ["score", "--osm", str(cau_osm), "--communities", str(tmp_path / "c.geojson"), "--out", str(tmp_path / "o")])
+    gpd.GeoDataFrame({"name": ["蝴蝶"], "population": [100]}, geometry=[bow], crs="EPSG:4326").to_file(
+        tmp_path / "c.geojson"
+    )
+    res = runner.invoke(
+        app,
+        [
+            "score",
+            "--osm",
+            str(cau_osm),
+            "--communities",
+            str(tmp_path / "c.geojson"),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "repaired with make_valid: 蝴蝶" in res.stderr

@@ -224,7 +224,11 @@ def test_retry_failed_and_changed_settings(tmp_path, cluster_client, cau_osm):
     shutil.copy(cau_osm, missing)  # the user fixes the input, same settings
     again = run_batch(areas, out, client=cluster_client).areas.set_index("area")["status"].to_dict()
     assert again == {"fixed": "failed earlier", "done": "skipped"}
-    retried = run_batch(areas, out, client=cluster_client, retry_failed=True).areas.set_index("area")["status"].to_dict()
+    retried = (
+        run_batch(areas, out, client=cluster_client, retry_failed=True)
+        .areas.set_index("area")["status"]
+        .to_dict()
+    )
     assert retried == {"fixed": "ok", "done": "skipped"}
     changed = [AreaSpec("done", {**areas[1].settings, "profile": "mofcom-2021"})]
     assert changed[0].fingerprint() != areas[1].fingerprint()
@@ -238,7 +242,18 @@ def test_cli_batch_passes_retry_failed(tmp_path, cau_osm):
     missing = tmp_path / "later.osm.bz2"
     areas = tmp_path / "areas.toml"
     areas.write_text(f'[[area]]\nname = "a"\nosm = "{missing}"\nhomes = "h3"\n', encoding="utf-8")
-    args = [sys.executable, "-m", "walkcircle.cli", "batch", str(areas), "--out", str(tmp_path / "o"), "--workers", "1", "--json"]
+    args = [
+        sys.executable,
+        "-m",
+        "walkcircle.cli",
+        "batch",
+        str(areas),
+        "--out",
+        str(tmp_path / "o"),
+        "--workers",
+        "1",
+        "--json",
+    ]
     assert subprocess.run(args, capture_output=True, text=True, timeout=600).returncode == 1
     import shutil
 

@@ -55,7 +55,9 @@ def test_osm_with_a_bbox_cuts_the_study_area(tmp_path, helsinki_pbf, helsinki_ne
     assert homes.crs.to_epsg() == 4490
     lon, lat = homes["lon"].to_numpy(), homes["lat"].to_numpy()
     x0, y0, x1, y1 = (float(v) for v in bbox.split(","))
-    assert ((lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1)).all()  # homes only inside, not in the margin
+    assert (
+        (lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1)
+    ).all()  # homes only inside, not in the margin
 
 
 def test_init_city_hebi_writes_the_communities_table(tmp_path):

@@ -10,11 +10,12 @@ from typer.testing import CliRunner
 from walkcircle.cli import app
 
 runner = CliRunner()
-COMMANDS = sorted(
-    (c.name or c.callback.__name__).replace("_command", "")
-    for c in app.registered_commands
+COMMANDS = sorted((c.name or c.callback.__name__).replace("_command", "") for c in app.registered_commands)
+COMMANDS += sorted(
+    f"{g.name} {(c.name or c.callback.__name__)}"
+    for g in app.registered_groups
+    for c in g.typer_instance.registered_commands
 )
-COMMANDS += sorted(f"{g.name} {(c.name or c.callback.__name__)}" for g in app.registered_groups for c in g.typer_instance.registered_commands)
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -53,7 +54,16 @@ def test_quiet_json_and_unknown_profile(command, tmp_path, cau_osm):
     if command == "compare":  # two finished studies of one area
         for sub in ("quiet", "json", "bad"):
             for name in ("s1", "s2"):
-                args = ["score", "--osm", str(cau_osm), "--homes", "h3", "--out", str(tmp_path / sub / name), "-q"]
+                args = [
+                    "score",
+                    "--osm",
+                    str(cau_osm),
+                    "--homes",
+                    "h3",
+                    "--out",
+                    str(tmp_path / sub / name),
+                    "-q",
+                ]
                 assert runner.invoke(app, args).exit_code == 0
     args = _work(command, tmp_path / "quiet", cau_osm)[command]
     res = runner.invoke(app, [command, *args, "--quiet"])

@@ -94,7 +94,11 @@ def test_shuffled_extract_gives_the_same_access(cau_net):
     w, s, e, n = cau_net.bounds_lonlat()
     homes = pd.DataFrame({"lon": rng.uniform(w, e, 300), "lat": rng.uniform(s, n, 300)})
     fac = pd.DataFrame(
-        {"lon": rng.uniform(w, e, 40), "lat": rng.uniform(s, n, 40), "category": rng.choice(["a", "b", "c"], 40)}
+        {
+            "lon": rng.uniform(w, e, 40),
+            "lat": rng.uniform(s, n, 40),
+            "category": rng.choice(["a", "b", "c"], 40),
+        }
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", WalkcircleWarning)

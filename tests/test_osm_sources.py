@@ -402,7 +402,9 @@ def test_cli_errors_are_one_line(tmp_path):
     assert "Traceback" not in res.stderr
     res = _cli("network")
     assert res.returncode == 2 and "give a network source" in res.stderr
-    res = _cli("network", "--bbox", "1,2,3,4", "--place", "x")  # (--osm with an area cuts the extract: issue 13)
+    res = _cli(
+        "network", "--bbox", "1,2,3,4", "--place", "x"
+    )  # (--osm with an area cuts the extract: issue 13)
     assert res.returncode == 2 and "only one of" in res.stderr
     res = _cli("network", "--bbox", "1,2,3")
     assert res.returncode == 2 and "four numbers" in res.stderr

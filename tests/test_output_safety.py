@@ -30,7 +30,9 @@ def test_overwrite_never_deletes_a_folder_holding_an_input(tmp_path, cau_osm):
     folder.mkdir()
     shutil.copy(cau_osm, folder / "in.osm.bz2")
     (folder / "notes.txt").write_text("my notes")
-    res = run("run", "--osm", str(folder / "in.osm.bz2"), "--out", str(folder), "--overwrite", "--homes", "h3")
+    res = run(
+        "run", "--osm", str(folder / "in.osm.bz2"), "--out", str(folder), "--overwrite", "--homes", "h3"
+    )
     assert res.returncode == 2
     assert "an input of this run" in _one_line(res)
     assert (folder / "in.osm.bz2").exists() and (folder / "notes.txt").read_text() == "my notes"
@@ -71,7 +73,9 @@ def test_a_second_writer_is_refused_while_the_first_lives(tmp_path, cau_osm):
     assert res.returncode == 2
     assert f"process {os.getpid()}" in _one_line(res) and not out.exists()
     # a lock left by a process that no longer exists does not block
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
     (tmp_path / ".o.lock").write_text(dead.stdout.strip())
     res = run("run", "--osm", str(cau_osm), "--out", str(out), "--homes", "h3", "-q")
     assert res.returncode == 0, res.stderr
@@ -106,7 +110,9 @@ def test_signals_clean_up(tmp_path, helsinki_pbf, sig, code):
 
 
 def test_ctrl_c_while_starting_up_prints_no_traceback(tmp_path):
-    proc = subprocess.Popen([*WALKCIRCLE, "run", "--demo", "--out", str(tmp_path / "o")], stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*WALKCIRCLE, "run", "--demo", "--out", str(tmp_path / "o")], stderr=subprocess.PIPE, text=True
+    )
     time.sleep(0.3)  # still importing
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)

@@ -109,7 +109,9 @@ def test_run_on_a_fixture_with_communities(tmp_path, cau_osm, cau_net):
     assert summary["population"] == pytest.approx(6000)
     assert summary["programme"]["communities"] == 6
     table = pd.read_csv(out / "communities.csv", encoding="utf-8-sig")
-    assert sorted(table["社区"]) == [f"社区{i}" for i in range(6)]  # --lang zh: CSV headers in Chinese (issue 14)
+    assert sorted(table["社区"]) == [
+        f"社区{i}" for i in range(6)
+    ]  # --lang zh: CSV headers in Chinese (issue 14)
     assert "项目台账" in (out / "report.html").read_text(encoding="utf-8")
 
 

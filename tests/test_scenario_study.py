@@ -32,8 +32,14 @@ def test_planned_centres_raise_only_their_category_and_equal_a_full_run(tmp_path
     for cid, row in summary.items():
         if cid != "elderly_care":
             assert row["planned"] == row["baseline"], cid
-    full = Study(osm=tsinghua_osm, homes="h3", profile="hebi-2021").add_facilities(planned, crs="wgs84").results()
-    assert summary["elderly_care"]["planned"] == pytest.approx(full.summary["coverage"]["elderly_care"], abs=1e-12)
+    full = (
+        Study(osm=tsinghua_osm, homes="h3", profile="hebi-2021")
+        .add_facilities(planned, crs="wgs84")
+        .results()
+    )
+    assert summary["elderly_care"]["planned"] == pytest.approx(
+        full.summary["coverage"]["elderly_care"], abs=1e-12
+    )
     np.testing.assert_allclose(
         outcome.result.access.nearest_m[:, outcome.result.access.column("elderly_care")],
         full.access.nearest_m[:, full.access.column("elderly_care")],
@@ -50,7 +56,10 @@ def test_run_with_planned_and_closed_writes_the_scenario(tmp_path, tsinghua_osm,
                                    "--planned-crs", "wgs84", "--closed", str(closed), "--out", str(out), "--json"])  # fmt: skip
     assert res.exit_code == 0, res.output
     summary = json.loads(res.stdout)
-    assert summary["scenario"]["elderly_care"]["facilities_planned"] == summary["scenario"]["elderly_care"]["facilities_baseline"] + 3
+    assert (
+        summary["scenario"]["elderly_care"]["facilities_planned"]
+        == summary["scenario"]["elderly_care"]["facilities_baseline"] + 3
+    )
     assert summary["scenario_closed_unmatched"] == 1  # listed, not dropped
     for name in ("scenario.csv", "scenario_communities.csv", "scenario_closed.csv", "scenario.gpkg"):
         assert (out / name).exists(), name
@@ -70,6 +79,11 @@ def test_run_with_planned_and_closed_writes_the_scenario(tmp_path, tsinghua_osm,
 
 def test_compare_refuses_different_areas(tmp_path, tsinghua_osm, cau_osm):
     for name, osm in (("t", tsinghua_osm), ("c", cau_osm)):
-        assert CliRunner().invoke(app, ["score", "--osm", str(osm), "--homes", "h3", "--out", str(tmp_path / name), "-q"]).exit_code == 0
+        assert (
+            CliRunner()
+            .invoke(app, ["score", "--osm", str(osm), "--homes", "h3", "--out", str(tmp_path / name), "-q"])
+            .exit_code
+            == 0
+        )
     res = CliRunner().invoke(app, ["compare", str(tmp_path / "t"), str(tmp_path / "c")])
     assert res.exit_code == 1 and "different areas" in res.stderr

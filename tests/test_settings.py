@@ -70,8 +70,14 @@ def test_dotted_keys_sections_and_aliases_are_one_vocabulary():
         ({"areas": {"x": 1}}, "f.toml: unknown section [areas]"),
         ({"study": {"speed_kmh": "fast"}}, "f.toml: [study] speed_kmh must be a number (got 'fast')"),
         ({"study": {"speed_kmh": -1}}, "f.toml: [study] speed_kmh must be > 0"),
-        ({"outputs": {"isochrone_minutes": "abc"}}, "f.toml: [outputs] isochrone_minutes must be positive numbers"),
-        ({"outputs": {"isochrone_minutes": [0]}}, "f.toml: [outputs] isochrone_minutes must be positive numbers"),
+        (
+            {"outputs": {"isochrone_minutes": "abc"}},
+            "f.toml: [outputs] isochrone_minutes must be positive numbers",
+        ),
+        (
+            {"outputs": {"isochrone_minutes": [0]}},
+            "f.toml: [outputs] isochrone_minutes must be positive numbers",
+        ),
         ({"homes": {"source": "census"}}, "f.toml: [homes] source must be one of auto, osm, h3"),
         ({"network": {"bbox": [1, 2]}}, "f.toml: [network] bbox must be four numbers"),
         ({"study": {"lang": "fr"}}, "f.toml: [study] lang must be one of zh, en"),
@@ -96,7 +102,9 @@ def test_bad_settings_are_one_line_naming_the_key(data, message):
 def test_settings_are_immutable_and_updates_copy():
     base = build_settings({"osm": "a.osm", "facilities": [{"path": "t.csv", "crs": "gcj02"}]})
     before = settings_to_aliases(base)
-    new = update_settings(base, {"speed_kmh": 3.6, "facilities": [*base.facilities.tables, "u.csv"], "facilities_crs": "wgs84"})
+    new = update_settings(
+        base, {"speed_kmh": 3.6, "facilities": [*base.facilities.tables, "u.csv"], "facilities_crs": "wgs84"}
+    )
     assert settings_to_aliases(base) == before  # the original is untouched
     assert new.routing.speed_kmh == 3.6 and len(new.facilities.tables) == 2
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -112,7 +120,9 @@ def test_fingerprint_covers_every_result_setting():
                    {"dedupe_m": 10.0}, {"communities": "c.gpkg"}, {"facilities": "t.csv", "facilities_crs": "gcj02"}):  # fmt: skip
         keys.add(settings_fingerprint(update_settings(base, change)))
     assert len(keys) == 8
-    assert settings_fingerprint(update_settings(base, {"output_folder": "elsewhere"})) == settings_fingerprint(base)
+    assert settings_fingerprint(
+        update_settings(base, {"output_folder": "elsewhere"})
+    ) == settings_fingerprint(base)
 
 
 def _defaults_written_in(tree) -> list[object]:
@@ -143,7 +153,9 @@ def test_each_default_is_defined_once():
     for path in src.rglob("*.py"):
         if path.name != "defaults.py":
             values = _defaults_written_in(ast.parse(path.read_text(encoding="utf-8")))
-            repeated += [(path.name, v) for v in values if v in (4.8, 3.6, 300.0, 30.0, "hebi-2021", "data/raw")]
+            repeated += [
+                (path.name, v) for v in values if v in (4.8, 3.6, 300.0, 30.0, "hebi-2021", "data/raw")
+            ]
     assert repeated == []
 
 

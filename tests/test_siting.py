@@ -181,4 +181,6 @@ def test_cli_score_and_suggest(tmp_path, cau_osm):
     )
     assert (tmp_path / "g" / "suggestions.gpkg").exists()
     res = _cli("suggest", "--osm", str(cau_osm), "--category", "unicorns")
-    assert res.returncode == 2 and "no category 'unicorns'" in res.stderr  # a bad flag value: usage (issue 11)
+    assert (
+        res.returncode == 2 and "no category 'unicorns'" in res.stderr
+    )  # a bad flag value: usage (issue 11)

@@ -108,13 +108,17 @@ def test_add_facilities_recomputes_what_depends_on_them(tmp_path, cau_osm, cau_n
     rng = np.random.default_rng(7)
     pick = rng.choice(cau_net.n_nodes, 3, replace=False)
     table = tmp_path / "care.csv"
-    pd.DataFrame({"lon": cau_net.lon[pick], "lat": cau_net.lat[pick], "category": "elderly_care"}).to_csv(table, index=False)
+    pd.DataFrame({"lon": cau_net.lon[pick], "lat": cau_net.lat[pick], "category": "elderly_care"}).to_csv(
+        table, index=False
+    )
     study.add_facilities(table, crs="wgs84")
     again = study.results()
     assert again is not first and again.summary["facilities"]["elderly_care"] == 3
     assert again.summary["coverage"]["elderly_care"] > 0
     assert study.network() is net and study.homes() is homes  # not recomputed
-    assert dataclasses_snapshot(settings) == before and settings.facilities.tables == ()  # caller's settings unchanged
+    assert (
+        dataclasses_snapshot(settings) == before and settings.facilities.tables == ()
+    )  # caller's settings unchanged
     # the dependency table: what each change forgets
     after_results = {"results", "service_areas", "scenario"}
     assert steps_to_forget({"facilities.tables"}) == {"facilities", "access"} | after_results
@@ -123,7 +127,10 @@ def test_add_facilities_recomputes_what_depends_on_them(tmp_path, cau_osm, cau_n
     assert steps_to_forget({"scoring.profile"}) == {"profile", "facilities", "access"} | after_results
     assert steps_to_forget({"lang"}) == after_results
     assert steps_to_forget({"outputs.service_area_cell_m"}) == {"service_areas"}
-    assert steps_to_forget({"homes.population"}) == {"homes", "population", "home_snap", "access"} | after_results
+    assert (
+        steps_to_forget({"homes.population"})
+        == {"homes", "population", "home_snap", "access"} | after_results
+    )
     # map and report follow the new results
     assert "elderly" in str(study.report()).lower() or "养老" in str(study.report())
     slow = study.update(speed_kmh=3.6).results()

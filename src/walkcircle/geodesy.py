@@ -98,7 +98,6 @@ def to_lonlat(x: npt.ArrayLike, y: npt.ArrayLike, epsg: int) -> tuple[np.ndarray
     return np.asarray(lon, np.float64), np.asarray(lat, np.float64)
 
 
-
 @lru_cache(maxsize=16)
 def _transformer(source_epsg: int, target_epsg: int) -> Transformer:
     """Return the transformer between two EPSG codes in lon/lat order, made once (thread-safe)."""

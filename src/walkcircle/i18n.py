@@ -268,7 +268,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "c_coverage_after": {"en": "coverage after", "zh": "新增后覆盖率"},
     "c_tier": {"en": "{minutes} min {share}", "zh": "{minutes}分钟 {share}"},
     "scenario": {"en": "Scenario: what the plan changes", "zh": "规划情景：规划带来的变化"},
-    "facility_sources": {"en": "Facility sources: rows read, dropped (why) and merged", "zh": "设施数据来源：读取、舍弃（原因）与合并"},
+    "facility_sources": {
+        "en": "Facility sources: rows read, dropped (why) and merged",
+        "zh": "设施数据来源：读取、舍弃（原因）与合并",
+    },
     "source_table": {"en": "table", "zh": "表格"},
     "reason_coordinates": {"en": "no valid coordinates", "zh": "坐标无效"},
     "reason_outside": {"en": "outside the study area", "zh": "位于研究范围外"},
