@@ -34,7 +34,12 @@ import numpy as np
 from numba import njit
 from scipy import sparse
 
-from walkcircle.paths import _pop_min, _sift_up  # the indexed heap the all-node kernels use
+from walkcircle.paths import (  # the heaps the all-node kernels use
+    _heap_drop_top,
+    _heap_push,
+    _pop_min,
+    _sift_up,
+)
 
 if TYPE_CHECKING:
     from walkcircle.network import Snapped
@@ -48,7 +53,7 @@ __all__ = ["AccessState", "FacilitySeeds", "apply_changes", "point_seeds"]
 
 @njit(cache=True, nogil=True)
 def _push(hd, hn, hl, size, d, n, lab):  # noqa: ANN001, ANN202
-    """Push (d, n, lab) on a binary min-heap held in three arrays, growing it; return arrays, size."""
+    """Push (d, n, lab) on `paths`' binary min-heap, growing its arrays; return arrays, size."""
     if size == hd.size:
         grown = hd.size * 2
         hd2 = np.empty(grown, np.float64)
@@ -58,18 +63,7 @@ def _push(hd, hn, hl, size, d, n, lab):  # noqa: ANN001, ANN202
         hn2[:size] = hn
         hl2[:size] = hl
         hd, hn, hl = hd2, hn2, hl2
-    i = size
-    while i > 0:
-        parent = (i - 1) >> 1
-        if hd[parent] <= d:
-            break
-        hd[i] = hd[parent]
-        hn[i] = hn[parent]
-        hl[i] = hl[parent]
-        i = parent
-    hd[i] = d
-    hn[i] = n
-    hl[i] = lab
+    _heap_push(hd, hn, hl, size, d, n, lab)
     return hd, hn, hl, size + 1
 
 
@@ -79,28 +73,8 @@ def _pop(hd, hn, hl, size):  # noqa: ANN001, ANN202
     d = hd[0]
     n = hn[0]
     lab = hl[0]
-    size -= 1
-    if size > 0:
-        last_d = hd[size]
-        last_n = hn[size]
-        last_l = hl[size]
-        i = 0
-        while True:
-            child = 2 * i + 1
-            if child >= size:
-                break
-            if child + 1 < size and hd[child + 1] < hd[child]:
-                child += 1
-            if hd[child] >= last_d:
-                break
-            hd[i] = hd[child]
-            hn[i] = hn[child]
-            hl[i] = hl[child]
-            i = child
-        hd[i] = last_d
-        hn[i] = last_n
-        hl[i] = last_l
-    return d, n, lab, size
+    _heap_drop_top(hd, hn, hl, size)
+    return d, n, lab, size - 1
 
 
 # ---------------------------------------------------------------------------- list kernels
