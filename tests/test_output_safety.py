@@ -118,3 +118,52 @@ def test_ctrl_c_while_starting_up_prints_no_traceback(tmp_path):
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
+
+
+_WRAPPED_SIGNAL = """
+import os, signal, sys
+import typer
+from walkcircle._signals import install_signals
+from walkcircle.cli._common import handled_errors
+
+install_signals()
+try:
+    with handled_errors():
+        try:
+            os.kill(os.getpid(), signal.{name})
+            for _ in range(10**7):  # the handler runs here
+                pass
+        except BaseException as exc:  # what a pybind11 module's init does with it
+            raise ImportError("initialization failed") from exc
+except typer.Exit as done:
+    sys.exit(done.exit_code)
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "word"), [("SIGTERM", 143, "terminated"), ("SIGINT", 130, "interrupted")]
+)
+def test_a_signal_that_comes_back_wrapped_is_still_the_signal(name, code, word):
+    """A signal during a native module's import comes back as ImportError: it is not an internal error."""
+    res = subprocess.run(
+        [sys.executable, "-c", _WRAPPED_SIGNAL.format(name=name)], capture_output=True, text=True
+    )
+    assert res.returncode == code, res.stderr
+    assert word in res.stderr and "internal error" not in res.stderr and "Traceback" not in res.stderr
+
+
+@pytest.mark.slow
+def test_sigterm_at_any_moment_of_a_run_is_a_clean_143(tmp_path, helsinki_pbf):
+    """SIGTERM at ten moments from start-up to the middle of the work: each one exits 143 and leaves nothing."""
+    for i, delay_s in enumerate((0.05, 0.2, 0.4, 0.7, 1.0, 1.4, 1.8, 2.3, 2.9, 3.6)):
+        out = tmp_path / f"o{i}"
+        args = ["run", "--osm", str(helsinki_pbf), "--homes", "h3", "--out", str(out), "-q"]
+        proc = subprocess.Popen([*WALKCIRCLE, *args], stderr=subprocess.PIPE, text=True)
+        time.sleep(delay_s)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=300)
+        if proc.returncode == 0:  # finished before the signal
+            continue
+        assert proc.returncode == 143, (delay_s, stderr)
+        assert "terminated" in stderr and "internal error" not in stderr and "Traceback" not in stderr, stderr
+        assert not out.exists() and not list(tmp_path.glob(f".o{i}*")), delay_s

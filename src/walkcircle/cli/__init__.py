@@ -13,15 +13,19 @@ __all__ = ["app", "main"]
 
 def main() -> None:
     """Run the command line."""
+    from walkcircle._signals import SIGNALLED, Terminated, install_signals
+
+    install_signals()
     try:
-        from walkcircle.cli._common import install_signals
         from walkcircle.cli.commands import app
 
-        install_signals()
         app()
-    except KeyboardInterrupt:  # Ctrl-C before a command took over (while starting up)
-        sys.stderr.write("interrupted\n")
-        sys.exit(130)
+    except BaseException:  # a signal before a command took over (while starting up), maybe wrapped
+        if not SIGNALLED or sys.exc_info()[0] is SystemExit:
+            raise
+        terminated = SIGNALLED[-1] is Terminated
+        sys.stderr.write("terminated\n" if terminated else "interrupted\n")
+        sys.exit(143 if terminated else 130)
 
 
 def __getattr__(name: str) -> Any:

@@ -2,8 +2,6 @@
 
 import functools
 import inspect
-import signal
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +11,7 @@ import typer
 from rich.markup import escape
 
 from walkcircle import defaults as d
+from walkcircle._signals import SIGNALLED, Terminated, interruptible
 from walkcircle.errors import SettingsError, UsageError, WalkcircleError
 from walkcircle.outputs.console import err_console, steps_bar
 
@@ -188,14 +187,16 @@ def settings_from_flags(
 # ---------------------------------------------------------------------------- errors and signals
 
 
-class Terminated(BaseException):
-    """SIGTERM arrived: clean up like Ctrl-C."""
-
-
 def fail(message: str, code: int = 1) -> None:
     """Print one error line on stderr and exit with `code`."""
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def _signal_exit(kind: type[BaseException]) -> None:
+    word, code = ("terminated", 143) if kind is Terminated else ("interrupted", 130)
+    err_console.print(f"[yellow]{word}[/]: nothing half-written was left behind")
+    raise typer.Exit(code) from None
 
 
 @contextmanager
@@ -209,58 +210,17 @@ def handled_errors(verbose: bool = False) -> Iterator[None]:
         fail(str(exc), code=2)
     except WalkcircleError as exc:
         fail(str(exc), code=1)
-    except KeyboardInterrupt:
-        err_console.print("[yellow]interrupted[/]: nothing half-written was left behind")
-        raise typer.Exit(130) from None
-    except Terminated:
-        err_console.print("[yellow]terminated[/]: nothing half-written was left behind")
-        raise typer.Exit(143) from None
-    except OSError as exc:  # a full disk, a read-only folder, a file where a folder should be
-        if verbose:
-            raise
-        where = exc.filename or "the output"
-        fail(
-            f"cannot write {where}: {exc.strerror or exc.__class__.__name__}; check that the folder exists, is writable and has free space"
-        )
+    except (KeyboardInterrupt, Terminated) as exc:
+        _signal_exit(type(exc))
     except Exception as exc:
+        if SIGNALLED:  # a signal raised inside a native module's import comes back as e.g. ImportError
+            _signal_exit(SIGNALLED[-1])
         if verbose:
             raise
+        if isinstance(exc, OSError):  # a full disk, a read-only folder, a file where a folder should be
+            fail(f"cannot write {exc.filename or 'the output'}: {exc.strerror or exc.__class__.__name__}; check that the folder exists, is writable and has free space")  # fmt: skip
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        fail(
-            f"internal error ({exc.__class__.__name__}: {first}); run again with --verbose for details and report it"
-        )
-
-
-def _terminate(_signum: int, _frame: Any) -> None:
-    raise Terminated
-
-
-def install_signals() -> None:
-    """Treat SIGTERM like Ctrl-C: clean up, one line, exit 143."""
-    signal.signal(signal.SIGTERM, _terminate)
-
-
-@contextmanager
-def interruptible() -> Iterator[Callable[[], None]]:
-    """Make Ctrl-C reliable inside native callbacks that swallow it: the handler also sets a flag that the check raises."""
-    if threading.current_thread() is not threading.main_thread():
-        yield lambda: None
-        return
-    pressed = {"flag": False}
-
-    def handler(_signum: int, _frame: Any) -> None:
-        pressed["flag"] = True
-        raise KeyboardInterrupt
-
-    def check() -> None:
-        if pressed["flag"]:
-            raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield check
-    finally:
-        signal.signal(signal.SIGINT, previous)
+        fail(f"internal error ({exc.__class__.__name__}: {first}); run again with --verbose for details and report it")  # fmt: skip
 
 
 # ---------------------------------------------------------------------------- printing

@@ -1,0 +1,60 @@
+"""Ctrl-C and SIGTERM: raised as exceptions, remembered once they arrived.
+
+A signal that arrives while a native module initialises (a lazy import of a C extension) comes
+back from the import as another exception, e.g. ``ImportError: initialization failed``.
+`SIGNALLED` keeps the signals that arrived, so the command line still reports them as signals
+(exit 130 or 143) and not as an internal error.
+"""
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+__all__ = ["SIGNALLED", "Terminated", "install_signals", "interruptible"]
+
+SIGNALLED: list[type[BaseException]] = []  # the signals that arrived, as the exceptions they raise
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: clean up like Ctrl-C."""
+
+
+def _terminate(_signum: int, _frame: Any) -> None:
+    SIGNALLED.append(Terminated)
+    raise Terminated
+
+
+def _interrupt(_signum: int, _frame: Any) -> None:
+    SIGNALLED.append(KeyboardInterrupt)
+    raise KeyboardInterrupt
+
+
+def install_signals() -> None:
+    """Raise `Terminated` on SIGTERM and `KeyboardInterrupt` on SIGINT, and remember each in `SIGNALLED`."""
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _interrupt)
+
+
+@contextmanager
+def interruptible() -> Iterator[Callable[[], None]]:
+    """Make Ctrl-C reliable inside native callbacks that swallow it: the handler also sets a flag that the check raises."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: None
+        return
+    pressed = {"flag": False}
+
+    def handler(signum: int, frame: Any) -> None:
+        pressed["flag"] = True
+        _interrupt(signum, frame)
+
+    def check() -> None:
+        if pressed["flag"]:
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield check
+    finally:
+        signal.signal(signal.SIGINT, previous)
