@@ -2,10 +2,12 @@
 
 Run: python benchmarks/bench_coldstart.py [--repeat 3] [--src DIR ...]
 
-A small study on a real extract (the shared CAU fixture, or a 10k-node synthetic grid when the
-fixtures are absent): 2,000 homes and 300 facilities of 9 categories through
-`walkcircle.access.compute_access` (nearest, counts within 5/10/15 min and the threshold,
-3 nearest), then 5 origins x 3 budgets through `walkcircle.isochrones.isochrones`.
+Two workloads. The library: a small study on a real extract (the shared CAU fixture, or a
+10k-node synthetic grid when the fixtures are absent): 2,000 homes and 300 facilities of 9
+categories through `walkcircle.access.compute_access` (nearest, counts within 5/10/15 min and
+the threshold, 3 nearest), then 5 origins x 3 budgets through `walkcircle.isochrones.isochrones`.
+The command: ``walkcircle run --demo`` (the offline Helsinki study, every output written), a
+whole process with an empty and then a filled numba cache.
 
 Each run is a fresh Python process. "cold" gets an empty ``NUMBA_CACHE_DIR`` (what a fresh
 machine sees); "warm" reuses the directory the cold run filled; "reinstall" copies the source to a
@@ -96,6 +98,21 @@ def one_run(src: Path, net_path: Path, cache_dir: Path | None, xdg: Path | None 
     return out
 
 
+def cli_run(src: Path, out: Path, cache_dir: Path) -> float:
+    """Seconds of one whole `walkcircle run --demo` process with the numba cache in `cache_dir`."""
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["PYTHONPATH"] = str(src)
+    env["NUMBA_CACHE_DIR"] = str(cache_dir)
+    cmd = [sys.executable, "-m", "walkcircle.cli", "run", "--demo", "--out", str(out), "--overwrite", "-q"]
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t0
+    if done.returncode != 0:
+        msg = f"walkcircle run --demo failed with {src}:\n{done.stderr[-2000:]}"
+        raise RuntimeError(msg)
+    return wall
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -125,6 +142,15 @@ def main() -> None:
                 runs["reinstall"].append(one_run(copies[1], net_path, None, xdg))
                 print(f"{src}: run {r + 1} cold {runs['cold'][-1]['process_s']:.1f} s, "
                       f"warm {runs['warm'][-1]['process_s']:.1f} s", file=sys.stderr, flush=True)  # fmt: skip
+            runs["run cold"] = []
+            runs["run warm"] = []
+            for r in range(args.repeat):
+                cache = Path(tmp) / f"numba-run-{len(rows)}-{r}"
+                out = Path(tmp) / f"demo-{len(rows)}-{r}"
+                runs["run cold"].append({"process_s": cli_run(src, out, cache)})
+                runs["run warm"].append({"process_s": cli_run(src, out, cache)})
+                print(f"{src}: walkcircle run --demo {r + 1} cold {runs['run cold'][-1]['process_s']:.1f} s, "
+                      f"warm {runs['run warm'][-1]['process_s']:.1f} s", file=sys.stderr, flush=True)  # fmt: skip
             rows.append((str(src), runs))
     print(f"\nFirst run (empty numba cache) against a warm one: {label}, 2,000 homes, 300 facilities, 9 categories,"
           f" k=3, 5 origins x 3 budgets; {os.cpu_count()} cores; load {os.getloadavg()[0]:.1f} at the end")  # fmt: skip
@@ -140,6 +166,10 @@ def main() -> None:
         warm = np.median([r["process_s"] for r in runs["warm"]])
         again = np.median([r["process_s"] for r in runs["reinstall"]])
         print(f"{'':<34}whole process: cold/warm {cold / warm:.2f}x, reinstall/warm {again / warm:.2f}x")
+        run_cold = np.median([r["process_s"] for r in runs["run cold"]])
+        run_warm = np.median([r["process_s"] for r in runs["run warm"]])
+        print(f"{'':<34}walkcircle run --demo (whole process, all outputs): cold {run_cold:.2f} s, "
+              f"warm {run_warm:.2f} s, cold/warm {run_cold / run_warm:.2f}x")  # fmt: skip
     print(
         f"\nmedians of {args.repeat}; 'study s' is access + isochrones, compilation included in the cold run."
     )
