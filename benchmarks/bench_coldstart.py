@@ -160,7 +160,7 @@ def main() -> None:
     for src, runs in rows:
         for kind in ("cold", "warm", "reinstall"):
             med = {k: float(np.median([r[k] for r in runs[kind]])) for k in runs[kind][0] if k != "check"}
-            print(f"{src[-34:]:<34}{kind:<6}{med['process_s']:>10.2f}{med['import_s']:>10.2f}"
+            print(f"{src[-34:]:<34}{kind:<10}{med['process_s']:>6.2f}{med['import_s']:>10.2f}"
                   f"{med['access_s']:>10.2f}{med['isochrones_s']:>10.2f}{med['study_s']:>9.2f}")  # fmt: skip
         cold = np.median([r["process_s"] for r in runs["cold"]])
         warm = np.median([r["process_s"] for r in runs["warm"]])

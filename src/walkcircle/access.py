@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from walkcircle import paths
+from walkcircle import _precompile, paths
 from walkcircle.defaults import DEFAULT_SNAP_CAP_M, DEFAULT_SPEED_KMH, DEFAULT_TIERS_MIN, KNN_REACH_FACTOR
 from walkcircle.errors import InputError, WalkcircleWarning
 from walkcircle.network import Snapped, WalkNetwork
@@ -198,6 +198,7 @@ def compute_access(
         Distances, times, facilities, counts.
     """
     speed_mps(speed_kmh)  # validates
+    _precompile.start()  # a first run: kernels compile in a helper while the inputs are prepared
     tiers = np.sort(np.asarray(list(tiers_min), np.float64))
     tier_m = minutes_to_metres(tiers, speed_kmh) if tiers.size else np.zeros(0)
     if k < 1:

@@ -73,6 +73,9 @@ DEFAULT_EXTRACT_MARGIN_M = 1500.0
 KERNEL_CACHE_SUBDIR = Path("walkcircle") / "numba"
 """Compiled kernels live in this folder under the user's cache folder (``~/.cache``), keyed by source."""
 
+PRECOMPILE_WAIT_S = 120.0
+"""Longest wait for the helper process that compiles the kernels on a first run, seconds."""
+
 # --------------------------------------------------------------------------- outputs
 DEFAULT_OUTPUT_ROOT = Path("data/processed")
 DEFAULT_STUDY_NAME = "study"

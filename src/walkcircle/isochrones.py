@@ -256,6 +256,7 @@ def buffer_lines_raster(
     y_min = np.floor((coords[:, 1].min() - reach) / cell_m) * cell_m
     nx = int(np.ceil((coords[:, 0].max() + reach - x_min) / cell_m)) + 1
     ny = int(np.ceil((coords[:, 1].max() + reach - y_min) / cell_m)) + 1
+    paths._before_kernels()
     field = _distance_field(a[:, 0], a[:, 1], b[:, 0], b[:, 1], x_min, y_min, cell_m, nx, ny, reach)
     generator = contourpy.contour_generator(
         x=x_min + np.arange(nx) * cell_m,

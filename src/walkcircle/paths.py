@@ -39,6 +39,13 @@ from walkcircle import _numba_cache
 _numba_cache.install()  # before the kernels below are decorated
 ENGINES = ("numba", "scipy")
 _THREADS = [os.cpu_count() or 1]
+# run (once each) before a kernel runs: on a first run, `walkcircle._precompile.wait` is here
+_BEFORE_KERNELS: list[Callable[[], None]] = []
+
+
+def _before_kernels() -> None:
+    while _BEFORE_KERNELS:
+        _BEFORE_KERNELS.pop()()
 
 
 # ---------------------------------------------------------------------------- heap helpers
@@ -391,6 +398,7 @@ def passes(
         raise ValueError(msg)
     n_groups = len(source_groups)
     limits = None if count_limits is None else _check_limits(count_limits, n_groups)
+    _before_kernels()  # a first run's kernels: compiled by the helper, loaded from the cache
     indptr, indices, weights = _csr_arrays(graph)
     n = graph.shape[0]
     sources = [np.ascontiguousarray(np.asarray(g, np.int64).astype(indices.dtype)) for g in source_groups]
@@ -653,4 +661,5 @@ def reach_within(
     """
     indptr, indices, weights = _csr_arrays(graph)
     starts = np.asarray(starts, np.int64).astype(indices.dtype)
+    _before_kernels()
     return _reach_lists(indptr, indices, weights, starts, graph.shape[0], float(limit))

@@ -267,7 +267,10 @@ class Study:
             The network.
         """
         if "network" not in self._cache:
+            from walkcircle import _precompile
             from walkcircle.sources.osm import WalkRules, download_network, read_network
+
+            _precompile.start()  # a first run compiles the kernels alongside reading the inputs
 
             s = self._settings.sources
             rules = WalkRules(include_private=s.include_private)
