@@ -1,6 +1,6 @@
 """A whole city study, step by step, at 1x, 2x (and 4x) the size of a Chinese prefecture city.
 
-Run: python benchmarks/bench_city.py [--full] [--repeats 3] [--scales 1,2] [--profile] [--baseline SRC]
+Run: python benchmarks/bench_city.py [--full] [--repeats 3] [--scales 1,2] [--profile] [--baseline SRC] [--cold]
 
 The cities are synthetic (benchmarks/city.py, written with pyosmium and cached under
 data/raw/bench_city/): at 1x about 150,000 walk nodes on an irregular street grid with random
@@ -16,6 +16,7 @@ cell is the median of N runs. ``--profile`` also writes a cProfile of each size 
 cached city and prints its top functions. ``--baseline SRC`` also times another walkcircle
 source tree (e.g. an older commit's ``src/`` from ``git archive``), alternating with this one
 run by run, and prints its table first (before/after on the same machine in the same run).
+``--cold`` also times each size's first run after an install: an empty numba cache, no warm-up.
 """
 
 from __future__ import annotations
@@ -99,13 +100,14 @@ def run_city(scale: float, out: Path) -> dict[str, float]:
     return steps
 
 
-def child(scale: float, profile: bool) -> None:
-    """Warm up on a tiny city, then time `scale`; print one JSON line."""
+def child(scale: float, profile: bool, cold: bool = False) -> None:
+    """Warm up on a tiny city (unless `cold`), then time `scale`; print one JSON line."""
     import walkcircle
     from city import build_city
 
     with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
-        run_city(WARMUP_SCALE, Path(tmp) / "warmup")
+        if not cold:
+            run_city(WARMUP_SCALE, Path(tmp) / "warmup")
         files = build_city(scale, CACHE)
         if profile:
             import cProfile
@@ -138,15 +140,19 @@ def child(scale: float, profile: bool) -> None:
     )
 
 
-def measure(scale: float, profile: bool, src: str | None = None) -> dict:
+def measure(scale: float, profile: bool, src: str | None = None, cold_cache: Path | None = None) -> dict:
     """Run `child` in a fresh interpreter (its own peak RSS) and read its JSON line.
 
-    `src` puts another walkcircle source tree first on the child's path.
+    `src` puts another walkcircle source tree first on the child's path; `cold_cache` (an empty
+    folder) is the child's numba cache and the child skips its warm-up: a first run after install.
     """
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(scale)]
     if profile:
         cmd.append("--profile")
     env = dict(os.environ)
+    if cold_cache is not None:
+        cmd.append("--cold")
+        env["NUMBA_CACHE_DIR"] = str(cold_cache)
     if src is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(Path(src).resolve()), env.get("PYTHONPATH", "")])
     done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
@@ -190,6 +196,38 @@ def table(results: dict[float, list[dict]]) -> str:
     return "\n".join(lines)
 
 
+def cold_runs(scales: list[float], repeats: int) -> dict[float, list[float]]:
+    """Total wall of each size's first run after install (an empty numba cache, no warm-up)."""
+    cold: dict[float, list[float]] = {s: [] for s in scales}
+    for r in range(repeats):
+        for s in scales:
+            with tempfile.TemporaryDirectory() as empty:
+                cold[s].append(measure(s, False, None, Path(empty))["steps"]["total wall"])
+            print(f"run {r + 1}/{repeats}, {s:g}x, cold: {cold[s][-1]:.1f} s", file=sys.stderr)
+    return cold
+
+
+def print_cold(cold: dict[float, list[float]], warm_runs: dict[float, list[dict]]) -> None:
+    """Print cold against warm totals per size."""
+    print("\nfirst run after install (empty numba cache) against a warm run, this tree, total wall:")
+    for s, firsts in cold.items():
+        warm = statistics.median(run["steps"]["total wall"] for run in warm_runs[s])
+        first = statistics.median(firsts)
+        print(f"  {s:g}x: cold {first:.2f} s, warm {warm:.2f} s, cold/warm {first / warm:.2f}x")
+
+
+def build_cities(scales: list[float]) -> None:
+    """Build (or find cached) the cities of `scales`."""
+    from city import build_city
+
+    for s in scales:
+        t = time.perf_counter()
+        files = build_city(s, CACHE)
+        built = time.perf_counter() - t
+        if built > 1:
+            print(f"built the {s:g}x city in {built:.1f} s: {files.osm}", file=sys.stderr)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="add the 4x city (600k nodes)")
@@ -198,24 +236,18 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile each size (slower)")
     parser.add_argument("--baseline", default=None, help="another walkcircle src/ to time alongside")
     parser.add_argument("--json", default=None, help="also write every run's raw numbers here")
+    parser.add_argument("--cold", action="store_true", help="also time each size's first run after install")
     parser.add_argument("--child", type=float, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        child(args.child, args.profile)
+        child(args.child, args.profile, args.cold)
         return
     CACHE.mkdir(parents=True, exist_ok=True)
     if args.scales:
         scales = [float(s) for s in args.scales.split(",")]
     else:
         scales = [1.0, 2.0, 4.0] if args.full else [1.0, 2.0]
-    from city import build_city
-
-    for s in [WARMUP_SCALE, *scales]:
-        t = time.perf_counter()
-        files = build_city(s, CACHE)
-        built = time.perf_counter() - t
-        if built > 1:
-            print(f"built the {s:g}x city in {built:.1f} s: {files.osm}", file=sys.stderr)
+    build_cities([WARMUP_SCALE, *scales])
     trees = {"baseline": args.baseline, "this tree": None} if args.baseline else {"this tree": None}
     results: dict[str, dict[float, list[dict]]] = {label: {s: [] for s in scales} for label in trees}
     for r in range(args.repeats):
@@ -229,6 +261,7 @@ def main() -> None:
                     f"run {r + 1}/{args.repeats}, {s:g}x, {label}: {total:.1f} s (load {load_now})",
                     file=sys.stderr,
                 )
+    cold = cold_runs(scales, args.repeats) if args.cold else {}
     load = Path("/proc/loadavg").read_text().split()[:3]
     if args.json:
         raw = {label: {f"{s:g}": runs for s, runs in by_scale.items()} for label, by_scale in results.items()}
@@ -237,6 +270,8 @@ def main() -> None:
         where = by_scale[scales[0]][0]["walkcircle"]
         print(f"\n{label} ({where}): warm, medians of {args.repeats}; load average now {' '.join(load)}")
         print(table(by_scale))
+    if cold:
+        print_cold(cold, results["this tree"])
     if args.baseline:
         print("\ntotal wall, baseline -> this tree:")
         for s in scales:
