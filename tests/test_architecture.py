@@ -130,7 +130,8 @@ def test_public_api():
 
 
 @pytest.mark.parametrize(
-    "module", ["walkcircle", "walkcircle.settings", "walkcircle.outputs.console", "walkcircle.nxgraph"]
+    "module",
+    ["walkcircle", "walkcircle.settings", "walkcircle.outputs.console", "walkcircle.nxgraph", "walkcircle._background"],
 )
 def test_doctests(module):
     result = doctest.testmod(

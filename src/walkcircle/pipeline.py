@@ -18,10 +18,11 @@ import shutil
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from walkcircle._background import background
 from walkcircle.errors import UsageError
 
 if TYPE_CHECKING:
@@ -314,44 +315,70 @@ def write_study(
         study.service_areas()  # into results (GeoPackage layer, summary) before the tables are written
     if settings.scenario.active:
         _write_scenario(study, results, folder)
-    progress("writing tables")
-    export_results(
-        results,
-        folder,
-        lang=settings.lang if settings.lang == "zh" else None,
-        profile=study.profile,
-        crs=outputs.crs,
-    )
-    if iso is not None:
-        write_geopackage({"isochrones": iso.to_crs(output_crs(outputs.crs))}, folder / "isochrones.gpkg")
-    if outputs.workbook:
-        from walkcircle.outputs.workbook import write_workbook
+    with background(_report_job(study, results, folder), fork=outputs.report) as report:
+        progress("writing tables")  # the report is written meanwhile by a forked copy of this process
+        export_results(
+            results,
+            folder,
+            lang=settings.lang if settings.lang == "zh" else None,
+            profile=study.profile,
+            crs=outputs.crs,
+        )
+        if iso is not None:
+            write_geopackage({"isochrones": iso.to_crs(output_crs(outputs.crs))}, folder / "isochrones.gpkg")
+        if outputs.workbook:
+            from walkcircle.outputs.workbook import write_workbook
 
-        progress("writing the workbook")
-        write_workbook(results, study.profile, folder / "study.xlsx", lang=settings.lang)
-    if outputs.map:
-        from walkcircle.outputs.maps import save_map, study_map
+            progress("writing the workbook")
+            write_workbook(results, study.profile, folder / "study.xlsx", lang=settings.lang)
+        if outputs.map:
+            _write_map(study, results, folder, iso, points, progress)
+        if outputs.report:
+            progress("writing the report")
+            report.join()
+    return results
 
-        progress("drawing the map")
-        title = f"{settings.name} — {study.profile.name(settings.lang)}"
-        fmap = study_map(
-            results.homes, results.facilities, study.profile, results.communities, iso, results.suggestions,
-            lang=settings.lang, basemap=outputs.basemap, title=title, demo=settings.sources.demo,
-            service_areas=results.service_areas, access=results.access, network=results.network,
-            isochrone_origins=points or None,
-            scenario_changes=results.scenario.tables.changes if results.scenario is not None else None,
-        )  # fmt: skip
-        save_map(fmap, folder / "map.html", offline=outputs.offline)
-    if outputs.report:
+
+def _report_job(study: Study, results: StudyResults, folder: Path) -> Callable[[], None]:
+    """Return the report (HTML, and the PDF if asked) as a job that needs nothing else written first."""
+    settings = study.settings
+
+    def job() -> None:
+        if not settings.outputs.report:
+            return
         from walkcircle.outputs.report import write_report
 
-        progress("writing the report")
-        pdf = folder / "report.pdf" if outputs.pdf else None
+        pdf = folder / "report.pdf" if settings.outputs.pdf else None
         write_report(
             results, study.profile, folder / "report.html", lang=settings.lang, pdf=pdf, rules=study.rules,
             snap_cap_m=settings.routing.snap_cap_m,
         )  # fmt: skip
-    return results
+
+    return job
+
+
+def _write_map(
+    study: Study,
+    results: StudyResults,
+    folder: Path,
+    iso: Any,
+    points: list[tuple[float, float]],
+    progress: Callable[[str], None],
+) -> None:
+    """Draw the study's map into map.html."""
+    from walkcircle.outputs.maps import save_map, study_map
+
+    settings, outputs = study.settings, study.settings.outputs
+    progress("drawing the map")
+    title = f"{settings.name} — {study.profile.name(settings.lang)}"
+    fmap = study_map(
+        results.homes, results.facilities, study.profile, results.communities, iso, results.suggestions,
+        lang=settings.lang, basemap=outputs.basemap, title=title, demo=settings.sources.demo,
+        service_areas=results.service_areas, access=results.access, network=results.network,
+        isochrone_origins=points or None,
+        scenario_changes=results.scenario.tables.changes if results.scenario is not None else None,
+    )  # fmt: skip
+    save_map(fmap, folder / "map.html", offline=outputs.offline)
 
 
 def _write_scenario(study: Study, results: StudyResults, folder: Path) -> None:

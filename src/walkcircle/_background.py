@@ -1,0 +1,145 @@
+"""One job in a forked process while this process goes on: the report beside the tables and map.
+
+Writing a study's outputs is single-threaded Python (GeoPackage, CSV, the map, the report, the
+PDF), so on two cores the report can be written by a forked copy of the process while the
+tables and the map are written here. The child sees the finished results without copying them
+(copy on write), sends back the warnings it raised and its failure, if any, and leaves with
+``os._exit``: it never runs this process's cleanup (the partial folder, the lock). `join` waits
+for it, re-emits its warnings and re-raises its failure here, so errors read as before. Leaving
+the ``with`` block early (an error, Ctrl-C, SIGTERM) kills the child first.
+
+Where ``fork`` is missing or unsafe (Windows, macOS) the job simply runs in `join`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import signal
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+__all__ = ["Background", "background"]
+
+_CAN_FORK = hasattr(os, "fork") and sys.platform.startswith("linux")
+
+
+class Background:
+    """A job started in a forked child; `join` waits for it and raises its failure here.
+
+    Parameters
+    ----------
+    job
+        What the child does (writes files; its return value is ignored).
+    fork
+        Run it in a forked child where fork is safe (Linux); False, or elsewhere, runs it in `join`.
+    """
+
+    def __init__(self, job: Callable[[], Any], fork: bool = True) -> None:
+        self._job: Callable[[], Any] | None = job
+        self._pid: int | None = None
+        self._read_fd: int | None = None
+        if fork and _CAN_FORK:
+            self._start()
+
+    def _start(self) -> None:
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: run the job, report, and leave without any cleanup of the parent
+            os.close(read_fd)
+            _child(self._job, write_fd)  # never returns
+        os.close(write_fd)
+        self._pid, self._read_fd, self._job = pid, read_fd, None
+
+    def join(self) -> None:
+        """Wait for the job; re-emit its warnings and raise its failure in this process."""
+        if self._job is not None:  # not forked: run it here
+            job, self._job = self._job, None
+            job()
+            return
+        if self._pid is None:
+            return
+        with os.fdopen(self._read_fd, "rb") as pipe:  # type: ignore[arg-type]
+            payload = pipe.read()
+        self._read_fd = None
+        _, status = os.waitpid(self._pid, 0)
+        self._pid = None
+        if not payload:
+            msg = f"the background job died without a word (exit status {status})"
+            raise RuntimeError(msg)
+        caught, failure = pickle.loads(payload)  # our own child's bytes
+        for message, category, filename, lineno in caught:
+            warnings.warn_explicit(message, category, filename, lineno)
+        if failure is not None:
+            raise failure
+
+    def kill(self) -> None:
+        """Stop a child still running (nothing happens if it finished or never started)."""
+        if self._pid is not None:
+            with contextlib.suppress(ProcessLookupError):  # already gone
+                os.kill(self._pid, signal.SIGKILL)
+            os.waitpid(self._pid, 0)
+            self._pid = None
+        if self._read_fd is not None:
+            os.close(self._read_fd)
+            self._read_fd = None
+
+
+def _child(job: Callable[[], Any] | None, write_fd: int) -> None:
+    code = 0
+    failure: BaseException | None = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        try:
+            if job is not None:
+                job()
+        except BaseException as exc:  # every failure goes back to the parent
+            failure, code = exc, 1
+    records = [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
+    try:
+        payload = pickle.dumps((records, failure))
+    except Exception:  # an exception that does not pickle: its words
+        payload = pickle.dumps((records, RuntimeError(f"{type(failure).__name__}: {failure}")))
+    try:
+        with os.fdopen(write_fd, "wb") as pipe:
+            pipe.write(payload)
+    finally:
+        os._exit(code)
+
+
+@contextmanager
+def background(job: Callable[[], Any], fork: bool = True) -> Iterator[Background]:
+    """Start `job` in a forked child for the ``with`` block; leaving it early kills the child.
+
+    Parameters
+    ----------
+    job
+        What the child does.
+    fork
+        False (or a system without a safe fork) runs the job in `Background.join` instead.
+
+    Yields
+    ------
+    Background
+        Call its `join` where the job's result is needed.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> with background(lambda: (folder / "a.txt").write_text("from the child")) as task:
+    ...     _ = (folder / "b.txt").write_text("from the parent")
+    ...     task.join()
+    >>> sorted(p.name for p in folder.iterdir())
+    ['a.txt', 'b.txt']
+    """
+    task = Background(job, fork=fork)
+    try:
+        yield task
+    finally:
+        task.kill()
