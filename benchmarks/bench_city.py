@@ -6,7 +6,7 @@ The cities are synthetic (benchmarks/city.py, written with pyosmium and cached u
 data/raw/bench_city/): at 1x about 150,000 walk nodes on an irregular street grid with random
 node ids, 30,000 residential buildings in residential compounds, 3,000 POIs of every hebi-2021
 category and 250 community polygons with population. Each size runs in its own fresh process
-(peak RSS from ``resource.getrusage``); before the timed run the process runs the same study on a
+(peak RSS from ``resource.getrusage``, and that of its largest forked child or compile helper); before the timed run the process runs the same study on a
 tiny city, so numba kernels are compiled (or loaded from the cache) and libraries imported
 (a warm run). The timed run is what ``walkcircle run --osm city.osm.pbf --communities
 communities.gpkg`` does, through the Python API: `walkcircle.study.Study` +
@@ -124,12 +124,15 @@ def child(scale: float, profile: bool, cold: bool = False) -> None:
         else:
             steps = run_city(scale, Path(tmp) / "run")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # forked children (the report, half the service areas) and the compile helper: the largest one
+    child_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(
         json.dumps(
             {
                 "scale": scale,
                 "steps": steps,
                 "peak_rss_mb": peak_mb,
+                "child_peak_rss_mb": child_peak_mb,
                 "walk_nodes": files.walk_nodes,
                 "buildings": files.buildings,
                 "pois": files.pois,
@@ -179,6 +182,9 @@ def table(results: dict[float, list[dict]]) -> str:
         rows = {r for run in results[s] for r in run["steps"]}
         med[s] = {r: statistics.median(run["steps"].get(r, 0.0) for run in results[s]) for r in rows}
         med[s]["peak RSS"] = statistics.median(run["peak_rss_mb"] for run in results[s])
+        med[s]["peak RSS, largest child"] = statistics.median(
+            run.get("child_peak_rss_mb", 0.0) for run in results[s]
+        )
     first, last = scales[0], scales[-1]
     names = list(dict.fromkeys(name for _, name in STEPS if any(name in med[s] for s in scales)))
     head = [f"{s:g}x ({results[s][0]['walk_nodes'] / 1000:.0f}k nodes)" for s in scales]
@@ -186,12 +192,12 @@ def table(results: dict[float, list[dict]]) -> str:
         "| step | " + " | ".join(head) + f" | {last:g}x / {first:g}x |",
         "|---" * (len(scales) + 2) + "|",
     ]
-    for name in [*names, "total wall", "peak RSS"]:
-        unit = "GB" if name == "peak RSS" else "s"
+    for name in [*names, "total wall", "peak RSS", "peak RSS, largest child"]:
+        unit = "GB" if name.startswith("peak RSS") else "s"
         cells = [_fmt(med[s].get(name), unit) for s in scales]
         a, b = med[first].get(name), med[last].get(name)
         ratio = f"{b / a:.2f}" if a and b and len(scales) > 1 else "-"
-        label = f"**{name}**" if name in ("total wall", "peak RSS") else name
+        label = f"**{name}**" if name in ("total wall", "peak RSS", "peak RSS, largest child") else name
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {ratio} |")
     return "\n".join(lines)
 

@@ -78,3 +78,17 @@ def test_leaving_early_kills_the_child(tmp_path):
         os.waitpid(pids[0], os.WNOHANG)
     time.sleep(0.2)
     assert not late.exists()
+
+
+def test_the_jobs_result_comes_back():
+    with background(lambda: {"pid": os.getpid(), "squares": [i * i for i in range(5)]}) as task:
+        result = task.join()
+    assert result["pid"] != os.getpid() and result["squares"] == [0, 1, 4, 9, 16]
+
+
+def test_a_result_that_cannot_be_sent_back_is_one_clear_failure():
+    with (
+        pytest.raises(RuntimeError, match="cannot send the result back"),
+        background(lambda: lambda: 1) as task,
+    ):
+        task.join()

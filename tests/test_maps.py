@@ -221,6 +221,30 @@ def test_service_areas_nest_with_the_threshold(tsinghua_net, world):
     assert small["homes_covered"].isna().all()  # no access given: no counts, not zeros
 
 
+def test_all_categories_at_once_equal_each_alone(world):
+    """With several categories a forked child draws half of them: the polygons are the same."""
+    net, facilities, homes, access, areas = world
+    assert len(areas) > 1
+    for _, row in areas.iterrows():
+        alone = service_areas(
+            net, facilities, {row["category"]: THRESHOLDS_M[row["category"]]}, access, homes,
+            half_width_m=HALF_WIDTH_M, cell_m=CELL_M,
+        )  # fmt: skip
+        assert shapely.to_wkb(alone.geometry.iloc[0]) == shapely.to_wkb(row.geometry), row["category"]
+        assert alone.iloc[0]["homes_not_covered"] == row["homes_not_covered"]
+
+
+@given(st.lists(st.integers(0, 10**6), max_size=30))
+def test_halves_split_every_category_once_and_evenly(costs):
+    from walkcircle.service_areas import _halves
+
+    mine, theirs = _halves(costs)
+    assert sorted(mine + theirs) == list(range(len(costs)))
+    load = [sum(costs[g] + 1 for g in share) for share in (mine, theirs)]
+    assert abs(load[0] - load[1]) <= max(costs, default=0) + 1  # greedy, largest first
+    assert bool(theirs) == (len(costs) > 1)  # a child only when it has a share
+
+
 def test_bad_input(world):
     net, facilities, *_ = world
     with pytest.raises(InputError, match="no threshold"):

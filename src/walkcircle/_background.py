@@ -1,12 +1,14 @@
-"""One job in a forked process while this process goes on: the report beside the tables and map.
+"""One job in a forked process while this process goes on (the report beside the tables and map).
 
 Writing a study's outputs is single-threaded Python (GeoPackage, CSV, the map, the report, the
-PDF), so on two cores the report can be written by a forked copy of the process while the
-tables and the map are written here. The child sees the finished results without copying them
-(copy on write), sends back the warnings it raised and its failure, if any, and leaves with
+PDF), and so is most of contouring the service areas, so on two cores a forked copy of the
+process takes a share: the report while the tables and the map are written, half the service
+areas while this process draws the other half. The child sees the results without copying them
+(copy on write), sends back the warnings it raised and its result or failure, and leaves with
 ``os._exit``: it never runs this process's cleanup (the partial folder, the lock). `join` waits
-for it, re-emits its warnings and re-raises its failure here, so errors read as before. Leaving
-the ``with`` block early (an error, Ctrl-C, SIGTERM) kills the child first.
+for it, re-emits its warnings and returns its result or re-raises its failure here, so errors
+read as before. Leaving the ``with`` block early (an error, Ctrl-C, SIGTERM) kills the child
+first.
 
 Where ``fork`` is missing or unsafe (Windows, macOS) the job simply runs in `join`.
 """
@@ -55,14 +57,19 @@ class Background:
         os.close(write_fd)
         self._pid, self._read_fd, self._job = pid, read_fd, None
 
-    def join(self) -> None:
-        """Wait for the job; re-emit its warnings and raise its failure in this process."""
+    def join(self) -> Any:
+        """Wait for the job; re-emit its warnings, raise its failure here or return its result.
+
+        Returns
+        -------
+        object
+            What the job returned (sent back pickled when it ran in the child).
+        """
         if self._job is not None:  # not forked: run it here
             job, self._job = self._job, None
-            job()
-            return
+            return job()
         if self._pid is None:
-            return
+            return None
         with os.fdopen(self._read_fd, "rb") as pipe:  # type: ignore[arg-type]
             payload = pipe.read()
         self._read_fd = None
@@ -71,11 +78,12 @@ class Background:
         if not payload:
             msg = f"the background job died without a word (exit status {status})"
             raise RuntimeError(msg)
-        caught, failure = pickle.loads(payload)  # our own child's bytes
+        caught, failure, result = pickle.loads(payload)  # our own child's bytes
         for message, category, filename, lineno in caught:
             warnings.warn_explicit(message, category, filename, lineno)
         if failure is not None:
             raise failure
+        return result
 
     def kill(self) -> None:
         """Stop a child still running (nothing happens if it finished or never started)."""
@@ -92,18 +100,24 @@ class Background:
 def _child(job: Callable[[], Any] | None, write_fd: int) -> None:
     code = 0
     failure: BaseException | None = None
+    result = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
         try:
             if job is not None:
-                job()
+                result = job()
         except BaseException as exc:  # every failure goes back to the parent
             failure, code = exc, 1
     records = [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
     try:
-        payload = pickle.dumps((records, failure))
-    except Exception:  # an exception that does not pickle: its words
-        payload = pickle.dumps((records, RuntimeError(f"{type(failure).__name__}: {failure}")))
+        payload = pickle.dumps((records, failure, result))
+    except Exception as exc:  # a failure or result that does not pickle: its words
+        words = (
+            f"{type(failure).__name__}: {failure}"
+            if failure is not None
+            else f"cannot send the result back: {exc}"
+        )
+        payload, code = pickle.dumps((records, RuntimeError(words), None)), 1
     try:
         with os.fdopen(write_fd, "wb") as pipe:
             pipe.write(payload)
@@ -134,7 +148,8 @@ def background(job: Callable[[], Any], fork: bool = True) -> Iterator[Background
     >>> folder = Path(tempfile.mkdtemp())
     >>> with background(lambda: (folder / "a.txt").write_text("from the child")) as task:
     ...     _ = (folder / "b.txt").write_text("from the parent")
-    ...     task.join()
+    ...     task.join()  # what the job returned: the characters it wrote
+    14
     >>> sorted(p.name for p in folder.iterdir())
     ['a.txt', 'b.txt']
     """

@@ -23,6 +23,7 @@ import pandas as pd
 import shapely
 
 from walkcircle import paths
+from walkcircle._background import background
 from walkcircle.defaults import (
     DEFAULT_HALF_WIDTH_M,
     DEFAULT_SERVICE_AREA_CELL_M,
@@ -290,11 +291,10 @@ def service_areas(
     limit = float(limits.max()) if limits.size else 0.0
     dist, _ = paths.nearest(graph.csr, groups, limit=limit) if categories else (np.zeros((0, 0)), None)
 
-    geoms = []
-    for g, rows in enumerate(members):
+    def area(g: int) -> shapely.Geometry:
+        rows = members[g]
         if rows.size == 0:
-            geoms.append(shapely.Polygon())
-            continue
+            return shapely.Polygon()
         near = rows[snapped.offset_m[rows] <= limits[g]]
         # each facility's walk to the street (a point where it sits on the street)
         connectors = shapely.linestrings(
@@ -307,7 +307,16 @@ def service_areas(
             )
         )
         pieces = reached_pieces(graph, dist[g], float(limits[g]))
-        geoms.append(_area_geometry(network, pieces, connectors, half_width_m, cell_m))
+        return _area_geometry(network, pieces, connectors, half_width_m, cell_m)
+
+    reached = [int(np.count_nonzero(dist[g] <= limits[g])) if m.size else 0 for g, m in enumerate(members)]
+    mine, theirs = _halves(reached)
+    with background(
+        lambda: shapely.to_wkb(np.array([area(g) for g in theirs], dtype=object)), fork=bool(theirs)
+    ) as task:
+        geoms = dict(zip(mine, [area(g) for g in mine], strict=True))
+        geoms.update(zip(theirs, shapely.from_wkb(task.join()) if theirs else [], strict=True))
+    geoms = [geoms[g] for g in range(len(categories))]
 
     projected = np.array(geoms, dtype=object)
     frame = pd.DataFrame(
@@ -325,6 +334,20 @@ def service_areas(
         else []
     )
     return gpd.GeoDataFrame(frame[SERVICE_AREA_COLUMNS], geometry=list(wgs), crs="EPSG:4326")
+
+
+def _halves(costs: Sequence[int]) -> tuple[list[int], list[int]]:
+    """Split indices in two shares of about equal cost (largest first, each to the lighter share).
+
+    The second share is drawn by a forked child; it is empty when there is one category.
+    """
+    shares: tuple[list[int], list[int]] = ([], [])
+    loads = [0, 0]
+    for g in sorted(range(len(costs)), key=lambda i: -costs[i]):
+        side = 0 if loads[0] <= loads[1] else 1
+        shares[side].append(g)
+        loads[side] += costs[g] + 1
+    return shares
 
 
 def _add_counts(
