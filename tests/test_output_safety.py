@@ -167,3 +167,45 @@ def test_sigterm_at_any_moment_of_a_run_is_a_clean_143(tmp_path, helsinki_pbf):
         assert proc.returncode == 143, (delay_s, stderr)
         assert "terminated" in stderr and "internal error" not in stderr and "Traceback" not in stderr, stderr
         assert not out.exists() and not list(tmp_path.glob(f".o{i}*")), delay_s
+
+
+_SIGNAL_IN_A_CALLBACK = """
+import os, signal, sys, time, weakref
+import typer
+from walkcircle._signals import install_signals
+from walkcircle.cli._common import handled_errors
+
+
+class Lock:
+    pass
+
+
+def callback(_ref):  # like importlib's module-lock callback: Python ignores what it raises
+    os.kill(os.getpid(), signal.{name})
+    for _ in range(10**6):  # the handler runs here
+        pass
+
+
+install_signals()
+try:
+    with handled_errors():
+        lock = Lock()
+        ref = weakref.ref(lock, callback)
+        del lock
+        time.sleep(5)  # the signal, sent again, arrives here
+        print("the signal was lost")
+except typer.Exit as done:
+    sys.exit(done.exit_code)
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "word"), [("SIGTERM", 143, "terminated"), ("SIGINT", 130, "interrupted")]
+)
+def test_a_signal_inside_a_callback_whose_errors_python_ignores_is_not_lost(name, code, word):
+    res = subprocess.run(
+        [sys.executable, "-c", _SIGNAL_IN_A_CALLBACK.format(name=name)], capture_output=True, text=True
+    )
+    assert res.returncode == code, (res.stdout, res.stderr)
+    assert word in res.stderr and "lost" not in res.stdout
+    assert "Exception ignored" not in res.stderr and "Traceback" not in res.stderr

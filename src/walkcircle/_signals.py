@@ -3,10 +3,13 @@
 A signal that arrives while a native module initialises (a lazy import of a C extension) comes
 back from the import as another exception, e.g. ``ImportError: initialization failed``.
 `SIGNALLED` keeps the signals that arrived, so the command line still reports them as signals
-(exit 130 or 143) and not as an internal error.
+(exit 130 or 143) and not as an internal error. A signal that lands where Python ignores
+exceptions (an import lock's weakref callback, a ``__del__``) is sent again a moment later.
 """
 
+import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,10 +34,30 @@ def _interrupt(_signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def _deliver_again(unraisable: Any) -> None:
+    """Send a signal again that landed where Python ignores exceptions; pass anything else on.
+
+    A signal raised in a weakref callback (an import lock's) or a ``__del__`` would be printed as
+    "Exception ignored" and lost.
+    """
+    kind = unraisable.exc_type
+    if kind is Terminated or kind is KeyboardInterrupt:
+        signum = signal.SIGTERM if kind is Terminated else signal.SIGINT
+        timer = threading.Timer(0.01, os.kill, (os.getpid(), signum))
+        timer.daemon = True
+        timer.start()
+        return
+    sys.__unraisablehook__(unraisable)
+
+
 def install_signals() -> None:
-    """Raise `Terminated` on SIGTERM and `KeyboardInterrupt` on SIGINT, and remember each in `SIGNALLED`."""
+    """Raise `Terminated` on SIGTERM and `KeyboardInterrupt` on SIGINT, and remember each in `SIGNALLED`.
+
+    A signal that lands in a callback whose exceptions Python ignores is delivered again.
+    """
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, _interrupt)
+    sys.unraisablehook = _deliver_again
 
 
 @contextmanager
