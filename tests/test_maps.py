@@ -351,12 +351,17 @@ def test_one_exclusive_service_area_overlay_per_category(cau_maps):
             "return Object.values(window).filter(v => v instanceof L.FeatureGroup && !(v instanceof L.GeoJSON)"
             " && map.hasLayer(v)).length"
         )
+        # read the boxes in one script: Leaflet rebuilds the control's labels when a layer is added,
+        # so elements found a moment earlier can go stale
+        checked = (
+            "return [...document.querySelectorAll('.leaflet-control-layers-overlays label')]"
+            ".filter(l => l.textContent.trim().startsWith('Service area: '))"
+            ".map(l => l.querySelector('input').checked)"
+        )
         for k in (0, 4, 6):
             service_boxes()[1][k].click()
-            WebDriverWait(driver, 5).until(
-                lambda d: [b.is_selected() for b in service_boxes()[1]].count(True) == 1
-            )
-            assert service_boxes()[1][k].is_selected()
+            WebDriverWait(driver, 5).until(lambda d: d.execute_script(checked).count(True) == 1)
+            assert driver.execute_script(checked)[k]
             assert driver.execute_script(on_map) == 2  # this service area + the isochrones group
         legend = element_rect(driver, ".walkcircle-legend")["text"]
     by_cat = areas.set_index("category")
