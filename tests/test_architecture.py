@@ -131,7 +131,13 @@ def test_public_api():
 
 @pytest.mark.parametrize(
     "module",
-    ["walkcircle", "walkcircle.settings", "walkcircle.outputs.console", "walkcircle.nxgraph", "walkcircle._background"],
+    [
+        "walkcircle",
+        "walkcircle.settings",
+        "walkcircle.outputs.console",
+        "walkcircle.nxgraph",
+        "walkcircle._background",
+    ],
 )
 def test_doctests(module):
     result = doctest.testmod(

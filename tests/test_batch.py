@@ -178,23 +178,18 @@ def test_areas_files(tmp_path, cau_osm):
         safe_name(" / ")
 
 
+def _batch_command(areas, out) -> list[str]:
+    """`walkcircle batch AREAS --out OUT` on one worker."""
+    return [sys.executable, "-m", "walkcircle.cli", "batch", str(areas), "--out", str(out), "--workers", "1"]
+
+
 def test_cli_batch(tmp_path, cau_osm):
     areas = tmp_path / "areas.toml"
     areas.write_text(
         f'[[area]]\nname = "cau"\nosm = "{cau_osm}"\n[[area]]\nname = "bad"\nosm = "nope.osm"\n',
         encoding="utf-8",
     )
-    args = [
-        sys.executable,
-        "-m",
-        "walkcircle.cli",
-        "batch",
-        str(areas),
-        "--out",
-        str(tmp_path / "o"),
-        "--workers",
-        "1",
-    ]
+    args = _batch_command(areas, tmp_path / "o")
     res = subprocess.run([*args, "--json"], capture_output=True, text=True, timeout=600)
     assert res.returncode == 1, res.stderr  # one area failed
     data = json.loads(res.stdout)
@@ -242,18 +237,7 @@ def test_cli_batch_passes_retry_failed(tmp_path, cau_osm):
     missing = tmp_path / "later.osm.bz2"
     areas = tmp_path / "areas.toml"
     areas.write_text(f'[[area]]\nname = "a"\nosm = "{missing}"\nhomes = "h3"\n', encoding="utf-8")
-    args = [
-        sys.executable,
-        "-m",
-        "walkcircle.cli",
-        "batch",
-        str(areas),
-        "--out",
-        str(tmp_path / "o"),
-        "--workers",
-        "1",
-        "--json",
-    ]
+    args = [*_batch_command(areas, tmp_path / "o"), "--json"]
     assert subprocess.run(args, capture_output=True, text=True, timeout=600).returncode == 1
     import shutil
 

@@ -344,8 +344,6 @@ def _report_job(study: Study, results: StudyResults, folder: Path) -> Callable[[
     settings = study.settings
 
     def job() -> None:
-        if not settings.outputs.report:
-            return
         from walkcircle.outputs.report import write_report
 
         pdf = folder / "report.pdf" if settings.outputs.pdf else None
