@@ -278,3 +278,26 @@ def test_routing_graph_splits_edges_at_points():
     assert (g.edge_to_m[pieces] - g.edge_from_m[pieces]).sum() == pytest.approx(
         net.edge_length_m[snap.edge[0]]
     )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 6), st.integers(0, 6), st.floats(0, 100, allow_nan=False)), max_size=40
+    )
+)
+def test_routing_csr_keeps_the_shortest_of_duplicate_links(entries):
+    from walkcircle.routing import _csr_min
+
+    rows = np.array([e[0] for e in entries], np.int64)
+    cols = np.array([e[1] for e in entries], np.int64)
+    data = np.array([e[2] for e in entries], np.float64)
+    expected: dict[tuple[int, int], float] = {}
+    for r, c, w in entries:  # brute force: the smallest weight per (row, col), no self-loops
+        if r != c:
+            expected[r, c] = min(w, expected.get((r, c), np.inf))
+    got = _csr_min(rows, cols, data, 7)
+    coo = got.tocoo()
+    assert dict(zip(zip(coo.row.tolist(), coo.col.tolist()), coo.data.tolist(), strict=True)) == expected
+    assert got.has_sorted_indices or got.nnz == 0
+    assert len(coo.data) == len(expected)
