@@ -282,9 +282,7 @@ def test_routing_graph_splits_edges_at_points():
 
 @settings(max_examples=60, deadline=None)
 @given(
-    st.lists(
-        st.tuples(st.integers(0, 6), st.integers(0, 6), st.floats(0, 100, allow_nan=False)), max_size=40
-    )
+    st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6), st.floats(0, 100, allow_nan=False)), max_size=40)
 )
 def test_routing_csr_keeps_the_shortest_of_duplicate_links(entries):
     from walkcircle.routing import _csr_min
@@ -298,6 +296,7 @@ def test_routing_csr_keeps_the_shortest_of_duplicate_links(entries):
             expected[r, c] = min(w, expected.get((r, c), np.inf))
     got = _csr_min(rows, cols, data, 7)
     coo = got.tocoo()
-    assert dict(zip(zip(coo.row.tolist(), coo.col.tolist()), coo.data.tolist(), strict=True)) == expected
+    pairs = zip(coo.row.tolist(), coo.col.tolist(), strict=True)
+    assert dict(zip(pairs, coo.data.tolist(), strict=True)) == expected
     assert got.has_sorted_indices or got.nnz == 0
     assert len(coo.data) == len(expected)
