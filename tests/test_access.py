@@ -285,7 +285,7 @@ def test_routing_graph_splits_edges_at_points():
     st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6), st.floats(0, 100, allow_nan=False)), max_size=40)
 )
 def test_routing_csr_keeps_the_shortest_of_duplicate_links(entries):
-    from walkcircle.routing import _csr_min
+    from walkcircle.network import csr_min
 
     rows = np.array([e[0] for e in entries], np.int64)
     cols = np.array([e[1] for e in entries], np.int64)
@@ -294,7 +294,7 @@ def test_routing_csr_keeps_the_shortest_of_duplicate_links(entries):
     for r, c, w in entries:  # brute force: the smallest weight per (row, col), no self-loops
         if r != c:
             expected[r, c] = min(w, expected.get((r, c), np.inf))
-    got = _csr_min(rows, cols, data, 7)
+    got = csr_min(rows, cols, data, 7)
     coo = got.tocoo()
     pairs = zip(coo.row.tolist(), coo.col.tolist(), strict=True)
     assert dict(zip(pairs, coo.data.tolist(), strict=True)) == expected

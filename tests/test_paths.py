@@ -91,6 +91,31 @@ def test_counts_equal_brute_force(case):
             np.testing.assert_array_equal(counts[gi, :, t], want)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    scale=st.sampled_from([1e-3, 0.9, 10.0, 37.0, 1e7]),
+    long_edge=st.sampled_from([0.0, 5e3, 1e9, np.inf]),
+)
+def test_bucket_queue_gives_dijkstra_distances_at_any_edge_length(seed, scale, long_edge):
+    # the nearest pass's bucket queue: edges far shorter than a bucket (every node corrected
+    # inside one), far longer (the bucket width stretches so the buckets stay few), infinite
+    rng = np.random.default_rng(seed)
+    n, m = 60, 200
+    u, v = rng.integers(0, n, m), rng.integers(0, n, m)
+    w = rng.random(m) * scale
+    w[0] = long_edge
+    g = sparse.coo_matrix((np.r_[w, w], (np.r_[u, v], np.r_[v, u])), shape=(n, n)).tocsr()
+    sources = rng.choice(n, 3, replace=False)
+    dist, label = paths.nearest(g, [sources])
+    want = dijkstra(g, directed=True, indices=sources).min(axis=0)
+    np.testing.assert_array_equal(np.isfinite(dist[0]), np.isfinite(want))
+    reached = np.isfinite(want)
+    # the same sums of the same weights as a heap-ordered Dijkstra: equal up to rounding
+    np.testing.assert_allclose(dist[0][reached], want[reached], rtol=1e-12, atol=0)
+    assert (label[0][~reached] == -1).all() and (label[0][reached] >= 0).all()
+
+
 def test_limit_stops_the_search():
     g = sparse.csr_matrix(np.array([[0, 5, 0], [5, 0, 5], [0, 5, 0]], float))
     dist, label = paths.nearest(g, [np.array([0])], limit=6)

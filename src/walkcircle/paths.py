@@ -152,42 +152,88 @@ def _pop_min(hk, hn, pos, size):  # noqa: ANN001, ANN202
 # ---------------------------------------------------------------------------- kernels
 
 
+# The nearest pass keeps its frontier in buckets of this many metres (Dial's queue, circular)
+# rather than a heap: a heap moves every node through ~log(frontier) slots scattered in memory,
+# which at 1M nodes costs more than the search. 10 m measured fastest (1-20 m within 10%).
+_BUCKET_M = 10.0
+_MAX_BUCKETS = 65536
+
+
 @njit(cache=True, nogil=True)
 def _nearest_into(indptr, indices, weights, sources, limit, dist, label):  # noqa: ANN001, ANN202
-    """Multi-source Dijkstra; writes each node's distance and source index into dist/label."""
-    # an indexed heap (each node at most once, decrease-key) beats lazy deletion here
+    """Multi-source Dijkstra; writes each node's distance and source index into dist/label.
+
+    The frontier is a bucket queue: bucket ``b`` holds the nodes whose distance lies in
+    ``[b w, (b + 1) w)``; buckets are emptied in order, so every node of a later bucket is
+    farther than any of the current one. Inside a bucket the order is free: a node whose
+    distance drops (through an edge shorter than ``w``) after it was expanded is expanded
+    again, so the result is the exact shortest distance, the same sums of the same edge
+    weights as a heap-ordered Dijkstra. Entries live in a pool with a free list, so the
+    slots in use stay few and hot in the cache.
+    """
     n_nodes = dist.size
     dist[:] = np.inf
     label[:] = -1
-    pos = np.full(n_nodes, -1, indices.dtype)  # -1 unseen, -2 settled, else heap slot
-    hk = np.empty(n_nodes, np.float64)
-    hn = np.empty(n_nodes, indices.dtype)
-    size = 0
+    max_w = 0.0
+    for e in range(weights.size):
+        if weights[e] > max_w and weights[e] < np.inf:
+            max_w = weights[e]
+    width = max(_BUCKET_M, max_w / (_MAX_BUCKETS - 2))
+    inv = 1.0 / width
+    n_buckets = int(max_w * inv) + 2  # a relaxation lands at most max_w ahead: never wraps
+    head = np.full(n_buckets, -1, np.int64)
+    capacity = indices.size + sources.size + 1  # one entry per relaxation at most
+    entry_node = np.empty(capacity, indices.dtype)
+    entry_next = np.empty(capacity, np.int64)
+    expanded = np.zeros(n_nodes, np.bool_)
+    free = -1
+    used = 0
+    pending = 0
     for s in range(sources.size):
         node = sources[s]
-        if node >= 0 and pos[node] == -1:
+        if node >= 0 and label[node] == -1:
             dist[node] = 0.0
             label[node] = s
-            _sift_up(hk, hn, pos, size, 0.0, node)
-            size += 1
-    while size > 0:
-        u, size = _pop_min(hk, hn, pos, size)
+            entry_node[used] = node
+            entry_next[used] = head[0]
+            head[0] = used
+            used += 1
+            pending += 1
+    current = 0
+    while pending > 0:
+        slot = current % n_buckets
+        entry = head[slot]
+        if entry == -1:
+            current += 1
+            continue
+        head[slot] = entry_next[entry]
+        u = entry_node[entry]
+        entry_next[entry] = free
+        free = entry
+        pending -= 1
         du = dist[u]
+        if expanded[u] or int(du * inv) != current:
+            continue  # a stale entry: u was expanded, or its distance dropped to another bucket
+        expanded[u] = True
         lu = label[u]
         for e in range(indptr[u], indptr[u + 1]):
             v = indices[e]
-            p = pos[v]
-            if p == -2:
-                continue
             nd = du + weights[e]
             if nd < dist[v] and nd <= limit:
                 dist[v] = nd
                 label[v] = lu
-                if p == -1:
-                    _sift_up(hk, hn, pos, size, nd, v)
-                    size += 1
+                expanded[v] = False
+                if free != -1:
+                    entry = free
+                    free = entry_next[entry]
                 else:
-                    _sift_up(hk, hn, pos, p, nd, v)
+                    entry = used
+                    used += 1
+                entry_node[entry] = v
+                target = int(nd * inv) % n_buckets
+                entry_next[entry] = head[target]
+                head[target] = entry
+                pending += 1
 
 
 @njit(cache=True, nogil=True)
