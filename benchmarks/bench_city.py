@@ -41,7 +41,7 @@ WARMUP_SCALE = 0.02
 
 # progress message prefix -> table row (in the order a run passes them)
 STEPS = [
-    ("reading ", "reading the PBF (network)"),
+    ("reading ", "reading the PBF (streets; POIs + buildings beside them)"),
     ("loading facilities", "facilities (OSM POIs)"),
     ("placing homes", "placing homes"),
     ("snapping homes", "snapping homes"),
@@ -84,9 +84,12 @@ def run_city(scale: float, out: Path) -> dict[str, float]:
 
     study = Study(osm=files.osm, communities=files.communities, name=f"city-{scale:g}x", progress=progress)
     start = time.perf_counter()
-    study.network()
-    study.facilities()
-    study.homes()
+    if hasattr(study, "read_inputs"):  # the streets here, POIs and buildings in a forked child
+        study.read_inputs()
+    else:  # an older tree (--baseline)
+        study.network()
+        study.facilities()
+        study.homes()
     progress("snapping homes")
     study.home_snap()
     write_study(study, out, progress=progress)

@@ -124,7 +124,14 @@ def test_add_facilities_recomputes_what_depends_on_them(tmp_path, cau_osm, cau_n
     assert steps_to_forget({"facilities.tables"}) == {"facilities", "access"} | after_results
     assert steps_to_forget({"routing.speed_kmh"}) == {"access"} | after_results
     assert steps_to_forget({"sources.osm"}) == set(STEPS) - {"profile"}
-    assert steps_to_forget({"scoring.profile"}) == {"profile", "facilities", "access"} | after_results
+    assert (
+        steps_to_forget({"scoring.profile"})
+        == {"profile", "osm_facilities", "facilities", "access"} | after_results
+    )
+    assert steps_to_forget({"facilities.osm"}) == {"osm_facilities", "facilities", "access"} | after_results
+    assert "osm_homes" in steps_to_forget({"homes.grid_m"}) and "osm_homes" not in steps_to_forget(
+        {"homes.population"}
+    )
     assert steps_to_forget({"lang"}) == after_results
     assert steps_to_forget({"outputs.service_area_cell_m"}) == {"service_areas"}
     assert (
@@ -141,3 +148,57 @@ def dataclasses_snapshot(settings):
     import dataclasses
 
     return dataclasses.asdict(settings)
+
+
+def test_inputs_read_beside_the_network_equal_those_read_one_after_another(tmp_path, cau_osm, monkeypatch):
+    import os
+    import warnings
+
+    from walkcircle import study as study_module
+    from walkcircle.errors import WalkcircleWarning
+
+    real = study_module.homes_from_osm
+    readers = tmp_path / "readers.txt"
+
+    def homes_from_osm(*args, **kwargs):  # the real read, noting which process ran it, with a warning
+        with readers.open("a") as out:
+            out.write(f"{os.getpid()}\n")
+        warnings.warn("a warning raised while the buildings were read", WalkcircleWarning, stacklevel=2)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(study_module, "homes_from_osm", homes_from_osm)
+    one_by_one = Study(osm=cau_osm)
+    one_by_one.network(), one_by_one.facilities(), one_by_one.homes()
+    beside = Study(osm=cau_osm)
+    beside.read_inputs()
+    pids = readers.read_text().split()
+    assert pids[0] == str(os.getpid()) and pids[1] != str(os.getpid())  # the second read ran in a child
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(beside.facilities().facilities), pd.DataFrame(one_by_one.facilities().facilities)
+    )
+    pd.testing.assert_frame_equal(pd.DataFrame(beside.homes().homes), pd.DataFrame(one_by_one.homes().homes))
+    assert [r.as_dict() for r in beside.facilities().reports] == [
+        r.as_dict() for r in one_by_one.facilities().reports
+    ]
+    # the child's warning is the homes step's, once, as when read here
+    assert beside.warnings == one_by_one.warnings
+    assert beside.warnings.count("a warning raised while the buildings were read") == 1
+    assert "a warning raised while the buildings were read" in beside._warnings["homes"]
+
+
+def test_a_read_that_fails_beside_the_network_fails_in_its_own_step(tmp_path, cau_osm, monkeypatch):
+    from walkcircle import study as study_module
+
+    def homes_from_osm(*args, **kwargs):
+        raise InputError("buildings.pbf: broken")
+
+    monkeypatch.setattr(study_module, "homes_from_osm", homes_from_osm)
+    study = Study(osm=cau_osm)
+    with pytest.raises(InputError, match="buildings.pbf: broken"):
+        study.read_inputs()
+    assert len(study.facilities().facilities)  # the other read and the network were kept
+    monkeypatch.setattr(
+        study_module, "homes_from_osm", lambda *a, **k: (_ for _ in ()).throw(InputError("again"))
+    )
+    with pytest.raises(InputError, match="again"):  # a failure is not kept: the next call reads again
+        study.homes()

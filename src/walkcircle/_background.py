@@ -23,9 +23,10 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Background", "background"]
+__all__ = ["Background", "Captured", "background", "captured"]
 
 _CAN_FORK = hasattr(os, "fork") and sys.platform.startswith("linux")
 
@@ -158,3 +159,69 @@ def background(job: Callable[[], Any], fork: bool = True) -> Iterator[Background
         yield task
     finally:
         task.kill()
+
+
+@dataclass
+class Captured:
+    """What a call returned or raised, and the warnings it gave, to be replayed later.
+
+    A job in a forked child that does several things (`walkcircle.study.Study.read_inputs`
+    reads the facilities and the buildings) sends each one back this way, so that each
+    thing's warnings and failure surface where the parent uses it, not when it joins.
+    """
+
+    value: Any = None
+    failure: BaseException | None = None
+    warnings: list[tuple[str, type[Warning], str, int]] = field(default_factory=list)
+
+    def replay(self) -> Any:
+        """Re-emit the warnings, then raise the failure or return the value.
+
+        Returns
+        -------
+        object
+            What the call returned.
+        """
+        for message, category, filename, lineno in self.warnings:
+            warnings.warn_explicit(message, category, filename, lineno)
+        if self.failure is not None:
+            raise self.failure
+        return self.value
+
+
+def captured(call: Callable[[], Any]) -> Captured:
+    """Run `call`, keeping what it returns or raises (an `Exception`) and the warnings it gives.
+
+    Parameters
+    ----------
+    call
+        What to run.
+
+    Returns
+    -------
+    Captured
+        Its value or failure and its warnings.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> def read():
+    ...     warnings.warn("3 rows dropped")
+    ...     return 42
+    >>> got = captured(read)  # nothing is shown yet
+    >>> with warnings.catch_warnings(record=True) as shown:
+    ...     warnings.simplefilter("always")
+    ...     got.replay()
+    42
+    >>> [str(w.message) for w in shown]
+    ['3 rows dropped']
+    """
+    out = Captured()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        try:
+            out.value = call()
+        except Exception as exc:  # kept, and raised again by replay
+            out.failure = exc
+    out.warnings = [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
+    return out

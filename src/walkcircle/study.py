@@ -53,6 +53,7 @@ from walkcircle.sources.homes import (
     read_communities,
 )
 from walkcircle.sources.loads import FacilityLoad, source_accounting
+from walkcircle.sources.osm_features import facilities_from_osm_file
 from walkcircle.sources.tables import TableSpec
 
 if TYPE_CHECKING:
@@ -68,8 +69,11 @@ STEPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "profile": (("scoring.profile",), ()),
     "extract": (("sources",), ()),
     "network": (("sources",), ("extract",)),
-    "facilities": (("facilities",), ("network", "profile")),
-    "homes": (("homes",), ("network",)),
+    # an OSM file's facilities and buildings, read beside the network (`Study.read_inputs`)
+    "osm_facilities": (("facilities.osm",), ("extract", "profile")),
+    "osm_homes": (("homes.source", "homes.grid_m"), ("extract",)),
+    "facilities": (("facilities",), ("network", "profile", "osm_facilities")),
+    "homes": (("homes",), ("network", "osm_homes")),
     "population": (("homes",), ("homes",)),  # computed with the homes
     "home_snap": (("routing.snap_cap_m",), ("homes",)),
     "access": (("routing",), ("facilities", "home_snap", "profile")),
@@ -258,6 +262,50 @@ class Study:
         return self._cache["extract"]
 
     # ------------------------------------------------------------------ steps
+    def read_inputs(self) -> None:
+        """Read the network, the facilities and the homes (what `run` starts with).
+
+        From a local OSM file, a forked child reads the file's facilities and buildings
+        while this process reads its streets: on two cores the three reads take about as
+        long as the streets alone. Their warnings and errors surface in the step that uses
+        them, as when they are read one after the other (as they are where fork is unsafe).
+        """
+        reads = self._osm_reads() if "network" not in self._cache else {}
+        if reads:
+            from walkcircle._background import background, captured
+
+            with background(lambda: {step: captured(read) for step, read in reads.items()}) as task:
+                self.network()
+                self._cache.update(task.join())
+        self.network()
+        self.facilities()
+        self.homes()
+
+    def _osm_reads(self) -> dict[str, Callable[[], Any]]:
+        """List the reads of the OSM file that do not need the network and are not done yet."""
+        path = self.osm_path
+        if path is None:
+            return {}
+        reads: dict[str, Callable[[], Any]] = {}
+        if self._settings.facilities.osm and "osm_facilities" not in self._cache:
+            profile = self.profile
+            reads["osm_facilities"] = lambda: facilities_from_osm_file(path, profile)
+        h = self._settings.homes
+        if h.source in ("auto", "osm") and "osm_homes" not in self._cache:
+            reads["osm_homes"] = lambda: homes_from_osm(path, grid_m=h.grid_m)
+        return reads
+
+    def _osm_read(self, step: str) -> Any:
+        """Return the result of one of `_osm_reads` (read now unless `read_inputs` read it already)."""
+        if step not in self._cache:
+            from walkcircle._background import captured
+
+            self._cache[step] = captured(self._osm_reads()[step])
+        got = self._cache[step]
+        if got.failure is not None:  # not kept: the same call reads again once the file is fixed
+            del self._cache[step]
+        return got.replay()
+
     def network(self) -> WalkNetwork:
         """Load (or download) the walking network.
 
@@ -332,7 +380,7 @@ class Study:
             with self.collecting("facilities"):
                 self._cache["facilities"] = collect_facilities(
                     self.profile,
-                    osm_path=osm_path,
+                    osm_load=self._osm_read("osm_facilities") if osm_path is not None else None,
                     overpass_area=overpass_area,
                     overpass_config=self._overpass_config(),
                     tables=list(f.tables),
@@ -425,7 +473,7 @@ class Study:
     def _base_homes(self, net: WalkNetwork) -> Homes:
         h = self._settings.homes
         if h.source in ("auto", "osm") and self.osm_path is not None:
-            osm_homes = homes_from_osm(self.osm_path, grid_m=h.grid_m)
+            osm_homes = self._osm_read("osm_homes")
             if len(osm_homes.homes) or h.source == "osm":
                 return osm_homes
         elif h.source == "osm":
@@ -542,6 +590,7 @@ class Study:
         StudyResults
             Tables and GeoDataFrames.
         """
+        self.read_inputs()
         net, load, homes, access = self.network(), self.facilities(), self.homes(), self.access()
         self.progress("scoring")
         categories = access.categories

@@ -91,6 +91,7 @@ def collect_facilities(
     profile: Profile,
     *,
     osm_path: str | Path | None = None,
+    osm_load: FacilityLoad | None = None,
     overpass_area: BaseGeometry | None = None,
     overpass_config: OverpassConfig | None = None,
     tables: Sequence[TableSpec] = (),
@@ -109,6 +110,9 @@ def collect_facilities(
         Classifies everything.
     osm_path
         OSM file to take facilities from (usually the network's file).
+    osm_load
+        The facilities of that file, already read (`facilities_from_osm_file`); used
+        instead of `osm_path`.
     overpass_area
         Polygon to download facilities for, when the network came from Overpass.
     overpass_config
@@ -125,8 +129,7 @@ def collect_facilities(
     FacilityLoad
         Merged facilities with every source's report.
     """
-    osm_load = None
-    if osm_path is not None:
+    if osm_load is None and osm_path is not None:
         osm_load = facilities_from_osm_file(osm_path, profile)
     elif overpass_area is not None:
         osm_load = facilities_from_overpass(profile, polygon=overpass_area, config=overpass_config)
