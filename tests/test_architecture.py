@@ -137,6 +137,7 @@ def test_public_api():
         "walkcircle.outputs.console",
         "walkcircle.nxgraph",
         "walkcircle._background",
+        "walkcircle.outputs._folium",
     ],
 )
 def test_doctests(module):

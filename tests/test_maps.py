@@ -582,7 +582,7 @@ def test_tianditu_basemap_needs_a_key_and_does_not_shift(cau_maps, monkeypatch):
         "tianditu.gov.cn/vec_w/wmts" in page and "tianditu.gov.cn/cva_w/wmts" in page and "tk=abc123" in page
     )
     assert "TILEMATRIXSET=w" in page  # Web Mercator tiles, CGCS2000 datum: no GCJ-02 shift
-    coords = [re.findall(r'"coordinates": \[([-\d.]+), ([-\d.]+)\]', p) for p in pages.values()]
+    coords = [re.findall(r'"coordinates": ?\[([-\d.]+), ?([-\d.]+)\]', p) for p in pages.values()]
     assert coords[0] == coords[1] and len(coords[0]) > 50
 
 
@@ -767,3 +767,48 @@ def test_names_that_look_like_templates_reach_the_map_verbatim(cau_maps):
     for name in TEMPLATE_LOOKALIKES:
         assert name in names
     assert "{{ title }} {%" in legend
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    names=st.lists(st.text(max_size=12), min_size=1, max_size=4),
+    xy=st.lists(st.tuples(st.floats(-180, 180), st.floats(-85, 85)), min_size=3, max_size=6),
+)
+def test_geometry_text_reaches_the_page_as_folium_would_write_it(names, xy):
+    """A layer given GEOS's geometry text renders the same data as folium given parsed dicts."""
+    import folium
+
+    from walkcircle.outputs import _folium as fl
+
+    geoms = [shapely.Point(xy[0]), shapely.LineString(xy), shapely.Polygon(xy).buffer(0.1)]
+    names = ["</script> & 'x'", *names]
+    features = [
+        {"type": "Feature", "properties": {"name": name}, "geometry": geom}
+        for name, geom in zip(names * 3, geoms, strict=False)
+    ]
+    pages = []
+    for raw in (True, False):
+        data = {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    **f,
+                    "geometry": fl.RawGeometry(shapely.to_geojson(f["geometry"]))
+                    if raw
+                    else json.loads(shapely.to_geojson(f["geometry"])),
+                }
+                for f in features
+            ],
+        }
+        fmap = folium.Map(tiles=None)
+        (fl.GeoJson if raw else folium.GeoJson)(data, name="layer").add_to(fmap)
+        pages.append(fmap.get_root().render())
+    found = [re.findall(r"_add\((\{.*?\})\);\n", page) for page in pages]
+    assert len(found[0]) == len(found[1]) == 1
+    assert json.loads(found[0][0]) == json.loads(found[1][0])  # the same data
+    assert "</" not in found[0][0]  # nothing a name holds can close the script
+    # read as a mapping, the text is the geometry
+    geometry = fl.RawGeometry(shapely.to_geojson(geoms[2]))
+    assert geometry["type"] == geoms[2].geom_type and dict(geometry) == json.loads(
+        shapely.to_geojson(geoms[2])
+    )
