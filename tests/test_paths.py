@@ -116,6 +116,29 @@ def test_bucket_queue_gives_dijkstra_distances_at_any_edge_length(seed, scale, l
     assert (label[0][~reached] == -1).all() and (label[0][reached] >= 0).all()
 
 
+@settings(max_examples=40, deadline=None)
+@given(case=graphs_with_sources(), k=st.integers(1, 3))
+def test_a_queue_pool_too_small_is_grown_not_overrun(case, k):
+    # the bucket-queue kernels stop (return False) when their pool of entries runs out;
+    # _until_done runs them again with twice the pool until they finish
+    g, groups = case
+    indptr, indices, weights = paths._csr_arrays(g)
+    n = g.shape[0]
+    sources = np.asarray(groups[0], np.int64).astype(indices.dtype)
+    dist, label = np.empty(n), np.empty(n, indices.dtype)
+    kd, kl = np.empty((n, k)), np.empty((n, k), np.int64)
+    if len(set(sources.tolist())) > 1:  # two sources need two entries at once
+        assert not paths._nearest_into(indptr, indices, weights, sources, np.inf, dist, label, 1)
+    paths._until_done(paths._nearest_into, 1, indptr, indices, weights, sources, np.inf, dist, label)
+    paths._until_done(paths._k_nearest_into, 1, indptr, indices, weights, sources, k, np.inf, kd, kl)
+    want_d, _ = paths.nearest(g, [groups[0]], engine="scipy")
+    np.testing.assert_allclose(dist, want_d[0], atol=1e-9)
+    # the same lists as with the first pool (checked against brute force in test_k_nearest_equals_brute_force)
+    want_kd, want_kl = paths.k_nearest(g, [groups[0]], k)
+    np.testing.assert_array_equal(kd, want_kd[0])
+    np.testing.assert_array_equal(kl, want_kl[0])
+
+
 def test_limit_stops_the_search():
     g = sparse.csr_matrix(np.array([[0, 5, 0], [5, 0, 5], [0, 5, 0]], float))
     dist, label = paths.nearest(g, [np.array([0])], limit=6)

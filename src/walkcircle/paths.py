@@ -4,9 +4,9 @@ Three passes answer every access question for one kind of destination at once:
 
 - `nearest`: one multi-source Dijkstra from all sources: each node's distance to its nearest
   source and which source that is;
-- `k_nearest`: the same with up to ``k`` distinct sources per node (label-setting with a
-  per-node cap: a source that is not among a node's k nearest cannot be among the k nearest
-  of any node reached through it);
+- `k_nearest`: the same with up to ``k`` distinct sources per node (each node keeps its k best
+  entries and sends them on: a source that is not among a node's k nearest cannot be among
+  the k nearest of any node reached through it);
 - `counts_within`: how many sources lie within each of several distances, by one bounded
   Dijkstra per source that touches only the nodes inside the largest distance.
 
@@ -152,15 +152,54 @@ def _pop_min(hk, hn, pos, size):  # noqa: ANN001, ANN202
 # ---------------------------------------------------------------------------- kernels
 
 
-# The nearest pass keeps its frontier in buckets of this many metres (Dial's queue, circular)
-# rather than a heap: a heap moves every node through ~log(frontier) slots scattered in memory,
-# which at 1M nodes costs more than the search. 10 m measured fastest (1-20 m within 10%).
-_BUCKET_M = 10.0
+# The nearest and k-nearest passes keep their frontier in buckets of this many metres (Dial's
+# queue, circular) rather than a heap: a heap moves every node through ~log(frontier) slots
+# scattered in memory, which at 1M nodes costs more than the search. 1-20 m measured within
+# 10% of each other on the benchmark cities.
+_BUCKET_M = 5.0
 _MAX_BUCKETS = 65536
 
 
 @njit(cache=True, nogil=True)
-def _nearest_into(indptr, indices, weights, sources, limit, dist, label):  # noqa: ANN001, ANN202
+def _buckets(weights):  # noqa: ANN001, ANN202
+    """Return (1 / bucket width, number of buckets) for a bucket queue over these edge weights.
+
+    A relaxation lands at most the longest edge ahead of the current bucket, so the circular
+    array never wraps onto a bucket still in use; very long edges widen the buckets instead of
+    multiplying them.
+    """
+    max_w = 0.0
+    for e in range(weights.size):
+        if weights[e] > max_w and weights[e] < np.inf:
+            max_w = weights[e]
+    width = max(_BUCKET_M, max_w / (_MAX_BUCKETS - 2))
+    return 1.0 / width, int(max_w / width) + 2
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _full(free, used, entry_node):  # noqa: ANN001, ANN202
+    """Whether the pool of queue entries has none left (the caller returns False to get a larger one)."""
+    return free == -1 and used == entry_node.size
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _enqueue(head, entry_node, entry_next, free, used, node, bucket):  # noqa: ANN001, ANN202
+    """Put `node` in circular bucket `bucket`, taking a free entry first; return (free, used)."""
+    if free != -1:
+        entry = free
+        free = entry_next[entry]
+    else:
+        entry = used
+        used += 1
+    entry_node[entry] = node
+    slot = bucket % head.size
+    entry_next[entry] = head[slot]
+    head[slot] = entry
+    return free, used
+
+
+@njit(cache=True, nogil=True)
+def _nearest_into(indptr, indices, weights, sources, limit, dist, label, capacity):  # noqa: ANN001, ANN202
     """Multi-source Dijkstra; writes each node's distance and source index into dist/label.
 
     The frontier is a bucket queue: bucket ``b`` holds the nodes whose distance lies in
@@ -168,36 +207,27 @@ def _nearest_into(indptr, indices, weights, sources, limit, dist, label):  # noq
     farther than any of the current one. Inside a bucket the order is free: a node whose
     distance drops (through an edge shorter than ``w``) after it was expanded is expanded
     again, so the result is the exact shortest distance, the same sums of the same edge
-    weights as a heap-ordered Dijkstra. Entries live in a pool with a free list, so the
-    slots in use stay few and hot in the cache.
+    weights as a heap-ordered Dijkstra. Entries live in a pool of `capacity` with a free
+    list, so the slots in use stay few and hot in the cache. Return False, unfinished, if the
+    pool runs out (`_until_done` runs it again with a larger one).
     """
     n_nodes = dist.size
     dist[:] = np.inf
     label[:] = -1
-    max_w = 0.0
-    for e in range(weights.size):
-        if weights[e] > max_w and weights[e] < np.inf:
-            max_w = weights[e]
-    width = max(_BUCKET_M, max_w / (_MAX_BUCKETS - 2))
-    inv = 1.0 / width
-    n_buckets = int(max_w * inv) + 2  # a relaxation lands at most max_w ahead: never wraps
+    inv, n_buckets = _buckets(weights)
     head = np.full(n_buckets, -1, np.int64)
-    capacity = indices.size + sources.size + 1  # one entry per relaxation at most
     entry_node = np.empty(capacity, indices.dtype)
     entry_next = np.empty(capacity, np.int64)
     expanded = np.zeros(n_nodes, np.bool_)
-    free = -1
-    used = 0
-    pending = 0
+    free, used, pending = -1, 0, 0
     for s in range(sources.size):
         node = sources[s]
         if node >= 0 and label[node] == -1:
+            if _full(free, used, entry_node):
+                return False
             dist[node] = 0.0
             label[node] = s
-            entry_node[used] = node
-            entry_next[used] = head[0]
-            head[0] = used
-            used += 1
+            free, used = _enqueue(head, entry_node, entry_next, free, used, node, 0)
             pending += 1
     current = 0
     while pending > 0:
@@ -220,69 +250,147 @@ def _nearest_into(indptr, indices, weights, sources, limit, dist, label):  # noq
             v = indices[e]
             nd = du + weights[e]
             if nd < dist[v] and nd <= limit:
+                if _full(free, used, entry_node):
+                    return False
                 dist[v] = nd
                 label[v] = lu
                 expanded[v] = False
-                if free != -1:
-                    entry = free
-                    free = entry_next[entry]
-                else:
-                    entry = used
-                    used += 1
-                entry_node[entry] = v
-                target = int(nd * inv) % n_buckets
-                entry_next[entry] = head[target]
-                head[target] = entry
+                free, used = _enqueue(head, entry_node, entry_next, free, used, v, int(nd * inv))
                 pending += 1
+    return True
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _offer(kd, kl, sent, count, v, d, lab, k):  # noqa: ANN001, ANN202
+    """Offer (d, lab) to node v's list of at most k distinct sources, kept ascending.
+
+    It goes in (not yet sent on) if `lab` is new and there is room or it beats the last, or
+    if it shortens `lab`'s entry. Return whether it went in.
+    """
+    c = count[v]
+    at = -1
+    for i in range(c):
+        if kl[v, i] == lab:
+            at = i
+            break
+    if at >= 0:
+        if d >= kd[v, at]:
+            return False
+        i = at
+    elif c < k:
+        i = c
+        count[v] = c + 1
+    else:
+        if d >= kd[v, k - 1]:
+            return False
+        i = k - 1  # the farthest leaves the list
+    while i > 0 and kd[v, i - 1] > d:
+        kd[v, i] = kd[v, i - 1]
+        kl[v, i] = kl[v, i - 1]
+        sent[v, i] = sent[v, i - 1]
+        i -= 1
+    kd[v, i] = d
+    kl[v, i] = lab
+    sent[v, i] = False
+    return True
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _send(indptr, indices, weights, limit, kd, kl, sent, count, key, u, j, inv, queue, free, used):  # noqa: ANN001, ANN202
+    """Send node u's entry j to its neighbours and queue those it improved.
+
+    Return (done, free, used, added): done is False if the pool ran out.
+    """
+    head, entry_node, entry_next = queue
+    k = kd.shape[1]
+    d = kd[u, j]
+    lab = kl[u, j]
+    sent[u, j] = True
+    added = 0
+    for e in range(indptr[u], indptr[u + 1]):
+        v = indices[e]
+        nd = d + weights[e]
+        if nd <= limit and _offer(kd, kl, sent, count, v, nd, lab, k) and nd < key[v]:
+            if _full(free, used, entry_node):
+                return False, free, used, added
+            key[v] = nd
+            free, used = _enqueue(head, entry_node, entry_next, free, used, v, int(nd * inv))
+            added += 1
+    return True, free, used, added
 
 
 @njit(cache=True, nogil=True)
-def _holds(kl, node, count, lab):  # noqa: ANN001, ANN202
-    """Whether `node`'s first `count` k-nearest sources include `lab`."""
-    for j in range(count):  # noqa: SIM110 (a loop, not any() over a generator, in numba)
-        if kl[node, j] == lab:
-            return True
-    return False
+def _seed(sources, kd, kl, sent, count, key, queue):  # noqa: ANN001, ANN202
+    """Give each source's node the entry (0, source) and queue it; return (done, entries used)."""
+    head, entry_node, entry_next = queue
+    used = 0
+    for s in range(sources.size):
+        node = sources[s]
+        if node >= 0 and _offer(kd, kl, sent, count, node, 0.0, s, kd.shape[1]) and key[node] > 0.0:
+            if _full(-1, used, entry_node):
+                return False, used
+            key[node] = 0.0
+            _, used = _enqueue(head, entry_node, entry_next, -1, used, node, 0)
+    return True, used
 
 
 @njit(cache=True, nogil=True)
-def _k_nearest_into(indptr, indices, weights, sources, k, limit, kd, kl):  # noqa: ANN001, ANN202
-    """Label-setting k-nearest; writes (nodes, k) distances and source indices into kd/kl."""
+def _k_nearest_into(indptr, indices, weights, sources, k, limit, kd, kl, capacity):  # noqa: ANN001, ANN202
+    """Each node's k nearest distinct sources; writes (nodes, k) distances and source indices into kd/kl.
+
+    Every node keeps a list of at most k (distance, source) entries, ascending. An entry is
+    sent on to the node's neighbours when its bucket comes (the bucket queue of
+    `_nearest_into`, keyed by the node's nearest entry not yet sent); a neighbour takes what
+    improves its list. A source that is not among a node's k nearest cannot be among the k
+    nearest of a node reached through it, so the lists settle on exactly the k nearest: the
+    same sums of the same weights as a label-setting search, without its heap of k x edges
+    entries. Return False, unfinished, if the pool of `capacity` queue entries runs out.
+    """
     n_nodes = kd.shape[0]
     kd[:] = np.inf
     kl[:] = -1
     count = np.zeros(n_nodes, np.int32)
-    # a node is settled at most k times and pushes its out-edges each time: the heap never
-    # holds more than k * edges + sources entries. Only the pages used are ever touched, and a
-    # fixed size (no growing arrays reassigned in the loop) compiles 4-5x faster.
-    capacity = k * indices.size + sources.size + 1
-    hd = np.empty(capacity, np.float64)
-    hn = np.empty(capacity, indices.dtype)
-    hl = np.empty(capacity, indices.dtype)
-    size = 0
-    for s in range(sources.size):
-        if sources[s] >= 0:
-            _heap_push(hd, hn, hl, size, 0.0, sources[s], s)
-            size += 1
-    while size > 0:
-        d = hd[0]
-        u = hn[0]
-        lab = hl[0]
-        _heap_drop_top(hd, hn, hl, size)
-        size -= 1
-        c = count[u]
-        if c >= k or _holds(kl, u, c, lab):
+    sent = np.zeros((n_nodes, k), np.bool_)
+    key = np.full(n_nodes, np.inf)  # the node's nearest entry not yet sent; inf: none
+    inv, n_buckets = _buckets(weights)
+    head = np.full(n_buckets, -1, np.int64)
+    entry_node = np.empty(capacity, indices.dtype)
+    entry_next = np.empty(capacity, np.int64)
+    queue = (head, entry_node, entry_next)
+    done, used = _seed(sources, kd, kl, sent, count, key, queue)
+    free, pending, current = -1, used, 0
+    while done and pending > 0:
+        entry = head[current % n_buckets]
+        if entry == -1:
+            current += 1
             continue
-        kd[u, c] = d
-        kl[u, c] = lab
-        count[u] = c + 1
-        for e in range(indptr[u], indptr[u + 1]):
-            v = indices[e]
-            nd = d + weights[e]
-            # skip v if it is full or already settled with this source (the entry would be dropped)
-            if count[v] < k and nd <= limit and not _holds(kl, v, count[v], lab):
-                _heap_push(hd, hn, hl, size, nd, v, lab)
-                size += 1
+        head[current % n_buckets] = entry_next[entry]
+        u = entry_node[entry]
+        entry_next[entry] = free
+        free = entry
+        pending -= 1
+        if key[u] == np.inf or int(key[u] * inv) != current:
+            continue  # stale: u was sent on already, or its key moved to another bucket
+        later = np.inf  # u's nearest entry left for a later bucket
+        for j in range(count[u]):
+            if sent[u, j]:
+                continue
+            if int(kd[u, j] * inv) != current:
+                later = min(later, kd[u, j])
+                continue
+            done, free, used, added = _send(
+                indptr, indices, weights, limit, kd, kl, sent, count, key, u, j, inv, queue, free, used
+            )
+            pending += added
+            if not done:
+                return False
+        key[u] = later
+        if later < np.inf:
+            done = not _full(free, used, entry_node)
+            if done:
+                free, used = _enqueue(head, entry_node, entry_next, free, used, u, int(later * inv))
+                pending += 1
+    return done
 
 
 @njit(cache=True, nogil=True)
@@ -454,8 +562,8 @@ def passes(
         out.dist = np.empty((n_groups, n), np.float64)
         out.label = np.empty((n_groups, n), indices.dtype)
         for g in range(n_groups):
-            tasks.append((float(n), _task(_nearest_into, indptr, indices, weights, sources[g], float(limit),
-                                          out.dist[g], out.label[g])))  # fmt: skip
+            tasks.append((float(n), _task(_until_done, _nearest_into, indices.size + sources[g].size + 1, indptr,
+                                          indices, weights, sources[g], float(limit), out.dist[g], out.label[g])))  # fmt: skip
     if limits is not None:
         out.counts = np.empty((n_groups, n, limits.shape[1]), np.int32)
         for g in range(n_groups):
@@ -468,12 +576,24 @@ def passes(
         out.knn_dist = np.empty((n_groups, n, int(k)), np.float64)
         out.knn_label = np.empty((n_groups, n, int(k)), np.int64)
         for g in range(n_groups):
-            tasks.append((2.0 * k * n, _task(_k_nearest_into, indptr, indices, weights, sources[g], int(k),
-                                             float(k_limit), out.knn_dist[g], out.knn_label[g])))  # fmt: skip
+            tasks.append((2.0 * k * n, _task(_until_done, _k_nearest_into, k * indices.size + n + 1, indptr, indices,
+                                             weights, sources[g], int(k), float(k_limit), out.knn_dist[g],
+                                             out.knn_label[g])))  # fmt: skip
     _run_tasks(tasks)
     if out.label is not None:
         out.label = out.label.astype(np.int64, copy=False)
     return out
+
+
+def _until_done(kernel: Callable[..., bool], capacity: int, *args: object) -> None:
+    """Run a bucket-queue kernel with a pool of `capacity` entries, doubling it until it is enough.
+
+    The pool holds the queue entries in use at once; entries are reused, so the first size
+    (one per edge) is far more than a street network needs, but a graph built to make a
+    node improve many times inside one bucket could need more.
+    """
+    while not kernel(*args, capacity):
+        capacity *= 2
 
 
 def _task(kernel: Callable[..., None], *args: object) -> Callable[[], None]:
