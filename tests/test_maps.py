@@ -807,8 +807,9 @@ def test_geometry_text_reaches_the_page_as_folium_would_write_it(names, xy):
     assert len(found[0]) == len(found[1]) == 1
     assert json.loads(found[0][0]) == json.loads(found[1][0])  # the same data
     assert "</" not in found[0][0]  # nothing a name holds can close the script
-    # read as a mapping, the text is the geometry
-    geometry = fl.RawGeometry(shapely.to_geojson(geoms[2]))
-    assert geometry["type"] == geoms[2].geom_type and dict(geometry) == json.loads(
-        shapely.to_geojson(geoms[2])
-    )
+    # read as a mapping, the text is the geometry (type and truth without parsing it all)
+    for geom in [*geoms, shapely.GeometryCollection(geoms[:2]), shapely.Polygon()]:
+        text = shapely.to_geojson(geom)
+        geometry = fl.RawGeometry(text)
+        assert geometry["type"] == json.loads(text)["type"] and len(geometry) == len(json.loads(text))
+        assert dict(geometry) == json.loads(text)

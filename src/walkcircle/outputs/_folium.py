@@ -76,11 +76,15 @@ class VerbatimMacro(MacroElement):
         return {part: macros[part](self, kwargs) for part in ("header", "html", "script") if macros.get(part)}
 
 
+_TYPE_PREFIX = '{"type":"'
+
+
 class RawGeometry(Mapping[str, Any]):
     """A GeoJSON geometry kept as the text GEOS wrote (``shapely.to_geojson``).
 
-    `GeoJson` puts the text into the page as it is. Read as a mapping (``geometry["type"]``)
-    it is parsed once, on first use.
+    `GeoJson` puts the text into the page as it is. Read as a mapping it is parsed once, on
+    first use, except for what folium asks of every feature: its ``"type"`` (read from the
+    text's start, where GEOS writes it) and its truth (a geometry has two keys).
 
     Parameters
     ----------
@@ -98,13 +102,15 @@ class RawGeometry(Mapping[str, Any]):
         return self._parsed
 
     def __getitem__(self, key: str) -> Any:
+        if key == "type" and self._parsed is None and self.text.startswith(_TYPE_PREFIX):
+            return self.text[len(_TYPE_PREFIX) : self.text.index('"', len(_TYPE_PREFIX))]
         return self._mapping()[key]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._mapping())
 
     def __len__(self) -> int:
-        return len(self._mapping())
+        return 2 if self._parsed is None else len(self._parsed)  # "type" and "coordinates" or "geometries"
 
 
 def geojson_text(data: Any) -> str:
