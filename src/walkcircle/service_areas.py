@@ -309,16 +309,24 @@ def service_areas(
         pieces = reached_pieces(graph, dist[g], float(limits[g]))
         return _area_geometry(network, pieces, connectors, half_width_m, cell_m)
 
+    def drawn(share: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Areas (m², projected) and WKB in WGS-84 of some categories' service areas."""
+        projected = np.array([area(g) for g in share], dtype=object)
+        wgs = shapely.transform(
+            projected, lambda c: np.column_stack(to_lonlat(c[:, 0], c[:, 1], network.epsg))
+        )
+        return shapely.area(projected), shapely.to_wkb(wgs)
+
     reached = [int(np.count_nonzero(dist[g] <= limits[g])) if m.size else 0 for g, m in enumerate(members)]
     mine, theirs = _halves(reached)
-    with background(
-        lambda: shapely.to_wkb(np.array([area(g) for g in theirs], dtype=object)), fork=bool(theirs)
-    ) as task:
-        geoms = dict(zip(mine, [area(g) for g in mine], strict=True))
-        geoms.update(zip(theirs, shapely.from_wkb(task.join()) if theirs else [], strict=True))
-    geoms = [geoms[g] for g in range(len(categories))]
+    # each process also measures and reprojects its own share (the vertices are many)
+    with background(lambda: drawn(theirs), fork=bool(theirs)) as task:
+        here = drawn(mine)
+        there = task.join() if theirs else (np.zeros(0), np.zeros(0, dtype=object))
+    order = np.argsort(np.array([*mine, *theirs], np.int64), kind="stable")
+    area_m2 = np.concatenate([here[0], there[0]])[order]
+    wgs = shapely.from_wkb(np.concatenate([here[1], there[1]])[order])
 
-    projected = np.array(geoms, dtype=object)
     frame = pd.DataFrame(
         {
             "category": categories,
@@ -327,12 +335,7 @@ def service_areas(
         }
     )
     _add_counts(frame, access, homes, categories, limits)
-    frame["area_m2"] = shapely.area(projected) if projected.size else np.zeros(0)
-    wgs = (
-        shapely.transform(projected, lambda c: np.column_stack(to_lonlat(c[:, 0], c[:, 1], network.epsg)))
-        if projected.size
-        else []
-    )
+    frame["area_m2"] = area_m2 if len(categories) else np.zeros(0)
     return gpd.GeoDataFrame(frame[SERVICE_AREA_COLUMNS], geometry=list(wgs), crs="EPSG:4326")
 
 
