@@ -79,12 +79,7 @@ class Background:
         if not payload:
             msg = f"the background job died without a word (exit status {status})"
             raise RuntimeError(msg)
-        caught, failure, result = pickle.loads(payload)  # our own child's bytes
-        for message, category, filename, lineno in caught:
-            warnings.warn_explicit(message, category, filename, lineno)
-        if failure is not None:
-            raise failure
-        return result
+        return pickle.loads(payload).replay()  # our own child's bytes: a Captured
 
     def kill(self) -> None:
         """Stop a child still running (nothing happens if it finished or never started)."""
@@ -109,16 +104,16 @@ def _child(job: Callable[[], Any] | None, write_fd: int) -> None:
                 result = job()
         except BaseException as exc:  # every failure goes back to the parent
             failure, code = exc, 1
-    records = [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
+    records = _records(caught)
     try:
-        payload = pickle.dumps((records, failure, result))
+        payload = pickle.dumps(Captured(result, failure, records))
     except Exception as exc:  # a failure or result that does not pickle: its words
         words = (
             f"{type(failure).__name__}: {failure}"
             if failure is not None
             else f"cannot send the result back: {exc}"
         )
-        payload, code = pickle.dumps((records, RuntimeError(words), None)), 1
+        payload, code = pickle.dumps(Captured(None, RuntimeError(words), records)), 1
     try:
         with os.fdopen(write_fd, "wb") as pipe:
             pipe.write(payload)
@@ -223,5 +218,10 @@ def captured(call: Callable[[], Any]) -> Captured:
             out.value = call()
         except Exception as exc:  # kept, and raised again by replay
             out.failure = exc
-    out.warnings = [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
+    out.warnings = _records(caught)
     return out
+
+
+def _records(caught: list[warnings.WarningMessage]) -> list[tuple[str, type[Warning], str, int]]:
+    """Warnings caught, as picklable (message, category, file, line) to re-emit elsewhere."""
+    return [(str(w.message), w.category, w.filename, w.lineno) for w in caught]

@@ -428,8 +428,8 @@ def adjacency(
     scipy.sparse.csr_matrix
         ``n_nodes`` x ``n_nodes``; self-loops dropped.
     """
-    rows = np.concatenate([edge_u, edge_v]).astype(np.int64)
-    cols = np.concatenate([edge_v, edge_u]).astype(np.int64)
+    rows = np.concatenate([edge_u, edge_v]).astype(np.int64, copy=False)
+    cols = np.concatenate([edge_v, edge_u]).astype(np.int64, copy=False)
     return csr_min(rows, cols, np.concatenate([edge_length_m, edge_length_m]), n_nodes)
 
 
@@ -453,7 +453,7 @@ def csr_min(rows: np.ndarray, cols: np.ndarray, data: np.ndarray, n: int) -> spa
     keep = rows != cols
     rows, cols, data = rows[keep], cols[keep], data[keep]
     # one int64 key per entry: a single argsort is about 4x faster than lexsort on three keys
-    key = rows.astype(np.int64) * n + cols
+    key = rows.astype(np.int64, copy=False) * n + cols
     order = np.argsort(key, kind="stable")
     key, data = key[order], data[order]
     if key.size:

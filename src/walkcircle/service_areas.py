@@ -322,7 +322,7 @@ def service_areas(
     # each process also measures and reprojects its own share (the vertices are many)
     with background(lambda: drawn(theirs), fork=bool(theirs)) as task:
         here = drawn(mine)
-        there = task.join() if theirs else (np.zeros(0), np.zeros(0, dtype=object))
+        there = task.join()  # with no share of its own the job runs here, on no categories
     order = np.argsort(np.array([*mine, *theirs], np.int64), kind="stable")
     area_m2 = np.concatenate([here[0], there[0]])[order]
     wgs = shapely.from_wkb(np.concatenate([here[1], there[1]])[order])
@@ -335,7 +335,7 @@ def service_areas(
         }
     )
     _add_counts(frame, access, homes, categories, limits)
-    frame["area_m2"] = area_m2 if len(categories) else np.zeros(0)
+    frame["area_m2"] = area_m2
     return gpd.GeoDataFrame(frame[SERVICE_AREA_COLUMNS], geometry=list(wgs), crs="EPSG:4326")
 
 

@@ -131,7 +131,7 @@ def collect_facilities(
     """
     if osm_load is None and osm_path is not None:
         osm_load = facilities_from_osm_file(osm_path, profile)
-    elif overpass_area is not None:
+    elif osm_load is None and overpass_area is not None:
         osm_load = facilities_from_overpass(profile, polygon=overpass_area, config=overpass_config)
     table_loads = []
     for spec in tables:
