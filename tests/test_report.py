@@ -139,6 +139,32 @@ def test_write_report_writes_the_pdf_beside_the_html(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "report.pdf"]
 
 
+def test_pages_built_once_are_the_pages_shown(tmp_path):
+    """write_report builds the community pages once; HTML and PDF show exactly the pages handed in."""
+    if cjk_font_file() is None:
+        pytest.skip("no CJK font installed")
+    from walkcircle.outputs.readable import community_pages
+
+    study, results = cau_world("en")
+    pages = community_pages(results, study.profile, "en")
+    assert len(pages) >= 2
+    first = pages[0]
+    renamed = [type(first)(name="Pages-Handed-In", facts=first.facts, services=first.services)]
+    text = page_text(render_report(results, study.profile, "en", maps=False, pages=renamed))
+    assert "Pages-Handed-In" in text and not any(p.name in text.split("Pages-Handed-In")[1] for p in pages[1:])
+    pdf = write_pdf(results, study.profile, tmp_path / "one.pdf", "en", maps=False, pages=renamed)
+    texts = [p.extract_text() for p in PdfReader(pdf).pages]
+    assert community_heading("Pages-Handed-In", "en") in texts[-1]
+    assert not any(community_heading(p.name, "en") in t for t in texts for p in pages)
+    # without pages given, both build the same pages write_report shares
+    write_report(results, study.profile, tmp_path / "r.html", "en", pdf=tmp_path / "r.pdf")
+    shared = [p.extract_text() for p in PdfReader(tmp_path / "r.pdf").pages]
+    alone = [p.extract_text() for p in PdfReader(write_pdf(results, study.profile, tmp_path / "a.pdf", "en")).pages]
+    assert shared == alone
+    html_alone = render_report(results, study.profile, "en")
+    assert page_text((tmp_path / "r.html").read_text(encoding="utf-8")) == page_text(html_alone)
+
+
 @pytest.mark.browser
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed")
 @pytest.mark.parametrize("lang", ["zh", "en"])

@@ -446,6 +446,7 @@ def write_pdf(
     rules: ScoringRules | None = None,
     snap_cap_m: float | None = None,
     maps: bool | Mapping[str, bytes] = True,
+    pages: Sequence[readable.CommunityPage] | None = None,
 ) -> Path:
     """Write ``report.pdf`` (atomically): summary pages, then one page per community.
 
@@ -467,6 +468,9 @@ def write_pdf(
         Snap cap used (for the methods).
     maps
         Static maps per category: drawn (True), left out (False) or given (category id -> PNG).
+    pages
+        The community pages, when already built (`walkcircle.outputs.readable.community_pages`
+        of the same results, profile and language).
 
     Returns
     -------
@@ -513,7 +517,7 @@ def write_pdf(
     _map_pages(
         pdf, results, profile, lang, category_maps(results, profile, lang) if maps is True else (maps or {})
     )
-    for page in readable.community_pages(results, profile, lang):
+    for page in readable.community_pages(results, profile, lang) if pages is None else pages:
         pdf.add_page()
         _heading(pdf, community_heading(page.name, lang), 13)
         pdf_table(pdf, page.facts, lang)

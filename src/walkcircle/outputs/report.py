@@ -20,7 +20,7 @@ import datetime as dt
 import html
 import os
 import platform
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -221,9 +221,9 @@ def _maps_html(results: StudyResults, profile: Profile, lang: str, pngs: Mapping
     return "".join(figures)
 
 
-def _community_sections(results: StudyResults, profile: Profile, lang: str) -> str:
+def _community_sections(profile: Profile, lang: str, pages: Sequence[readable.CommunityPage]) -> str:
     parts = []
-    for page in readable.community_pages(results, profile, lang):
+    for page in pages:
         parts.append(
             f'<section class="community"><h2>{html.escape(t("community_page", lang))}{"：" if lang == "zh" else ": "}'
             f"{html.escape(page.name)}</h2>{html_table(page.facts, lang, profile)}"
@@ -287,6 +287,7 @@ def render_report(
     rules: ScoringRules | None = None,
     snap_cap_m: float | None = None,
     maps: bool | Mapping[str, bytes] = True,
+    pages: Sequence[readable.CommunityPage] | None = None,
 ) -> str:
     """Render the report as one HTML page.
 
@@ -307,6 +308,9 @@ def render_report(
     maps
         Draw a static map per category (True), leave them out (False), or use these PNGs
         (category id -> bytes, from `walkcircle.outputs.static_maps.category_maps`).
+    pages
+        The community pages, when already built (`walkcircle.outputs.readable.community_pages`
+        of the same results, profile and language).
 
     Returns
     -------
@@ -358,7 +362,9 @@ def render_report(
         ),
         _section(t("maps", lang), _maps_html(results, profile, lang, pngs)) if pngs else "",
         _section(t("communities", lang), communities),
-        _community_sections(results, profile, lang),
+        _community_sections(
+            profile, lang, readable.community_pages(results, profile, lang) if pages is None else pages
+        ),
         _section(t("ledger", lang), ledger),
         _section(t("sites", lang), _sites_html(results, profile, lang)),
         _scenario_html(results, profile, lang),
@@ -416,12 +422,17 @@ def write_report(
         The HTML file written.
     """
     pngs = category_maps(results, profile, lang)
-    page = render_report(results, profile, lang, title, rules=rules, snap_cap_m=snap_cap_m, maps=pngs)
+    pages = readable.community_pages(results, profile, lang)  # the HTML and the PDF show the same pages
+    page = render_report(
+        results, profile, lang, title, rules=rules, snap_cap_m=snap_cap_m, maps=pngs, pages=pages
+    )
     path = Path(path)
     with atomic_path(path) as tmp:
         tmp.write_text(page, encoding="utf-8")
     if pdf is not None:
         from walkcircle.outputs.pdf import write_pdf
 
-        write_pdf(results, profile, pdf, lang, title, rules=rules, snap_cap_m=snap_cap_m, maps=pngs)
+        write_pdf(
+            results, profile, pdf, lang, title, rules=rules, snap_cap_m=snap_cap_m, maps=pngs, pages=pages
+        )
     return path
