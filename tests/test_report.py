@@ -165,6 +165,33 @@ def test_pages_built_once_are_the_pages_shown(tmp_path):
     assert page_text((tmp_path / "r.html").read_text(encoding="utf-8")) == page_text(html_alone)
 
 
+def test_pdf_images_at_the_fast_zlib_level_and_fpdf_setting_restored(tmp_path):
+    if cjk_font_file() is None:
+        pytest.skip("no CJK font installed")
+    import zlib
+
+    from fpdf.image_parsing import SETTINGS
+
+    from walkcircle.outputs.pdf import IMAGE_ZLIB_LEVEL
+
+    study, results = cau_world("en")
+    before = SETTINGS.compression_level
+    path = write_pdf(results, study.profile, tmp_path / "report.pdf", "en")
+    assert SETTINGS.compression_level == before
+    images = [
+        obj.get_object()
+        for page in PdfReader(path).pages
+        for obj in (page["/Resources"].get("/XObject") or {}).values()
+        if obj.get_object()["/Subtype"] == "/Image"
+    ]
+    assert len(images) >= 1 + len(results.access.categories)  # the chart and a map per category
+    for image in images:
+        assert image["/Filter"] == "/FlateDecode"
+        raw = image._data  # the stream as stored
+        assert zlib.compress(zlib.decompress(raw), IMAGE_ZLIB_LEVEL) == raw
+        assert zlib.compress(zlib.decompress(raw), 6) != raw  # not fpdf's default level
+
+
 @pytest.mark.browser
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed")
 @pytest.mark.parametrize("lang", ["zh", "en"])
