@@ -116,3 +116,31 @@ def test_a_failed_layer_leaves_nothing_and_restores_gdal_settings(tmp_path):
         write_geopackage({**layers, "bad": bad}, tmp_path / "x.gpkg")
     assert list(tmp_path.iterdir()) == []
     assert pyogrio.get_gdal_config_option("OGR_SQLITE_SYNCHRONOUS") == before
+
+
+@settings(max_examples=60, deadline=None)
+@given(counts=st.lists(st.integers(2, 12), max_size=40), seed=st.integers(0, 2**32 - 1))
+def test_packed_wkb_is_shapelys_wkb_byte_for_byte(counts, seed):
+    from walkcircle.outputs.export import linestrings_wkb
+
+    rng = np.random.default_rng(seed)
+    offsets = np.r_[0, np.cumsum(np.array(counts, np.int64))]
+    x, y = rng.normal(114, 50, offsets[-1]), rng.normal(35, 30, offsets[-1])
+    packed = linestrings_wkb(x, y, offsets).to_pylist()
+    lines = shapely.linestrings(np.column_stack([x, y]), indices=np.repeat(np.arange(len(counts)), counts))
+    assert packed == (list(shapely.to_wkb(lines, byte_order=1)) if counts else [])
+
+
+@pytest.mark.parametrize("crs", ["EPSG:4326", "EPSG:4547"])
+def test_edges_layer_equals_the_edges_geodataframe_written_feature_by_feature(tmp_path, crs):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from synthetic import street_grid
+    from walkcircle.outputs.export import edges_layer
+
+    net = street_grid(900, seed=4).network()
+    write_geopackage({"edges": edges_layer(net, crs)}, tmp_path / "new.gpkg")
+    _reference({"edges": net.edges_geodataframe().to_crs(crs)}, tmp_path / "old.gpkg")
+    _same_files(tmp_path / "new.gpkg", tmp_path / "old.gpkg")

@@ -60,14 +60,14 @@ def _write(flags: dict[str, Any], study: Any, out: Path, files: dict[str, Any]) 
 @cli.options(*cli.SOURCE, "out_dir", *WRITES)
 def network(*, flags: dict[str, Any]) -> None:
     """Load a walking network and summarise it (nodes, edges, km, islands); --out writes network.gpkg."""
-    from walkcircle.outputs.export import write_geopackage
+    from walkcircle.outputs.export import edges_layer, write_geopackage
 
     with cli.progress_bar(flags, 1) as step:
         study = _study(flags, step)
         net = study.network()
     summary, written, out = net.summary(), [], flags["out_dir"]
     if out is not None:
-        edges = net.edges_geodataframe()
+        edges = edges_layer(net)
         written = _write(flags, study, out, {"network.gpkg": lambda p: write_geopackage({"edges": edges}, p)})
     show(flags, console.network_table(summary, study.settings.lang), f"source: {net.source}")
     gpkg = {"gpkg": str(written[0])} if written else {}

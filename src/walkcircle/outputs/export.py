@@ -16,10 +16,12 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 from pyproj import CRS
 from pyproj.exceptions import CRSError
@@ -28,6 +30,7 @@ from walkcircle.defaults import CGCS2000_GK_EPSG, CSV_DECIMALS, DEFAULT_OUTPUT_C
 from walkcircle.errors import InputError
 
 if TYPE_CHECKING:
+    from walkcircle.network import WalkNetwork
     from walkcircle.profile import Profile
     from walkcircle.study import StudyResults
 
@@ -61,7 +64,29 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             sidecar.unlink(missing_ok=True)
 
 
-def write_geopackage(layers: Mapping[str, pd.DataFrame], path: str | os.PathLike[str]) -> Path:
+@dataclass(frozen=True)
+class ArrowLayer:
+    """A layer already in Arrow form: attributes and WKB geometry, for `write_geopackage`.
+
+    Attributes
+    ----------
+    table
+        Attribute columns and a ``geometry`` column of WKB (a ``pyarrow.Table``).
+    geometry_type
+        OGR geometry type of every row, e.g. ``"LineString"``.
+    crs
+        Coordinate system of the geometry.
+    """
+
+    table: Any
+    geometry_type: str
+    crs: CRS
+
+    def __len__(self) -> int:
+        return int(self.table.num_rows)
+
+
+def write_geopackage(layers: Mapping[str, pd.DataFrame | ArrowLayer], path: str | os.PathLike[str]) -> Path:
     """Write tables as layers of one GeoPackage.
 
     Layers go to GDAL as Arrow tables (one columnar transfer instead of one OGR feature per
@@ -72,7 +97,8 @@ def write_geopackage(layers: Mapping[str, pd.DataFrame], path: str | os.PathLike
     Parameters
     ----------
     layers
-        Layer name -> GeoDataFrame (or plain DataFrame, written as an attribute table).
+        Layer name -> GeoDataFrame (or plain DataFrame, written as an attribute table, or an
+        `ArrowLayer` such as `edges_layer`).
     path
         The ``.gpkg`` file; replaced if it exists.
 
@@ -84,8 +110,98 @@ def write_geopackage(layers: Mapping[str, pd.DataFrame], path: str | os.PathLike
     path = Path(path)
     with atomic_path(path) as tmp, _gdal_config(GPKG_WRITE_CONFIG):
         for name, frame in layers.items():
-            _write_layer(frame, tmp, name)
+            if isinstance(frame, ArrowLayer):
+                _write_arrow_layer(frame, tmp, name)
+            else:
+                _write_layer(frame, tmp, name)
     return path
+
+
+def _write_arrow_layer(layer: ArrowLayer, path: Path, name: str) -> None:
+    import pyogrio
+
+    pyogrio.write_arrow(
+        layer.table, path, layer=name, driver="GPKG", geometry_name="geometry",
+        geometry_type=layer.geometry_type, crs=layer.crs.to_wkt(),
+    )  # fmt: skip
+
+
+def edges_layer(network: WalkNetwork, crs: str | int | CRS = "EPSG:4326") -> ArrowLayer:
+    """Return the network's edges as a GeoPackage layer, WKB packed from the vertex arrays.
+
+    The same columns and lines as ``network.edges_geodataframe().to_crs(crs)``, without making
+    a shapely geometry per edge (at city size that and its WKB took longer than GDAL's write).
+
+    Parameters
+    ----------
+    network
+        The walking network.
+    crs
+        Coordinate system of the layer (`output_crs`).
+
+    Returns
+    -------
+    ArrowLayer
+        u, v (OSM node ids), way_id, highway, name, length_m, component and the lines.
+    """
+    import pyarrow as pa
+    from pyproj import Transformer
+
+    target = output_crs(crs)
+    x, y = np.asarray(network.geom_lon, np.float64), np.asarray(network.geom_lat, np.float64)
+    if not target.equals(CRS.from_epsg(4326)):
+        x, y = Transformer.from_crs(4326, target, always_xy=True).transform(x, y)
+    columns = {
+        "u": network.node_id[network.edge_u],
+        "v": network.node_id[network.edge_v],
+        "way_id": network.edge_way_id,
+        "highway": network.edge_highway.astype(str),
+        "name": network.edge_name.astype(str),
+        "length_m": network.edge_length_m,
+        "component": network.component[network.edge_u],
+    }
+    table = pa.table({k: pa.array(v) for k, v in columns.items()})
+    table = table.append_column("geometry", linestrings_wkb(x, y, np.asarray(network.geom_offsets)))
+    return ArrowLayer(table, "LineString", target)
+
+
+def linestrings_wkb(x: np.ndarray, y: np.ndarray, offsets: np.ndarray) -> Any:
+    """Pack flat vertex arrays as little-endian 2D WKB LineStrings in one Arrow binary array.
+
+    Parameters
+    ----------
+    x, y
+        Vertex coordinates, line after line.
+    offsets
+        Line ``i`` is vertices ``offsets[i]:offsets[i + 1]`` (length: lines + 1).
+
+    Returns
+    -------
+    pyarrow.BinaryArray
+        One WKB value per line, byte for byte what ``shapely.to_wkb`` writes for it.
+    """
+    import pyarrow as pa
+
+    counts = np.diff(offsets).astype(np.int64)
+    n = counts.size
+    sizes = 9 + 16 * counts
+    value_offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(sizes, out=value_offsets[1:])
+    header = np.empty((n, 9), np.uint8)
+    header[:, 0] = 1  # little endian
+    header[:, 1:5] = np.frombuffer(np.uint32(2).astype("<u4").tobytes(), np.uint8)  # LineString
+    header[:, 5:9] = counts.astype("<u4").view(np.uint8).reshape(n, 4)
+    body = np.empty(int(value_offsets[-1]), np.uint8)
+    is_header = np.zeros(body.size, bool)
+    is_header[(value_offsets[:-1, None] + np.arange(9)).ravel()] = True
+    body[is_header] = header.ravel()
+    body[~is_header] = np.column_stack([x, y]).astype("<f8").view(np.uint8).ravel()
+    kind, index = (
+        (pa.large_binary(), value_offsets)
+        if body.size >= 2**31
+        else (pa.binary(), value_offsets.astype(np.int32))
+    )
+    return pa.Array.from_buffers(kind, n, [None, pa.py_buffer(index), pa.py_buffer(body)])
 
 
 def output_crs(crs: str | int | CRS = DEFAULT_OUTPUT_CRS) -> CRS:
@@ -376,10 +492,10 @@ def export_results(
         csv(r.community_by_category.reset_index(), "community_by_category.csv"),
         csv(r.facilities, "facilities.csv"),
     ]
-    layers: dict[str, pd.DataFrame] = {
+    layers: dict[str, pd.DataFrame | ArrowLayer] = {
         "homes": gis(r.homes),
         "facilities": gis(r.facilities),
-        "edges": gis(r.network.edges_geodataframe()),
+        "edges": edges_layer(r.network, target_crs),
     }
     communities = r.communities
     if isinstance(communities, gpd.GeoDataFrame) and len(communities):
