@@ -290,3 +290,34 @@ def test_networkx_round_trip(cau_net):
             t_ours = int(np.flatnonzero(cau_net.node_id == target)[0])
             assert metres == pytest.approx(ours[row, t_ours], abs=1e-6)
             assert again[row, index[target]] == pytest.approx(metres, abs=0.01)
+
+
+def test_edges_table_holds_each_edge_with_its_ends_length_and_island():
+    """Checked against networkx's components and pyproj's geodesic lengths, not the network's own."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from synthetic import street_grid
+
+    net = street_grid(900, seed=8, gap_share=0.3).network()
+    edges = net.edges_geodataframe()
+    attributes = net.edge_attributes()
+    assert list(edges.columns) == [*attributes, "geometry"] and len(edges) == net.n_edges
+    for name, values in attributes.items():
+        np.testing.assert_array_equal(edges[name].to_numpy(), values)
+    ids = {
+        (float(lon), float(lat)): int(i) for lon, lat, i in zip(net.lon, net.lat, net.node_id, strict=True)
+    }
+    coords = [np.asarray(g.coords) for g in edges.geometry]
+    assert [ids[tuple(c[0])] for c in coords] == list(edges["u"])
+    assert [ids[tuple(c[-1])] for c in coords] == list(edges["v"])
+    geod = Geod(ellps="WGS84")
+    lengths = [geod.line_length(c[:, 0], c[:, 1]) for c in coords]
+    np.testing.assert_allclose(edges["length_m"], lengths, rtol=1e-9)
+    graph = nx.Graph(zip(edges["u"], edges["v"], strict=True))
+    islands = sorted(nx.connected_components(graph), key=lambda c: -sum(
+        edges["length_m"][edges["u"].isin(c)]
+    ))  # fmt: skip
+    expected = {node: k for k, island in enumerate(islands) for node in island}
+    assert [expected[u] for u in edges["u"]] == list(edges["component"])

@@ -265,19 +265,25 @@ class WalkNetwork:
         import geopandas as gpd
 
         lines = _linestrings(self.geom_lon, self.geom_lat, self.geom_offsets)
-        return gpd.GeoDataFrame(
-            {
-                "u": self.node_id[self.edge_u],
-                "v": self.node_id[self.edge_v],
-                "way_id": self.edge_way_id,
-                "highway": self.edge_highway.astype(str),
-                "name": self.edge_name.astype(str),
-                "length_m": self.edge_length_m,
-                "component": self.component[self.edge_u],
-            },
-            geometry=lines,
-            crs="EPSG:4326",
-        )
+        return gpd.GeoDataFrame(self.edge_attributes(), geometry=lines, crs="EPSG:4326")
+
+    def edge_attributes(self) -> dict[str, np.ndarray]:
+        """Return the edges' attribute columns, as the edges layer of the outputs has them.
+
+        Returns
+        -------
+        dict
+            u, v (OSM node ids), way_id, highway, name, length_m, component: one value per edge.
+        """
+        return {
+            "u": self.node_id[self.edge_u],
+            "v": self.node_id[self.edge_v],
+            "way_id": self.edge_way_id,
+            "highway": self.edge_highway.astype(str),
+            "name": self.edge_name.astype(str),
+            "length_m": self.edge_length_m,
+            "component": self.component[self.edge_u],
+        }
 
     def to_networkx(self) -> Any:
         """Return the network as an osmnx-style networkx MultiDiGraph (see `walkcircle.nxgraph`).

@@ -151,16 +151,7 @@ def edges_layer(network: WalkNetwork, crs: str | int | CRS = "EPSG:4326") -> Arr
     x, y = np.asarray(network.geom_lon, np.float64), np.asarray(network.geom_lat, np.float64)
     if not target.equals(CRS.from_epsg(4326)):
         x, y = Transformer.from_crs(4326, target, always_xy=True).transform(x, y)
-    columns = {
-        "u": network.node_id[network.edge_u],
-        "v": network.node_id[network.edge_v],
-        "way_id": network.edge_way_id,
-        "highway": network.edge_highway.astype(str),
-        "name": network.edge_name.astype(str),
-        "length_m": network.edge_length_m,
-        "component": network.component[network.edge_u],
-    }
-    table = pa.table({k: pa.array(v) for k, v in columns.items()})
+    table = pa.table({k: pa.array(v) for k, v in network.edge_attributes().items()})
     table = table.append_column("geometry", linestrings_wkb(x, y, np.asarray(network.geom_offsets)))
     return ArrowLayer(table, "LineString", target)
 
