@@ -55,10 +55,10 @@ SAMPLE_ROWS = 300
 """Rows whose cells choose a table's column widths."""
 SMALLEST_PT = 5.5
 _SLACK_MM = 1e-6
+"""What a sum of widths may exceed its room by (rounding)."""
 IMAGE_ZLIB_LEVEL = 1
 """zlib level of the images in the PDF. fpdf's default (6) spent 0.69 s on the 1x bench city's 14
 images; level 1 takes 8 ms instead of 52 ms a map, for 13% more bytes (lossless either way)."""
-"""What a sum of widths may exceed its room by (rounding)."""
 
 
 def _is_cjk(text: str) -> bool:
