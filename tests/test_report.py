@@ -151,7 +151,9 @@ def test_pages_built_once_are_the_pages_shown(tmp_path):
     first = pages[0]
     renamed = [type(first)(name="Pages-Handed-In", facts=first.facts, services=first.services)]
     text = page_text(render_report(results, study.profile, "en", maps=False, pages=renamed))
-    assert "Pages-Handed-In" in text and not any(p.name in text.split("Pages-Handed-In")[1] for p in pages[1:])
+    assert "Pages-Handed-In" in text and not any(
+        p.name in text.split("Pages-Handed-In")[1] for p in pages[1:]
+    )
     pdf = write_pdf(results, study.profile, tmp_path / "one.pdf", "en", maps=False, pages=renamed)
     texts = [p.extract_text() for p in PdfReader(pdf).pages]
     assert community_heading("Pages-Handed-In", "en") in texts[-1]
@@ -159,7 +161,9 @@ def test_pages_built_once_are_the_pages_shown(tmp_path):
     # without pages given, both build the same pages write_report shares
     write_report(results, study.profile, tmp_path / "r.html", "en", pdf=tmp_path / "r.pdf")
     shared = [p.extract_text() for p in PdfReader(tmp_path / "r.pdf").pages]
-    alone = [p.extract_text() for p in PdfReader(write_pdf(results, study.profile, tmp_path / "a.pdf", "en")).pages]
+    alone = [
+        p.extract_text() for p in PdfReader(write_pdf(results, study.profile, tmp_path / "a.pdf", "en")).pages
+    ]
     assert shared == alone
     html_alone = render_report(results, study.profile, "en")
     assert page_text((tmp_path / "r.html").read_text(encoding="utf-8")) == page_text(html_alone)
