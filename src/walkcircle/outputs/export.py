@@ -145,12 +145,13 @@ def edges_layer(network: WalkNetwork, crs: str | int | CRS = "EPSG:4326") -> Arr
         u, v (OSM node ids), way_id, highway, name, length_m, component and the lines.
     """
     import pyarrow as pa
-    from pyproj import Transformer
+
+    from walkcircle.geodesy import to_projected
 
     target = output_crs(crs)
     x, y = np.asarray(network.geom_lon, np.float64), np.asarray(network.geom_lat, np.float64)
-    if not target.equals(CRS.from_epsg(4326)):
-        x, y = Transformer.from_crs(4326, target, always_xy=True).transform(x, y)
+    if target.to_epsg() != 4326:  # output_crs gives EPSG codes only
+        x, y = to_projected(x, y, target.to_epsg())
     table = pa.table({k: pa.array(v) for k, v in network.edge_attributes().items()})
     table = table.append_column("geometry", linestrings_wkb(x, y, np.asarray(network.geom_offsets)))
     return ArrowLayer(table, "LineString", target)
