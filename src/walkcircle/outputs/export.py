@@ -82,9 +82,6 @@ class ArrowLayer:
     geometry_type: str
     crs: CRS
 
-    def __len__(self) -> int:
-        return int(self.table.num_rows)
-
 
 def write_geopackage(layers: Mapping[str, pd.DataFrame | ArrowLayer], path: str | os.PathLike[str]) -> Path:
     """Write tables as layers of one GeoPackage.
