@@ -22,6 +22,7 @@ run by run, and prints its table first (before/after on the same machine in the 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -84,15 +85,18 @@ def run_city(scale: float, out: Path) -> dict[str, float]:
 
     study = Study(osm=files.osm, communities=files.communities, name=f"city-{scale:g}x", progress=progress)
     start = time.perf_counter()
-    if hasattr(study, "read_inputs"):  # the streets here, POIs and buildings in a forked child
-        study.read_inputs()
-    else:  # an older tree (--baseline)
-        study.network()
-        study.facilities()
-        study.homes()
-    progress("snapping homes")
-    study.home_snap()
-    write_study(study, out, progress=progress)
+    # as write_study does: the service areas drawn by a forked child from the facilities on
+    early = study.early_service_areas() if hasattr(study, "early_service_areas") else contextlib.nullcontext()
+    with early:
+        if hasattr(study, "read_inputs"):  # the streets here, POIs and buildings in a forked child
+            study.read_inputs()
+        else:  # an older tree (--baseline)
+            study.network()
+            study.facilities()
+            study.homes()
+        progress("snapping homes")
+        study.home_snap()
+        write_study(study, out, progress=progress)
     end = time.perf_counter()
     steps: dict[str, float] = {}
     stamps = [*marks, (end, "")]

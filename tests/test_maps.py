@@ -222,7 +222,7 @@ def test_service_areas_nest_with_the_threshold(tsinghua_net, world):
 
 
 def test_all_categories_at_once_equal_each_alone(world):
-    """With several categories a forked child draws half of them: the polygons are the same."""
+    """With several categories a forked child draws a share of them: the polygons are the same."""
     net, facilities, homes, access, areas = world
     assert len(areas) > 1
     for _, row in areas.iterrows():
@@ -234,15 +234,83 @@ def test_all_categories_at_once_equal_each_alone(world):
         assert alone.iloc[0]["homes_not_covered"] == row["homes_not_covered"]
 
 
-@given(st.lists(st.integers(0, 10**6), max_size=30))
-def test_halves_split_every_category_once_and_evenly(costs):
-    from walkcircle.service_areas import _halves
+def test_claims_give_every_category_to_exactly_one_process():
+    """Parent and forked child take categories from one list at the same time: none twice, none lost."""
+    from walkcircle._background import Background, can_fork
+    from walkcircle.service_areas import _Claims
 
-    mine, theirs = _halves(costs)
-    assert sorted(mine + theirs) == list(range(len(costs)))
-    load = [sum(costs[g] + 1 for g in share) for share in (mine, theirs)]
-    assert abs(load[0] - load[1]) <= max(costs, default=0) + 1  # greedy, largest first
-    assert bool(theirs) == (len(costs) > 1)  # a child only when it has a share
+    n = 400
+    order = list(np.random.default_rng(3).permutation(n))
+    for _ in range(3):
+        claims = _Claims(n)
+
+        def take_all(claims=claims) -> list[int]:
+            got = []
+            while (g := claims.take(order)) is not None:
+                got.append(g)
+            return got
+
+        child = Background(take_all)
+        mine = take_all()
+        theirs = child.join()
+        claims.close()
+        assert sorted(mine + theirs) == list(range(n))
+        rank = {g: i for i, g in enumerate(order)}
+        for got in (mine, theirs):  # each takes them in the order given
+            assert [rank[g] for g in got] == sorted(rank[g] for g in got)
+        if can_fork():
+            assert theirs  # the child did take a share
+
+
+def test_claims_are_freed_when_a_child_dies_holding_the_lock():
+    """The lock is a POSIX record lock: killing its holder frees it, so the parent never waits forever."""
+    import fcntl
+    import time
+
+    from walkcircle._background import Background, can_fork
+    from walkcircle.service_areas import _Claims
+
+    if not can_fork():
+        pytest.skip("no fork here: no child to kill")
+    claims = _Claims(5)
+
+    def hold() -> None:
+        fcntl.lockf(claims._fd, fcntl.LOCK_EX)
+        time.sleep(60)
+
+    child = Background(hold)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # wait until the child holds it
+        try:
+            fcntl.lockf(claims._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            break
+        fcntl.lockf(claims._fd, fcntl.LOCK_UN)
+        time.sleep(0.01)
+    else:
+        pytest.fail("the child never took the lock")
+    child.kill()
+    assert [claims.take([4, 3, 2, 1, 0]) for _ in range(6)] == [4, 3, 2, 1, 0, None]
+    claims.close()
+    assert claims.take([0]) is None  # closed: everything counts as taken
+
+
+def test_a_drawing_started_early_gives_the_same_areas(world):
+    """`AreaDrawing`: started, left to the child a while, then finished: the same table and polygons."""
+    import time
+
+    from walkcircle.service_areas import AreaDrawing
+
+    net, facilities, homes, access, areas = world
+    drawing = AreaDrawing(net, facilities, THRESHOLDS_M, half_width_m=HALF_WIDTH_M, cell_m=CELL_M).start()
+    assert drawing.start() is drawing  # one child, however often it is started
+    time.sleep(0.5)  # the child takes a head start, as while a study places its homes
+    early = drawing.finish(access, homes)
+    pd.testing.assert_frame_equal(early.drop(columns="geometry"), areas.drop(columns="geometry"))
+    assert list(shapely.to_wkb(early.geometry.to_numpy())) == list(shapely.to_wkb(areas.geometry.to_numpy()))
+    cancelled = AreaDrawing(net, facilities, THRESHOLDS_M, half_width_m=HALF_WIDTH_M, cell_m=CELL_M).start()
+    cancelled.cancel()
+    assert cancelled._child is None
 
 
 def test_bad_input(world):

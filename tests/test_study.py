@@ -95,6 +95,39 @@ def test_study_h3_homes_and_elderly_speed(cau_osm):
     assert slow.summary["speed_kmh"] == 3.6
 
 
+def test_early_service_areas_are_drawn_while_the_homes_are_placed(cau_osm):
+    """`early_service_areas`: the drawing starts before the homes; the areas equal `service_areas`'."""
+    from walkcircle.service_areas import service_areas
+    from walkcircle.settings import build_settings
+
+    study = Study(build_settings({"osm": str(cau_osm), "homes": "h3"}))
+    seen: list[tuple[str, bool]] = []
+    study.progress = lambda message: seen.append((message, "service_area_drawing" in study._cache))
+    with study.early_service_areas():
+        study.read_inputs()
+        assert ("placing homes", True) in seen  # started before the homes were placed
+        areas = study.service_areas()
+    assert "service_area_drawing" not in study._cache  # finished, its child gone
+    r, s = study.results(), study.settings
+    alone = service_areas(
+        r.network, r.facilities, dict(zip(r.access.categories, r.access.threshold_m, strict=True)), r.access,
+        r.homes, half_width_m=s.outputs.half_width_m, cell_m=s.outputs.service_area_cell_m,
+        snap_cap_m=s.routing.snap_cap_m,
+    )  # fmt: skip
+    pd.testing.assert_frame_equal(areas.drop(columns="geometry"), alone.drop(columns="geometry"))
+    assert list(shapely.to_wkb(areas.geometry.to_numpy())) == list(shapely.to_wkb(alone.geometry.to_numpy()))
+
+    other = Study(build_settings({"osm": str(cau_osm), "homes": "h3"}))
+    with other.early_service_areas():
+        other.read_inputs()
+        assert "service_area_drawing" in other._cache
+    assert "service_area_drawing" not in other._cache  # left without the areas: stopped and dropped
+    with other.early_service_areas():  # inputs already read: the drawing starts at once
+        assert "service_area_drawing" in other._cache
+        other.update(speed_kmh=4.0)  # a setting it reads: stopped and forgotten
+        assert "service_area_drawing" not in other._cache
+
+
 def test_add_facilities_recomputes_what_depends_on_them(tmp_path, cau_osm, cau_net):
     from walkcircle.settings import build_settings
     from walkcircle.study import STEPS, steps_to_forget
@@ -121,19 +154,24 @@ def test_add_facilities_recomputes_what_depends_on_them(tmp_path, cau_osm, cau_n
     )  # caller's settings unchanged
     # the dependency table: what each change forgets
     after_results = {"results", "service_areas", "scenario"}
-    assert steps_to_forget({"facilities.tables"}) == {"facilities", "access"} | after_results
-    assert steps_to_forget({"routing.speed_kmh"}) == {"access"} | after_results
+    drawing = {"service_area_drawing"}  # the polygons: from the network, facilities, thresholds
+    assert steps_to_forget({"facilities.tables"}) == {"facilities", "access"} | after_results | drawing
+    assert steps_to_forget({"routing.speed_kmh"}) == {"access"} | after_results | drawing
+    assert steps_to_forget({"routing.tiers_min"}) == {"access"} | after_results
     assert steps_to_forget({"sources.osm"}) == set(STEPS) - {"profile"}
     assert (
         steps_to_forget({"scoring.profile"})
-        == {"profile", "osm_facilities", "facilities", "access"} | after_results
+        == {"profile", "osm_facilities", "facilities", "access"} | after_results | drawing
     )
-    assert steps_to_forget({"facilities.osm"}) == {"osm_facilities", "facilities", "access"} | after_results
+    assert (
+        steps_to_forget({"facilities.osm"})
+        == {"osm_facilities", "facilities", "access"} | after_results | drawing
+    )
     assert "osm_homes" in steps_to_forget({"homes.grid_m"}) and "osm_homes" not in steps_to_forget(
         {"homes.population"}
     )
     assert steps_to_forget({"lang"}) == after_results
-    assert steps_to_forget({"outputs.service_area_cell_m"}) == {"service_areas"}
+    assert steps_to_forget({"outputs.service_area_cell_m"}) == {"service_area_drawing", "service_areas"}
     assert (
         steps_to_forget({"homes.population"})
         == {"homes", "population", "home_snap", "access"} | after_results

@@ -26,9 +26,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Background", "Captured", "background", "captured"]
+__all__ = ["Background", "Captured", "background", "can_fork", "captured"]
 
 _CAN_FORK = hasattr(os, "fork") and sys.platform.startswith("linux")
+
+
+def can_fork() -> bool:
+    """Return whether jobs run in a forked child here (Linux), not in `Background.join`.
+
+    Returns
+    -------
+    bool
+        True on Linux.
+    """
+    return _CAN_FORK
 
 
 class Background:

@@ -293,7 +293,11 @@ def write_study(
     folder = Path(folder)
     settings = study.settings
     outputs = settings.outputs
-    results = study.results()
+    # the service areas are drawn by a forked child while the homes and the access are computed
+    with study.early_service_areas() if outputs.service_areas else contextlib.nullcontext():
+        results = study.results()
+        if outputs.service_areas:
+            study.service_areas()  # into results (GeoPackage layer, summary) before the tables are written
     iso = None
     points = list(outputs.isochrones_at)
     if settings.sources.demo and not points:
@@ -311,8 +315,6 @@ def write_study(
                 half_width_m=outputs.half_width_m,
             )  # fmt: skip
         results.summary["warnings"] = study.warnings
-    if outputs.service_areas:
-        study.service_areas()  # into results (GeoPackage layer, summary) before the tables are written
     if settings.scenario.active:
         _write_scenario(study, results, folder)
     with background(_report_job(study, results, folder), fork=outputs.report) as report:

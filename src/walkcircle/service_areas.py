@@ -14,7 +14,10 @@ homes and homes on islands without that category included, since their distance 
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
@@ -23,7 +26,7 @@ import pandas as pd
 import shapely
 
 from walkcircle import paths
-from walkcircle._background import background
+from walkcircle._background import Background, can_fork
 from walkcircle.defaults import (
     DEFAULT_HALF_WIDTH_M,
     DEFAULT_SERVICE_AREA_CELL_M,
@@ -39,7 +42,14 @@ from walkcircle.routing import routing_graph
 if TYPE_CHECKING:
     from walkcircle.access import AccessResult
 
-__all__ = ["SERVICE_AREA_COLUMNS", "blind_spots", "buffer_lines_tiled", "covered_mask", "service_areas"]
+__all__ = [
+    "SERVICE_AREA_COLUMNS",
+    "AreaDrawing",
+    "blind_spots",
+    "buffer_lines_tiled",
+    "covered_mask",
+    "service_areas",
+]
 
 SERVICE_AREA_COLUMNS = [
     "category",
@@ -257,6 +267,206 @@ def service_areas(
         ``homes_covered``, ``homes_not_covered``, ``residents_covered``,
         ``residents_not_covered``, ``area_m2`` and the (Multi)Polygon, holes kept, in WGS-84.
     """
+    drawing = AreaDrawing(
+        network, facilities, thresholds_m, categories, half_width_m=half_width_m, cell_m=cell_m,
+        snap_cap_m=snap_cap_m,
+    )  # fmt: skip
+    return drawing.start().finish(access, homes)
+
+
+class AreaDrawing:
+    """The service-area polygons of every category, drawn by this process and a forked child together.
+
+    Making one routes every category's facilities (a multi-source search, cheap); `start`
+    then forks a child that draws categories, the largest first, while this process goes on
+    (a `walkcircle.study.Study` starts it as soon as the network and the facilities are read,
+    so the polygons are drawn while the homes are placed and the access computed); `finish`
+    draws here whatever the child has not taken, waits for the child and adds the blind-spot
+    counts. Each category is drawn by exactly one of the two processes: they take them from a
+    shared list under a lock that the system releases if a process dies. Where fork is
+    missing or unsafe, `finish` draws them all here.
+
+    Parameters
+    ----------
+    network, facilities, thresholds_m, categories, half_width_m, cell_m, snap_cap_m
+        As in `service_areas`.
+    """
+
+    def __init__(
+        self,
+        network: WalkNetwork,
+        facilities: gpd.GeoDataFrame | pd.DataFrame,
+        thresholds_m: Mapping[str, float],
+        categories: Sequence[str] | None = None,
+        half_width_m: float = DEFAULT_HALF_WIDTH_M,
+        cell_m: float = DEFAULT_SERVICE_AREA_CELL_M,
+        snap_cap_m: float = DEFAULT_SNAP_CAP_M,
+    ) -> None:
+        self.categories, self.limits = _checked(facilities, thresholds_m, categories, half_width_m, cell_m)
+        self.network, self.half_width_m, self.cell_m = network, half_width_m, cell_m
+        fac_cat = facilities["category"].astype(str).to_numpy()
+        fac_lon = facilities["lon"].to_numpy(np.float64)
+        fac_lat = facilities["lat"].to_numpy(np.float64)
+        self._snapped = network.snap(fac_lon, fac_lat, snap_cap_m)
+        self._graph = routing_graph(network, {"facilities": (self._snapped, "source")})
+        fac_node = self._graph.point_node["facilities"]
+        self._fac_x, self._fac_y = network.project(fac_lon, fac_lat)
+        self.members = [np.flatnonzero((fac_cat == cid) & (fac_node >= 0)) for cid in self.categories]
+        groups = [fac_node[rows] for rows in self.members]
+        if self.categories:
+            self._dist, _ = paths.nearest(self._graph.csr, groups, limit=float(self.limits.max()))
+        else:
+            self._dist = np.zeros((0, 0))
+        reached = [
+            int(np.count_nonzero(self._dist[g] <= self.limits[g])) if m.size else 0
+            for g, m in enumerate(self.members)
+        ]
+        self._order = sorted(range(len(reached)), key=lambda g: -reached[g])  # the largest first
+        self._claims = _Claims(len(self.categories))
+        self._child: Background | None = None
+
+    def start(self) -> AreaDrawing:
+        """Fork the child that draws categories until none is left (nothing happens twice).
+
+        Returns
+        -------
+        AreaDrawing
+            Itself.
+        """
+        if self._child is None and len(self.categories) > 1:
+            self._child = Background(self._draw_claimed)
+        return self
+
+    def finish(
+        self, access: AccessResult | None = None, homes: pd.DataFrame | None = None
+    ) -> gpd.GeoDataFrame:
+        """Draw the categories left, wait for the child, and count the homes covered and not.
+
+        Parameters
+        ----------
+        access, homes
+            As in `service_areas`.
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            As `service_areas` returns.
+        """
+        drawn = self._draw_claimed()
+        if self._child is not None:
+            child, self._child = self._child, None
+            drawn.update(child.join())
+        area_m2 = np.array([drawn[g][0] for g in range(len(self.categories))], np.float64)
+        wkb = np.array([drawn[g][1] for g in range(len(self.categories))], dtype=object)
+        frame = pd.DataFrame(
+            {
+                "category": self.categories,
+                "threshold_m": self.limits,
+                "facilities": [int(m.size) for m in self.members],
+            }
+        )
+        _add_counts(frame, access, homes, self.categories, self.limits)
+        frame["area_m2"] = area_m2
+        return gpd.GeoDataFrame(
+            frame[SERVICE_AREA_COLUMNS], geometry=list(shapely.from_wkb(wkb)), crs="EPSG:4326"
+        )
+
+    def cancel(self) -> None:
+        """Stop the child if it still runs (the drawing cannot be finished afterwards)."""
+        if self._child is not None:
+            self._child.kill()
+            self._child = None
+        self._claims.close()
+
+    def _draw_claimed(self) -> dict[int, tuple[float, bytes]]:
+        """Draw categories taken from the shared list until it is empty: ``{g: (area m², WGS-84 WKB)}``."""
+        drawn = {}
+        while (g := self._claims.take(self._order)) is not None:
+            projected = self._area(g)
+            wgs = shapely.transform(
+                projected, lambda c: np.column_stack(to_lonlat(c[:, 0], c[:, 1], self.network.epsg))
+            )
+            drawn[g] = (float(shapely.area(projected)), shapely.to_wkb(wgs))
+        return drawn
+
+    def _area(self, g: int) -> shapely.Geometry:
+        """Category `g`'s service area in the network's projected CRS."""
+        rows, limit, snapped = self.members[g], float(self.limits[g]), self._snapped
+        if rows.size == 0:
+            return shapely.Polygon()
+        near = rows[snapped.offset_m[rows] <= limit]
+        # each facility's walk to the street (a point where it sits on the street)
+        connectors = shapely.linestrings(
+            np.stack(
+                [
+                    np.column_stack([self._fac_x[near], self._fac_y[near]]),
+                    np.column_stack([snapped.x[near], snapped.y[near]]),
+                ],
+                axis=1,
+            )
+        )
+        pieces = reached_pieces(self._graph, self._dist[g], limit)
+        return _area_geometry(self.network, pieces, connectors, self.half_width_m, self.cell_m)
+
+
+class _Claims:
+    """Which categories are taken, shared by a process and its forked child.
+
+    One byte per category in an unlinked temporary file, changed under a POSIX record lock
+    (``lockf``): such a lock belongs to a process, so parent and child exclude each other, and
+    the system drops it if its holder dies (a killed child never leaves the parent waiting).
+    Without fork there is no child, and a plain list does.
+    """
+
+    def __init__(self, n: int) -> None:
+        self._taken = bytearray(n)
+        self._fd: int | None = None
+        if can_fork() and n > 1:
+            self._fd, name = tempfile.mkstemp(prefix="walkcircle-claims-")
+            Path(name).unlink()  # the open descriptor keeps it until closed
+            os.pwrite(self._fd, bytes(n), 0)
+
+    def take(self, order: Sequence[int]) -> int | None:
+        """Mark the first category of `order` that nobody took as taken and return it (None: all are)."""
+        if self._fd is None:
+            return _first_free(self._taken, order)
+        import fcntl  # POSIX only, as fork is
+
+        fd = self._fd
+        fcntl.lockf(fd, fcntl.LOCK_EX)
+        try:
+            taken = bytearray(os.pread(fd, len(self._taken), 0))
+            g = _first_free(taken, order)
+            if g is not None:
+                os.pwrite(fd, b"\x01", g)
+            return g
+        finally:
+            fcntl.lockf(fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        """Free the file (every category then counts as taken)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        self._taken[:] = b"\x01" * len(self._taken)
+
+
+def _first_free(taken: bytearray, order: Sequence[int]) -> int | None:
+    for g in order:
+        if not taken[g]:
+            taken[g] = 1
+            return g
+    return None
+
+
+def _checked(
+    facilities: pd.DataFrame,
+    thresholds_m: Mapping[str, float],
+    categories: Sequence[str] | None,
+    half_width_m: float,
+    cell_m: float,
+) -> tuple[list[str], np.ndarray]:
+    """Check the inputs of `service_areas`; return the categories and their thresholds (m)."""
     categories = list(thresholds_m) if categories is None else list(categories)
     missing = [c for c in categories if c not in thresholds_m]
     if missing:
@@ -275,82 +485,7 @@ def service_areas(
             f"thresholds must be finite and > 0 m (got {dict(zip(categories, limits.tolist(), strict=True))})"
         )
         raise InputError(msg)
-
-    fac_cat = facilities["category"].astype(str).to_numpy()
-    fac_lon = facilities["lon"].to_numpy(np.float64)
-    fac_lat = facilities["lat"].to_numpy(np.float64)
-    snapped = network.snap(fac_lon, fac_lat, snap_cap_m)
-    graph = routing_graph(network, {"facilities": (snapped, "source")})
-    fac_node = graph.point_node["facilities"]
-    fac_x, fac_y = network.project(fac_lon, fac_lat)
-    groups, members = [], []
-    for cid in categories:
-        rows = np.flatnonzero((fac_cat == cid) & (fac_node >= 0))
-        members.append(rows)
-        groups.append(fac_node[rows])
-    limit = float(limits.max()) if limits.size else 0.0
-    dist, _ = paths.nearest(graph.csr, groups, limit=limit) if categories else (np.zeros((0, 0)), None)
-
-    def area(g: int) -> shapely.Geometry:
-        rows = members[g]
-        if rows.size == 0:
-            return shapely.Polygon()
-        near = rows[snapped.offset_m[rows] <= limits[g]]
-        # each facility's walk to the street (a point where it sits on the street)
-        connectors = shapely.linestrings(
-            np.stack(
-                [
-                    np.column_stack([fac_x[near], fac_y[near]]),
-                    np.column_stack([snapped.x[near], snapped.y[near]]),
-                ],
-                axis=1,
-            )
-        )
-        pieces = reached_pieces(graph, dist[g], float(limits[g]))
-        return _area_geometry(network, pieces, connectors, half_width_m, cell_m)
-
-    def drawn(share: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        """Areas (m², projected) and WKB in WGS-84 of some categories' service areas."""
-        projected = np.array([area(g) for g in share], dtype=object)
-        wgs = shapely.transform(
-            projected, lambda c: np.column_stack(to_lonlat(c[:, 0], c[:, 1], network.epsg))
-        )
-        return shapely.area(projected), shapely.to_wkb(wgs)
-
-    reached = [int(np.count_nonzero(dist[g] <= limits[g])) if m.size else 0 for g, m in enumerate(members)]
-    mine, theirs = _halves(reached)
-    # each process also measures and reprojects its own share (the vertices are many)
-    with background(lambda: drawn(theirs), fork=bool(theirs)) as task:
-        here = drawn(mine)
-        there = task.join()  # with no share of its own the job runs here, on no categories
-    order = np.argsort(np.array([*mine, *theirs], np.int64), kind="stable")
-    area_m2 = np.concatenate([here[0], there[0]])[order]
-    wgs = shapely.from_wkb(np.concatenate([here[1], there[1]])[order])
-
-    frame = pd.DataFrame(
-        {
-            "category": categories,
-            "threshold_m": limits,
-            "facilities": [int(m.size) for m in members],
-        }
-    )
-    _add_counts(frame, access, homes, categories, limits)
-    frame["area_m2"] = area_m2
-    return gpd.GeoDataFrame(frame[SERVICE_AREA_COLUMNS], geometry=list(wgs), crs="EPSG:4326")
-
-
-def _halves(costs: Sequence[int]) -> tuple[list[int], list[int]]:
-    """Split indices in two shares of about equal cost (largest first, each to the lighter share).
-
-    The second share is drawn by a forked child; it is empty when there is one category.
-    """
-    shares: tuple[list[int], list[int]] = ([], [])
-    loads = [0, 0]
-    for g in sorted(range(len(costs)), key=lambda i: -costs[i]):
-        side = 0 if loads[0] <= loads[1] else 1
-        shares[side].append(g)
-        loads[side] += costs[g] + 1
-    return shares
+    return categories, limits
 
 
 def _add_counts(

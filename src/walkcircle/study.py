@@ -58,6 +58,7 @@ from walkcircle.sources.tables import TableSpec
 
 if TYPE_CHECKING:
     from walkcircle.scenario import ScenarioOutcome
+    from walkcircle.service_areas import AreaDrawing
     from walkcircle.sources.extract import ExtractCut
 
 __all__ = ["STEPS", "Study"]
@@ -78,7 +79,12 @@ STEPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "home_snap": (("routing.snap_cap_m",), ("homes",)),
     "access": (("routing",), ("facilities", "home_snap", "profile")),
     "results": (("name", "lang", "scoring"), ("access",)),
-    "service_areas": (("outputs.half_width_m", "outputs.service_area_cell_m"), ("results",)),
+    # the polygons, drawn from the network and the facilities (`Study.early_service_areas`)
+    "service_area_drawing": (
+        ("outputs.half_width_m", "outputs.service_area_cell_m", "routing.speed_kmh", "routing.snap_cap_m"),
+        ("network", "facilities", "profile"),
+    ),
+    "service_areas": ((), ("results", "service_area_drawing")),
     "scenario": (("scenario",), ("results",)),
 }
 
@@ -136,6 +142,7 @@ class Study:
         self._cache: dict[str, Any] = {}
         self._warnings: dict[str, list[str]] = {}
         self._keep_state = False  # set when a what-if needs the baseline's search state
+        self._early = 0  # depth of `early_service_areas` blocks
 
     # ------------------------------------------------------------------ settings
     @property
@@ -160,8 +167,7 @@ class Study:
         """
         new = update_settings(self._settings, changes, origin="")
         for step in steps_to_forget(changed_attrs(self._settings, new)):
-            self._cache.pop(step, None)
-            self._warnings.pop(step, None)
+            self._forget(step)
         self._settings = new
         return self
 
@@ -185,6 +191,13 @@ class Study:
         """
         table = TableSpec(path=Path(path), crs=crs, **options)
         return self.update(facilities=(*self._settings.facilities.tables, table))
+
+    def _forget(self, step: str) -> None:
+        """Drop a step's result and warnings (a drawing still under way is stopped)."""
+        dropped = self._cache.pop(step, None)
+        self._warnings.pop(step, None)
+        if step == "service_area_drawing" and dropped is not None:
+            dropped.cancel()
 
     @property
     def warnings(self) -> list[str]:
@@ -279,7 +292,35 @@ class Study:
                 self._cache.update(task.join())
         self.network()
         self.facilities()
+        if self._early:
+            self._service_area_drawing()  # drawn in a forked child from here on
         self.homes()
+
+    @contextmanager
+    def early_service_areas(self) -> Iterator[None]:
+        """Within the block, draw the service areas beside the rest of the study.
+
+        As soon as the network and the facilities are read (at once, if they are), a forked
+        child starts drawing the service-area polygons while this process places the homes and
+        computes the access; `service_areas` then draws what the child has not taken and waits
+        for it (`walkcircle.service_areas.AreaDrawing`). `walkcircle.pipeline.write_study`
+        does this when the settings ask for service areas. Leaving the block stops a drawing
+        that `service_areas` did not finish.
+
+        Yields
+        ------
+        None
+            While the block runs.
+        """
+        self._early += 1
+        try:
+            if "network" in self._cache and "facilities" in self._cache:
+                self._service_area_drawing()
+            yield
+        finally:
+            self._early -= 1
+            if not self._early and "service_areas" not in self._cache:
+                self._forget("service_area_drawing")
 
     def _osm_reads(self) -> dict[str, Callable[[], Any]]:
         """List the reads of the OSM file that do not need the network and are not done yet."""
@@ -654,16 +695,19 @@ class Study:
             ``residents_covered``, ``residents_not_covered``, ``area_m2``, geometry (WGS-84).
         """
         if "service_areas" not in self._cache:
-            from walkcircle.service_areas import service_areas
-
-            r, o = self.results(), self._settings.outputs
+            r = self.results()
+            drawing = self._service_area_drawing()
+            if drawing.categories != list(r.access.categories) or not np.array_equal(
+                drawing.limits, r.access.threshold_m
+            ):  # not the access's categories and thresholds: draw them afresh
+                self._forget("service_area_drawing")
+                drawing = self._service_area_drawing(
+                    dict(zip(r.access.categories, r.access.threshold_m, strict=True))
+                )
             self.progress("service areas")
             with self.collecting("service_areas"):
-                areas = service_areas(
-                    r.network, r.facilities, dict(zip(r.access.categories, r.access.threshold_m, strict=True)),
-                    access=r.access, homes=r.homes, half_width_m=o.half_width_m, cell_m=o.service_area_cell_m,
-                    snap_cap_m=self._settings.routing.snap_cap_m,
-                )  # fmt: skip
+                areas = drawing.finish(r.access, r.homes)
+            self._forget("service_area_drawing")  # finished: its child is gone
             r.service_areas = areas
             r.summary["service_areas"] = {
                 row.category: {"threshold_m": float(row.threshold_m), "facilities": int(row.facilities),
@@ -674,6 +718,23 @@ class Study:
             }  # fmt: skip
             self._cache["service_areas"] = areas
         return self._cache["service_areas"]
+
+    def _service_area_drawing(self, thresholds_m: dict[str, float] | None = None) -> AreaDrawing:
+        """Start drawing the service areas (a forked child takes a share; see `early_service_areas`)."""
+        if "service_area_drawing" not in self._cache:
+            from walkcircle.service_areas import AreaDrawing
+
+            r, o = self._settings.routing, self._settings.outputs
+            if thresholds_m is None:
+                thresholds_m = {cat.id: cat.distance_m(r.speed_kmh) for cat in self.profile.categories}
+            net, load = self.network(), self.facilities()
+            with self.collecting("service_areas"):
+                drawing = AreaDrawing(
+                    net, load.facilities, thresholds_m, half_width_m=o.half_width_m,
+                    cell_m=o.service_area_cell_m, snap_cap_m=r.snap_cap_m,
+                )  # fmt: skip
+            self._cache["service_area_drawing"] = drawing.start()
+        return self._cache["service_area_drawing"]
 
     def scenario(
         self,
