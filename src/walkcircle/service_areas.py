@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,8 +37,8 @@ from walkcircle.defaults import (
 from walkcircle.errors import InputError
 from walkcircle.geodesy import to_lonlat
 from walkcircle.isochrones import buffer_lines_raster, edge_substrings, reached_pieces
-from walkcircle.network import WalkNetwork
-from walkcircle.routing import routing_graph
+from walkcircle.network import Snapped, WalkNetwork
+from walkcircle.routing import RoutingGraph, routing_graph
 
 if TYPE_CHECKING:
     from walkcircle.access import AccessResult
@@ -277,14 +278,15 @@ def service_areas(
 class AreaDrawing:
     """The service-area polygons of every category, drawn by this process and a forked child together.
 
-    Making one routes every category's facilities (a multi-source search, cheap); `start`
-    then forks a child that draws categories, the largest first, while this process goes on
-    (a `walkcircle.study.Study` starts it as soon as the network and the facilities are read,
-    so the polygons are drawn while the homes are placed and the access computed); `finish`
-    draws here whatever the child has not taken, waits for the child and adds the blind-spot
-    counts. Each category is drawn by exactly one of the two processes: they take them from a
-    shared list under a lock that the system releases if a process dies. Where fork is
-    missing or unsafe, `finish` draws them all here.
+    Making one only checks the inputs. `start` forks a child that snaps and routes the
+    facilities (every category at once, a multi-source search) and draws categories, the
+    largest first, while this process goes on (a `walkcircle.study.Study` starts it as soon as
+    the network and the facilities are read, so the polygons are drawn while the homes are
+    placed and the access computed); `finish` routes here too, draws whatever the child has not
+    taken, waits for the child and adds the blind-spot counts. Each category is drawn by
+    exactly one of the two processes: they take them from a shared list under a lock that the
+    system releases if a process dies. Where fork is missing or unsafe, `finish` draws them all
+    here.
 
     Parameters
     ----------
@@ -304,26 +306,19 @@ class AreaDrawing:
     ) -> None:
         self.categories, self.limits = _checked(facilities, thresholds_m, categories, half_width_m, cell_m)
         self.network, self.half_width_m, self.cell_m = network, half_width_m, cell_m
-        fac_cat = facilities["category"].astype(str).to_numpy()
-        fac_lon = facilities["lon"].to_numpy(np.float64)
-        fac_lat = facilities["lat"].to_numpy(np.float64)
-        self._snapped = network.snap(fac_lon, fac_lat, snap_cap_m)
-        self._graph = routing_graph(network, {"facilities": (self._snapped, "source")})
-        fac_node = self._graph.point_node["facilities"]
-        self._fac_x, self._fac_y = network.project(fac_lon, fac_lat)
-        self.members = [np.flatnonzero((fac_cat == cid) & (fac_node >= 0)) for cid in self.categories]
-        groups = [fac_node[rows] for rows in self.members]
-        if self.categories:
-            self._dist, _ = paths.nearest(self._graph.csr, groups, limit=float(self.limits.max()))
-        else:
-            self._dist = np.zeros((0, 0))
-        reached = [
-            int(np.count_nonzero(self._dist[g] <= self.limits[g])) if m.size else 0
-            for g, m in enumerate(self.members)
-        ]
-        self._order = sorted(range(len(reached)), key=lambda g: -reached[g])  # the largest first
+        self._facilities, self._snap_cap_m = facilities, snap_cap_m
+        self._routed: _Routed | None = None  # routed where first needed: in the child, here at `finish`
         self._claims = _Claims(len(self.categories))
         self._child: Background | None = None
+
+    @property
+    def routed(self) -> _Routed:
+        """The facilities snapped and routed (computed on first use, in each process that uses it)."""
+        if self._routed is None:
+            self._routed = _route(
+                self.network, self._facilities, self.categories, self.limits, self._snap_cap_m
+            )
+        return self._routed
 
     def start(self) -> AreaDrawing:
         """Fork the child that draws categories until none is left (nothing happens twice).
@@ -334,7 +329,7 @@ class AreaDrawing:
             Itself.
         """
         if self._child is None and len(self.categories) > 1:
-            self._child = Background(self._draw_claimed)
+            self._child = Background(self._draw_claimed)  # routes the facilities there first
         return self
 
     def finish(
@@ -362,7 +357,7 @@ class AreaDrawing:
             {
                 "category": self.categories,
                 "threshold_m": self.limits,
-                "facilities": [int(m.size) for m in self.members],
+                "facilities": [int(m.size) for m in self.routed.members],
             }
         )
         _add_counts(frame, access, homes, self.categories, self.limits)
@@ -381,7 +376,7 @@ class AreaDrawing:
     def _draw_claimed(self) -> dict[int, tuple[float, bytes]]:
         """Draw categories taken from the shared list until it is empty: ``{g: (area m², WGS-84 WKB)}``."""
         drawn = {}
-        while (g := self._claims.take(self._order)) is not None:
+        while (g := self._claims.take(self.routed.order)) is not None:
             projected = self._area(g)
             wgs = shapely.transform(
                 projected, lambda c: np.column_stack(to_lonlat(c[:, 0], c[:, 1], self.network.epsg))
@@ -391,7 +386,8 @@ class AreaDrawing:
 
     def _area(self, g: int) -> shapely.Geometry:
         """Category `g`'s service area in the network's projected CRS."""
-        rows, limit, snapped = self.members[g], float(self.limits[g]), self._snapped
+        routed = self.routed
+        rows, limit, snapped = routed.members[g], float(self.limits[g]), routed.snapped
         if rows.size == 0:
             return shapely.Polygon()
         near = rows[snapped.offset_m[rows] <= limit]
@@ -399,14 +395,50 @@ class AreaDrawing:
         connectors = shapely.linestrings(
             np.stack(
                 [
-                    np.column_stack([self._fac_x[near], self._fac_y[near]]),
+                    np.column_stack([routed.fac_x[near], routed.fac_y[near]]),
                     np.column_stack([snapped.x[near], snapped.y[near]]),
                 ],
                 axis=1,
             )
         )
-        pieces = reached_pieces(self._graph, self._dist[g], limit)
+        pieces = reached_pieces(routed.graph, routed.dist[g], limit)
         return _area_geometry(self.network, pieces, connectors, self.half_width_m, self.cell_m)
+
+
+@dataclass(frozen=True)
+class _Routed:
+    """Facilities snapped and routed: per category its facility rows and distance field."""
+
+    snapped: Snapped
+    graph: RoutingGraph
+    fac_x: np.ndarray
+    fac_y: np.ndarray
+    members: list[np.ndarray]
+    dist: np.ndarray
+    order: list[int]  # categories, the most reached nodes first (the costliest to draw)
+
+
+def _route(
+    network: WalkNetwork,
+    facilities: pd.DataFrame,
+    categories: list[str],
+    limits: np.ndarray,
+    snap_cap_m: float,
+) -> _Routed:
+    """Snap the facilities, route every category's at once (up to the largest threshold)."""
+    fac_cat = facilities["category"].astype(str).to_numpy()
+    fac_lon = facilities["lon"].to_numpy(np.float64)
+    fac_lat = facilities["lat"].to_numpy(np.float64)
+    snapped = network.snap(fac_lon, fac_lat, snap_cap_m)
+    graph = routing_graph(network, {"facilities": (snapped, "source")})
+    fac_node = graph.point_node["facilities"]
+    fac_x, fac_y = network.project(fac_lon, fac_lat)
+    members = [np.flatnonzero((fac_cat == cid) & (fac_node >= 0)) for cid in categories]
+    groups = [fac_node[rows] for rows in members]
+    dist = paths.nearest(graph.csr, groups, limit=float(limits.max()))[0] if categories else np.zeros((0, 0))
+    reached = [int(np.count_nonzero(dist[g] <= limits[g])) if m.size else 0 for g, m in enumerate(members)]
+    order = sorted(range(len(reached)), key=lambda g: -reached[g])
+    return _Routed(snapped, graph, fac_x, fac_y, members, dist, order)
 
 
 class _Claims:
