@@ -313,6 +313,67 @@ def test_a_drawing_started_early_gives_the_same_areas(world):
     assert cancelled._child is None
 
 
+@st.composite
+def _scattered_lines(draw):
+    """Short polylines around a few centres: some groups far apart, some near, some crossing."""
+    n_centres = draw(st.integers(1, 5))
+    centres = [(draw(st.floats(0, 1200)), draw(st.floats(0, 1200))) for _ in range(n_centres)]
+    lines = []
+    for cx, cy in centres:
+        for _ in range(draw(st.integers(1, 6))):
+            n = draw(st.integers(2, 4))
+            pts = [(cx + draw(st.floats(-150, 150)), cy + draw(st.floats(-150, 150))) for _ in range(n)]
+            lines.append(shapely.LineString(pts))
+    return np.array(lines, dtype=object)
+
+
+@settings(max_examples=40, deadline=None)
+@given(_scattered_lines())
+def test_line_groups_keep_groups_out_of_each_others_reach(lines):
+    from walkcircle.service_areas import line_groups
+
+    reach = 45.0
+    groups = line_groups(lines, reach)
+    assert sorted(np.concatenate(groups).tolist()) == list(range(len(lines)))  # each line once
+    # a line of length 0 (a facility on its street) is a point to GEOS's distance
+    first = shapely.points(shapely.get_coordinates(lines)[np.cumsum(shapely.get_num_coordinates(lines)) - 1])
+    shapes = np.where(shapely.length(lines) > 0, lines, first)
+    for a in range(len(groups)):
+        for b in range(a + 1, len(groups)):
+            gap = shapely.distance(shapes[groups[a]][:, None], shapes[groups[b]][None, :]).min()
+            assert gap > 2 * reach  # no point is within reach of both
+
+
+@pytest.mark.parametrize(
+    ("second", "n_groups"),
+    [
+        ([(95.5, 0), (105.5, 0)], 1),  # 85.5 m away: within twice the reach (90 m) -> together
+        ([(78, 63), (88, 63)], 1),  # diagonally 85 m away -> together
+        ([(300, 0), (310, 0)], 2),  # 290 m away -> apart
+    ],
+)
+def test_line_groups_join_lines_within_twice_the_reach(second, n_groups):
+    from walkcircle.service_areas import line_groups
+
+    lines = shapely.linestrings([[(0, 0), (10, 0)], second])
+    assert len(line_groups(lines, 45.0)) == n_groups
+
+
+@settings(max_examples=25, deadline=None)
+@given(_scattered_lines())
+def test_buffering_groups_apart_equals_one_raster(lines):
+    """`buffer_lines_apart` gives the polygons of one raster over the whole box (brute force)."""
+    from walkcircle.isochrones import buffer_lines_raster
+    from walkcircle.service_areas import buffer_lines_apart
+
+    apart = buffer_lines_apart(lines, 25.0, 10.0)
+    whole = buffer_lines_raster(lines, 25.0, 10.0)
+    assert apart.is_valid
+    assert shapely.get_num_geometries(apart) == shapely.get_num_geometries(whole)
+    assert shapely.symmetric_difference(apart, whole).area <= 1e-6 * whole.area
+    assert apart.area == pytest.approx(whole.area, rel=1e-9)
+
+
 def test_bad_input(world):
     net, facilities, *_ = world
     with pytest.raises(InputError, match="no threshold"):

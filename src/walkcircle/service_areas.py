@@ -47,8 +47,10 @@ __all__ = [
     "SERVICE_AREA_COLUMNS",
     "AreaDrawing",
     "blind_spots",
+    "buffer_lines_apart",
     "buffer_lines_tiled",
     "covered_mask",
+    "line_groups",
     "service_areas",
 ]
 
@@ -113,7 +115,97 @@ def _area_geometry(
     lines.extend(connectors)
     if not lines:
         return shapely.Polygon()
-    return buffer_lines_tiled(np.array(lines, dtype=object), half_width_m, cell_m)
+    return buffer_lines_apart(np.array(lines, dtype=object), half_width_m, cell_m)
+
+
+def buffer_lines_apart(
+    lines: np.ndarray,
+    half_width_m: float,
+    cell_m: float,
+    max_cells: int = DEFAULT_SERVICE_AREA_MAX_CELLS,
+) -> shapely.Geometry:
+    """`buffer_lines_tiled` for each group of lines that lies apart from the others.
+
+    A category's service area covers a fraction of the city's bounding box (a few per cent
+    for a category with few facilities), so one raster of the whole box spends most of its
+    cells on nothing. The lines are grouped (`line_groups`) so that no point within the
+    field's reach of one group is within reach of another; each group is buffered on its own
+    raster of the same global lattice, and the polygons, disjoint by construction, are
+    gathered without a union. Every grid vertex that matters has the value it has on the
+    whole box, so the result is the same polygons.
+
+    Parameters
+    ----------
+    lines, half_width_m, cell_m, max_cells
+        As in `buffer_lines_tiled` (LineStrings in metres, buffer distance, grid spacing,
+        largest raster buffered in one piece).
+
+    Returns
+    -------
+    shapely.Geometry
+        What `buffer_lines_tiled` gives for all the lines at once.
+    """
+    if len(lines) == 0:
+        return shapely.Polygon()
+    groups = line_groups(lines, half_width_m + 2 * cell_m)
+    if len(groups) == 1:
+        return buffer_lines_tiled(lines, half_width_m, cell_m, max_cells=max_cells)
+    parts = shapely.get_parts(
+        np.array([buffer_lines_tiled(lines[g], half_width_m, cell_m, max_cells=max_cells) for g in groups])
+    )
+    parts = parts[shapely.get_type_id(parts) == 3]
+    if parts.size == 0:
+        return shapely.Polygon()
+    return parts[0] if parts.size == 1 else shapely.MultiPolygon(list(parts))
+
+
+def line_groups(lines: np.ndarray, reach_m: float) -> list[np.ndarray]:
+    """Group lines so that no point within `reach_m` of one group is within `reach_m` of another.
+
+    Each line's bounding box grown by `reach_m` is marked on a grid of `reach_m` blocks; groups
+    are the blocks' connected pieces (diagonal neighbours count as connected), so two groups'
+    grown boxes are at least a block apart.
+
+    Parameters
+    ----------
+    lines
+        LineStrings (metres).
+    reach_m
+        How far each group's influence goes, metres (> 0).
+
+    Returns
+    -------
+    list of numpy.ndarray
+        Row positions in `lines`, one array per group, in order of their first line.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> lines = shapely.linestrings([[(0, 0), (10, 0)], [(500, 0), (510, 0)], [(20, 0), (30, 0)]])
+    >>> [g.tolist() for g in line_groups(lines, 50.0)]
+    [[0, 2], [1]]
+    """
+    from scipy import ndimage
+
+    bounds = shapely.bounds(lines)
+    x0, y0 = bounds[:, 0].min() - reach_m, bounds[:, 1].min() - reach_m
+    i0 = np.floor((bounds[:, 0] - reach_m - x0) / reach_m).astype(np.int64)
+    i1 = np.floor((bounds[:, 2] + reach_m - x0) / reach_m).astype(np.int64)
+    j0 = np.floor((bounds[:, 1] - reach_m - y0) / reach_m).astype(np.int64)
+    j1 = np.floor((bounds[:, 3] + reach_m - y0) / reach_m).astype(np.int64)
+    # every box marked at once: +1/-1 at its corners, then running sums along both axes
+    marks = np.zeros((int(j1.max()) + 2, int(i1.max()) + 2), np.int64)
+    np.add.at(marks, (j0, i0), 1)
+    np.add.at(marks, (j0, i1 + 1), -1)
+    np.add.at(marks, (j1 + 1, i0), -1)
+    np.add.at(marks, (j1 + 1, i1 + 1), 1)
+    covered = marks.cumsum(axis=0).cumsum(axis=1) > 0
+    labels, _ = ndimage.label(covered, structure=np.ones((3, 3), bool))
+    group = labels[j0, i0]
+    _, first, inverse = np.unique(group, return_index=True, return_inverse=True)
+    rank = np.argsort(np.argsort(first))  # groups in order of their first line
+    order = np.argsort(rank[inverse], kind="stable")
+    return np.split(order, np.cumsum(np.bincount(rank[inverse]))[:-1])
 
 
 def buffer_lines_tiled(
