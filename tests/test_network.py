@@ -237,6 +237,33 @@ def test_snap_matches_brute_force_nearest_edge(tsinghua_net):
     assert ((best > 300) == snapped.off_network).all()
 
 
+def test_prepare_snapping_builds_the_index_a_forked_child_then_shares(tsinghua_net):
+    """After `prepare_snapping` a forked child snaps without building the edge index again."""
+    import dataclasses
+
+    from walkcircle._background import Background, can_fork
+
+    net = dataclasses.replace(tsinghua_net)  # a copy with nothing built yet
+    assert "_edge_tree" not in net.__dict__
+    assert net.prepare_snapping() is net
+    assert {"edge_lines", "_edge_tree", "_edge_planar_length"} <= set(net.__dict__)
+    w, s, e, n = net.bounds_lonlat()
+    lon, lat = np.array([w + (e - w) / 3, (w + e) / 2]), np.array([(s + n) / 2, s + (n - s) / 3])
+    built = []
+    original = shapely.STRtree
+
+    def job() -> tuple[np.ndarray, list[str]]:
+        shapely.STRtree = lambda *a, **k: built.append("tree") or original(*a, **k)
+        try:
+            return net.snap(lon, lat).offset_m, built
+        finally:
+            shapely.STRtree = original
+
+    offsets, built_there = Background(job, fork=can_fork()).join()
+    assert built_there == []  # the child used the index it inherited
+    np.testing.assert_array_equal(offsets, tsinghua_net.snap(lon, lat).offset_m)
+
+
 def test_snap_position_is_geodesic_distance_along_the_edge():
     coords = {1: (114.000, 35.000), 2: (114.010, 35.000)}
     net = _ways_network(coords, [[1, 2]])

@@ -153,6 +153,20 @@ class WalkNetwork:
     def _edge_planar_length(self) -> np.ndarray:
         return shapely.length(self.edge_lines)
 
+    def prepare_snapping(self) -> WalkNetwork:
+        """Build the edge index that `snap` uses now, not on the first snap.
+
+        A process about to fork children that snap (`walkcircle.service_areas.AreaDrawing`)
+        builds it once here, and the children share it instead of each building its own.
+
+        Returns
+        -------
+        WalkNetwork
+            Itself.
+        """
+        _ = self._edge_tree, self._edge_planar_length
+        return self
+
     def bounds_lonlat(self) -> tuple[float, float, float, float]:
         """Return (west, south, east, north) of all edge vertices, degrees."""
         return (

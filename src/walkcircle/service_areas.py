@@ -421,6 +421,7 @@ class AreaDrawing:
             Itself.
         """
         if self._child is None and len(self.categories) > 1:
+            self.network.prepare_snapping()  # built once, here: the child inherits it
             self._child = Background(self._draw_claimed)  # routes the facilities there first
         return self
 
