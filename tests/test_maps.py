@@ -236,6 +236,8 @@ def test_all_categories_at_once_equal_each_alone(world):
 
 def test_claims_give_every_category_to_exactly_one_process():
     """Parent and forked child take categories from one list at the same time: none twice, none lost."""
+    import time
+
     from walkcircle._background import Background, can_fork
     from walkcircle.service_areas import _Claims
 
@@ -248,6 +250,7 @@ def test_claims_give_every_category_to_exactly_one_process():
             got = []
             while (g := claims.take(order)) is not None:
                 got.append(g)
+                time.sleep(0.0005)  # as drawing takes a while: both get to take some
             return got
 
         child = Background(take_all)
