@@ -258,12 +258,13 @@ def buffer_lines_raster(
     ny = int(np.ceil((coords[:, 1].max() + reach - y_min) / cell_m)) + 1
     paths._before_kernels()
     field = _distance_field(a[:, 0], a[:, 1], b[:, 0], b[:, 1], x_min, y_min, cell_m, nx, ny, reach)
-    generator = contourpy.contour_generator(
-        x=x_min + np.arange(nx) * cell_m,
-        y=y_min + np.arange(ny) * cell_m,
-        z=field,
-        fill_type=contourpy.FillType.ChunkCombinedOffsetOffset,
-    )
+    x, y = np.meshgrid(x_min + np.arange(nx) * cell_m, y_min + np.arange(ny) * cell_m)
+    # the class itself: contourpy.contour_generator would also scan the field for NaN (it has none)
+    generator = contourpy.SerialContourGenerator(
+        x, y, field, None, corner_mask=True, line_type=contourpy.LineType.Separate,
+        fill_type=contourpy.FillType.ChunkCombinedOffsetOffset, quad_as_tri=False,
+        z_interp=contourpy.ZInterp.Linear, x_chunk_size=0, y_chunk_size=0,
+    )  # fmt: skip
     (points,), (offsets,), (outer,) = generator.filled(-1.0, half_width_m)  # one chunk
     polygons = _filled_polygons(points, offsets, outer)
     if polygons.size == 0:
