@@ -311,9 +311,40 @@ def test_a_drawing_started_early_gives_the_same_areas(world):
     early = drawing.finish(access, homes)
     pd.testing.assert_frame_equal(early.drop(columns="geometry"), areas.drop(columns="geometry"))
     assert list(shapely.to_wkb(early.geometry.to_numpy())) == list(shapely.to_wkb(areas.geometry.to_numpy()))
+    again = drawing.finish(access, homes)  # drawn once; counted again
+    assert list(shapely.to_wkb(again.geometry.to_numpy())) == list(shapely.to_wkb(areas.geometry.to_numpy()))
     cancelled = AreaDrawing(net, facilities, THRESHOLDS_M, half_width_m=HALF_WIDTH_M, cell_m=CELL_M).start()
     cancelled.cancel()
     assert cancelled._child is None
+    with pytest.raises(RuntimeError, match="cancelled"):
+        cancelled.finish(access, homes)
+
+
+def test_a_drawing_whose_child_dies_is_finished_here(world):
+    """A child killed outright (out of memory, say) loses nothing: its share is drawn by the parent."""
+    import os
+    import signal
+    import time
+
+    from walkcircle._background import can_fork
+    from walkcircle.service_areas import AreaDrawing
+
+    if not can_fork():
+        pytest.skip("no fork here: no child to kill")
+    from walkcircle._background import Background
+
+    net, facilities, homes, access, areas = world
+    drawing = AreaDrawing(net, facilities, THRESHOLDS_M, half_width_m=HALF_WIDTH_M, cell_m=CELL_M)
+
+    def take_one_and_die() -> None:  # as a child killed while drawing the category it took
+        drawing._claims.take(drawing.routed.order)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    drawing._child = Background(take_one_and_die)
+    time.sleep(0.3)  # it has taken its category and died
+    done = drawing.finish(access, homes)
+    pd.testing.assert_frame_equal(done.drop(columns="geometry"), areas.drop(columns="geometry"))
+    assert list(shapely.to_wkb(done.geometry.to_numpy())) == list(shapely.to_wkb(areas.geometry.to_numpy()))
 
 
 @st.composite

@@ -14,6 +14,7 @@ homes and homes on islands without that category included, since their distance 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -402,6 +403,8 @@ class AreaDrawing:
         self._routed: _Routed | None = None  # routed where first needed: in the child, here at `finish`
         self._claims = _Claims(len(self.categories))
         self._child: Background | None = None
+        self._drawn: dict[int, tuple[float, bytes]] | None = None
+        self._cancelled = False
 
     @property
     def routed(self) -> _Routed:
@@ -440,10 +443,7 @@ class AreaDrawing:
         geopandas.GeoDataFrame
             As `service_areas` returns.
         """
-        drawn = self._draw_claimed()
-        if self._child is not None:
-            child, self._child = self._child, None
-            drawn.update(child.join())
+        drawn = self._drawn_all()
         area_m2 = np.array([drawn[g][0] for g in range(len(self.categories))], np.float64)
         wkb = np.array([drawn[g][1] for g in range(len(self.categories))], dtype=object)
         frame = pd.DataFrame(
@@ -465,17 +465,41 @@ class AreaDrawing:
             self._child.kill()
             self._child = None
         self._claims.close()
+        self._cancelled = self._drawn is None
+
+    def _drawn_all(self) -> dict[int, tuple[float, bytes]]:
+        """Every category's area and WKB: drawn here and by the child (once; kept for a later `finish`)."""
+        if self._drawn is None:
+            if self._cancelled:
+                msg = "this service-area drawing was cancelled; make a new AreaDrawing"
+                raise RuntimeError(msg)
+            drawn = self._draw_claimed()
+            if self._child is not None:
+                child, self._child = self._child, None
+                # a child that died or failed: its share is drawn below, here (where a failure repeats)
+                with contextlib.suppress(Exception):
+                    drawn.update(child.join())
+            for g in range(len(self.categories)):  # whatever a dead child had taken
+                if g not in drawn:
+                    drawn[g] = self._draw(g)
+            self._claims.close()
+            self._drawn = drawn
+        return self._drawn
 
     def _draw_claimed(self) -> dict[int, tuple[float, bytes]]:
         """Draw categories taken from the shared list until it is empty: ``{g: (area m², WGS-84 WKB)}``."""
         drawn = {}
         while (g := self._claims.take(self.routed.order)) is not None:
-            projected = self._area(g)
-            wgs = shapely.transform(
-                projected, lambda c: np.column_stack(to_lonlat(c[:, 0], c[:, 1], self.network.epsg))
-            )
-            drawn[g] = (float(shapely.area(projected)), shapely.to_wkb(wgs))
+            drawn[g] = self._draw(g)
         return drawn
+
+    def _draw(self, g: int) -> tuple[float, bytes]:
+        """Category `g`'s area (m², projected) and its polygon as WGS-84 WKB."""
+        projected = self._area(g)
+        wgs = shapely.transform(
+            projected, lambda c: np.column_stack(to_lonlat(c[:, 0], c[:, 1], self.network.epsg))
+        )
+        return float(shapely.area(projected)), shapely.to_wkb(wgs)
 
     def _area(self, g: int) -> shapely.Geometry:
         """Category `g`'s service area in the network's projected CRS."""
