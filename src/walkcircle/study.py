@@ -293,7 +293,7 @@ class Study:
         self.network()
         self.facilities()
         if self._early:
-            self._service_area_drawing()  # drawn in a forked child from here on
+            self._draw_early()  # drawn in a forked child from here on
         self.homes()
 
     @contextmanager
@@ -304,8 +304,9 @@ class Study:
         child starts drawing the service-area polygons while this process places the homes and
         computes the access; `service_areas` then draws what the child has not taken and waits
         for it (`walkcircle.service_areas.AreaDrawing`). `walkcircle.pipeline.write_study`
-        does this when the settings ask for service areas. Leaving the block stops a drawing
-        that `service_areas` did not finish.
+        does this when the settings ask for service areas. On a first run, while the kernels
+        are compiled, the drawing waits for `service_areas` instead. Leaving the block stops a
+        drawing that `service_areas` did not finish.
 
         Yields
         ------
@@ -315,12 +316,24 @@ class Study:
         self._early += 1
         try:
             if "network" in self._cache and "facilities" in self._cache:
-                self._service_area_drawing()
+                self._draw_early()
             yield
         finally:
             self._early -= 1
             if not self._early and "service_areas" not in self._cache:
                 self._forget("service_area_drawing")
+
+    def _draw_early(self) -> None:
+        """Start the service areas' drawing now, unless kernels are still being compiled.
+
+        On a first run the kernels are compiled by a helper and this process
+        (`walkcircle._precompile`); a child drawing early would compile its own as a third
+        process on two cores, so then the drawing starts when `service_areas` asks for it.
+        """
+        from walkcircle import _precompile
+
+        if not _precompile.missing_kernels():
+            self._service_area_drawing()
 
     def _osm_reads(self) -> dict[str, Callable[[], Any]]:
         """List the reads of the OSM file that do not need the network and are not done yet."""
