@@ -300,6 +300,8 @@ def test_claims_are_freed_when_a_child_dies_holding_the_lock():
 
 def test_a_drawing_started_early_gives_the_same_areas(world):
     """`AreaDrawing`: started, left to the child a while, then finished: the same table and polygons."""
+    import gc
+    import os
     import time
 
     from walkcircle.service_areas import AreaDrawing
@@ -318,6 +320,13 @@ def test_a_drawing_started_early_gives_the_same_areas(world):
     assert cancelled._child is None
     with pytest.raises(RuntimeError, match="cancelled"):
         cancelled.finish(access, homes)
+    dropped = AreaDrawing(net, facilities, THRESHOLDS_M, half_width_m=HALF_WIDTH_M, cell_m=CELL_M).start()
+    pid = dropped._child._pid if dropped._child is not None else None
+    del dropped
+    gc.collect()
+    if pid is not None:  # stopped and reaped: no such process any more
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
 
 
 def test_a_drawing_whose_child_dies_is_finished_here(world):

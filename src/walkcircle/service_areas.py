@@ -467,6 +467,12 @@ class AreaDrawing:
         self._claims.close()
         self._cancelled = self._drawn is None
 
+    def __del__(self) -> None:
+        """Stop the child of a drawing dropped unfinished (it would wait on its pipe until this process ends)."""
+        with contextlib.suppress(Exception):
+            if self._child is not None:
+                self.cancel()
+
     def _drawn_all(self) -> dict[int, tuple[float, bytes]]:
         """Every category's area and WKB: drawn here and by the child (once; kept for a later `finish`)."""
         if self._drawn is None:
