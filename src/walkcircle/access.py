@@ -24,7 +24,7 @@ import pandas as pd
 
 from walkcircle import _precompile, paths
 from walkcircle.defaults import DEFAULT_SNAP_CAP_M, DEFAULT_SPEED_KMH, DEFAULT_TIERS_MIN, KNN_REACH_FACTOR
-from walkcircle.errors import InputError, WalkcircleWarning
+from walkcircle.errors import InputError, WalkcircleWarning, require_columns
 from walkcircle.network import Snapped, WalkNetwork
 from walkcircle.routing import minutes_to_metres, routing_graph, speed_mps
 
@@ -204,10 +204,7 @@ def compute_access(
     if k < 1:
         msg = f"k must be >= 1 (got {k})"
         raise InputError(msg)
-    missing_cols = [c for c in ("category", "lon", "lat") if c not in facilities.columns]
-    if missing_cols:
-        msg = f"facilities table lacks column(s) {', '.join(missing_cols)}"
-        raise InputError(msg)
+    require_columns(facilities, ("category", "lon", "lat"), "facilities table")
     if categories is None:
         categories = sorted(map(str, facilities["category"].unique()))
     categories = list(categories)

@@ -9,6 +9,9 @@ data, a refused download); it never shows a traceback for these.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 
 class WalkcircleError(Exception):
     """Base class: a problem with the user's input or environment, not a bug."""
@@ -42,3 +45,34 @@ OFFLINE_HINT = (
     "work offline instead: download an extract (e.g. Geofabrik .osm.pbf, or an openstreetmap.org "
     "export .osm) and pass it with --osm FILE, or try the offline demo with --demo"
 )
+
+
+def require_columns(frame: Any, columns: Sequence[str], what: str) -> None:
+    """Raise `InputError` naming the columns of `columns` that `frame` lacks.
+
+    Parameters
+    ----------
+    frame
+        A DataFrame (anything with ``columns``).
+    columns
+        The columns it needs.
+    what
+        What the table is, for the message (``"facilities table"``).
+
+    Raises
+    ------
+    InputError
+        ``<what> lacks column(s) a, b``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> require_columns(pd.DataFrame({"lon": [1.0]}), ["category", "lon", "lat"], "facilities table")
+    Traceback (most recent call last):
+    ...
+    walkcircle.errors.InputError: facilities table lacks column(s) category, lat
+    """
+    lacking = [c for c in columns if c not in frame.columns]
+    if lacking:
+        msg = f"{what} lacks column(s) {', '.join(lacking)}"
+        raise InputError(msg)

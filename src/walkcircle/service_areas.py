@@ -35,7 +35,7 @@ from walkcircle.defaults import (
     DEFAULT_SERVICE_AREA_MAX_CELLS,
     DEFAULT_SNAP_CAP_M,
 )
-from walkcircle.errors import InputError
+from walkcircle.errors import InputError, require_columns
 from walkcircle.geodesy import to_lonlat
 from walkcircle.isochrones import buffer_lines_raster, edge_substrings, reached_pieces
 from walkcircle.network import Snapped, WalkNetwork
@@ -627,10 +627,7 @@ def _checked(
     if missing:
         msg = f"no threshold for categor{'y' if len(missing) == 1 else 'ies'} {', '.join(missing)}; give thresholds_m for every category"
         raise InputError(msg)
-    lacking = [c for c in ("category", "lon", "lat") if c not in facilities.columns]
-    if lacking:
-        msg = f"facilities table lacks column(s) {', '.join(lacking)}"
-        raise InputError(msg)
+    require_columns(facilities, ("category", "lon", "lat"), "facilities table")
     if half_width_m <= 0 or not 0 < cell_m <= half_width_m:
         msg = f"need half_width_m > 0 and 0 < cell_m <= half_width_m (got {half_width_m}, {cell_m})"
         raise InputError(msg)
