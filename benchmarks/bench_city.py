@@ -131,7 +131,7 @@ def child(scale: float, profile: bool, cold: bool = False) -> None:
         else:
             steps = run_city(scale, Path(tmp) / "run")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    # forked children (the report, half the service areas) and the compile helper: the largest one
+    # forked children (the report, the service areas' share) and the compile helper: the largest one
     child_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(
         json.dumps(

@@ -2,8 +2,9 @@
 
 Writing a study's outputs is single-threaded Python (GeoPackage, CSV, the map, the report, the
 PDF), and so is most of contouring the service areas, so on two cores a forked copy of the
-process takes a share: the report while the tables and the map are written, half the service
-areas while this process draws the other half. The child sees the results without copying them
+process takes a share: the report while the tables and the map are written, service areas
+while the homes and the access are computed (`walkcircle.service_areas.AreaDrawing`, where the
+two processes take categories from one list). The child sees the results without copying them
 (copy on write), sends back the warnings it raised and its result or failure, and leaves with
 ``os._exit``: it never runs this process's cleanup (the partial folder, the lock). `join` waits
 for it, re-emits its warnings and returns its result or re-raises its failure here, so errors
