@@ -123,7 +123,7 @@ def _write_arrow_layer(layer: ArrowLayer, path: Path, name: str) -> None:
     )  # fmt: skip
 
 
-def edges_layer(network: WalkNetwork, crs: str | int | CRS = "EPSG:4326") -> ArrowLayer:
+def edges_layer(network: WalkNetwork, crs: str | int | CRS = DEFAULT_OUTPUT_CRS) -> ArrowLayer:
     """Return the network's edges as a GeoPackage layer, WKB packed from the vertex arrays.
 
     The same columns and lines as ``network.edges_geodataframe().to_crs(crs)``, without making
