@@ -9,8 +9,12 @@ the threshold, 3 nearest), then 5 origins x 3 budgets through `walkcircle.isochr
 The command: ``walkcircle run --demo`` (the offline Helsinki study, every output written), a
 whole process with an empty and then a filled numba cache.
 
-Each run is a fresh Python process. "cold" gets an empty ``NUMBA_CACHE_DIR`` (what a fresh
-machine sees); "warm" reuses the directory the cold run filled; "reinstall" copies the source to a
+Each run is a fresh Python process. "cold" gets an empty ``NUMBA_CACHE_DIR`` (no compiled
+kernel anywhere: what a machine sees whose install could not compile them, e.g. a wheel built on
+another CPU); "warm" reuses the directory the cold run filled; "install" is a fresh install: the
+source copied to a new folder and built as ``setup.py`` builds it (kernels compiled into the
+package by ``python -m walkcircle._numba_cache``, timed apart as "build s"), then run with an
+empty user cache; "reinstall" copies the source to a
 second folder (a new install, virtualenv or Dask worker of the same version) and runs it with
 numba's default cache settings after a first run from another copy filled the user cache
 (walkcircle keeps kernels under ``~/.cache/walkcircle/numba`` keyed by source; older versions
@@ -98,11 +102,25 @@ def one_run(src: Path, net_path: Path, cache_dir: Path | None, xdg: Path | None 
     return out
 
 
-def cli_run(src: Path, out: Path, cache_dir: Path) -> float:
+def fresh_install(src: Path, dest: Path) -> float | None:
+    """Copy `src` to `dest` and compile its kernels as the build does; seconds, None if it cannot."""
+    shutil.copytree(src, dest, ignore=shutil.ignore_patterns("__pycache__", "_compiled"))
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["PYTHONPATH"] = str(dest)
+    t0 = time.perf_counter()
+    cmd = [sys.executable, "-m", "walkcircle._numba_cache", str(dest / "walkcircle")]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    return time.perf_counter() - t0 if done.returncode == 0 else None  # older sources: no build step
+
+
+def cli_run(src: Path, out: Path, cache_dir: Path | None, xdg: Path | None = None) -> float:
     """Seconds of one whole `walkcircle run --demo` process with the numba cache in `cache_dir`."""
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
     env["PYTHONPATH"] = str(src)
-    env["NUMBA_CACHE_DIR"] = str(cache_dir)
+    if cache_dir is not None:
+        env["NUMBA_CACHE_DIR"] = str(cache_dir)
+    if xdg is not None:
+        env["XDG_CACHE_HOME"] = str(xdg)
     cmd = [sys.executable, "-m", "walkcircle.cli", "run", "--demo", "--out", str(out), "--overwrite", "-q"]
     t0 = time.perf_counter()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
@@ -127,49 +145,65 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         label, net_path = network_file(Path(tmp))
         for src in sources:
-            runs: dict[str, list[dict]] = {"cold": [], "warm": [], "reinstall": []}
+            runs: dict[str, list[dict]] = {"cold": [], "warm": [], "install": [], "reinstall": []}
+            builds: list[float | None] = []
             for r in range(args.repeat):
                 cache = Path(tmp) / f"numba-{len(rows)}-{r}"
                 runs["cold"].append(one_run(src, net_path, cache))
                 runs["warm"].append(one_run(src, net_path, cache))
+                fresh = Path(tmp) / f"fresh-{len(rows)}-{r}"
+                builds.append(fresh_install(src, fresh))
+                runs["install"].append(
+                    one_run(fresh, net_path, None, Path(tmp) / f"xdg-fresh-{len(rows)}-{r}")
+                )
                 copies = []
                 for name in ("a", "b"):
                     copy = Path(tmp) / f"install-{len(rows)}-{r}-{name}"
-                    shutil.copytree(src, copy, ignore=shutil.ignore_patterns("__pycache__"))
+                    shutil.copytree(src, copy, ignore=shutil.ignore_patterns("__pycache__", "_compiled"))
                     copies.append(copy)
                 xdg = Path(tmp) / f"xdg-{len(rows)}-{r}"
                 one_run(copies[0], net_path, None, xdg)
                 runs["reinstall"].append(one_run(copies[1], net_path, None, xdg))
                 print(f"{src}: run {r + 1} cold {runs['cold'][-1]['process_s']:.1f} s, "
-                      f"warm {runs['warm'][-1]['process_s']:.1f} s", file=sys.stderr, flush=True)  # fmt: skip
-            runs["run cold"] = []
-            runs["run warm"] = []
+                      f"warm {runs['warm'][-1]['process_s']:.1f} s, "
+                      f"install {runs['install'][-1]['process_s']:.1f} s", file=sys.stderr, flush=True)  # fmt: skip
+            runs["run cold"], runs["run warm"], runs["run install"] = [], [], []
             for r in range(args.repeat):
                 cache = Path(tmp) / f"numba-run-{len(rows)}-{r}"
                 out = Path(tmp) / f"demo-{len(rows)}-{r}"
                 runs["run cold"].append({"process_s": cli_run(src, out, cache)})
                 runs["run warm"].append({"process_s": cli_run(src, out, cache)})
+                fresh = Path(tmp) / f"fresh-{len(rows)}-{r}"  # built above
+                xdg = Path(tmp) / f"xdg-run-{len(rows)}-{r}"
+                runs["run install"].append({"process_s": cli_run(fresh, out, None, xdg)})
                 print(f"{src}: walkcircle run --demo {r + 1} cold {runs['run cold'][-1]['process_s']:.1f} s, "
-                      f"warm {runs['run warm'][-1]['process_s']:.1f} s", file=sys.stderr, flush=True)  # fmt: skip
-            rows.append((str(src), runs))
+                      f"warm {runs['run warm'][-1]['process_s']:.1f} s, "
+                      f"install {runs['run install'][-1]['process_s']:.1f} s", file=sys.stderr, flush=True)  # fmt: skip
+            rows.append((str(src), runs, builds))
     print(f"\nFirst run (empty numba cache) against a warm one: {label}, 2,000 homes, 300 facilities, 9 categories,"
           f" k=3, 5 origins x 3 budgets; {os.cpu_count()} cores; load {os.getloadavg()[0]:.1f} at the end")  # fmt: skip
     head = f"{'src':<34}{'run':<6}{'process s':>10}{'imports s':>10}{'access s':>10}{'isochr. s':>10}{'study s':>9}"
     print(head)
     print("-" * len(head))
-    for src, runs in rows:
-        for kind in ("cold", "warm", "reinstall"):
+    for src, runs, builds in rows:
+        for kind in ("cold", "warm", "install", "reinstall"):
             med = {k: float(np.median([r[k] for r in runs[kind]])) for k in runs[kind][0] if k != "check"}
             print(f"{src[-34:]:<34}{kind:<10}{med['process_s']:>6.2f}{med['import_s']:>10.2f}"
                   f"{med['access_s']:>10.2f}{med['isochrones_s']:>10.2f}{med['study_s']:>9.2f}")  # fmt: skip
         cold = np.median([r["process_s"] for r in runs["cold"]])
         warm = np.median([r["process_s"] for r in runs["warm"]])
         again = np.median([r["process_s"] for r in runs["reinstall"]])
-        print(f"{'':<34}whole process: cold/warm {cold / warm:.2f}x, reinstall/warm {again / warm:.2f}x")
+        fresh = np.median([r["process_s"] for r in runs["install"]])
+        built = [b for b in builds if b is not None]
+        build = f"{np.median(built):.2f} s" if built else "no build step in this source"
+        print(f"{'':<34}whole process: cold/warm {cold / warm:.2f}x, install/warm {fresh / warm:.2f}x "
+              f"(build compiles the kernels: {build}), reinstall/warm {again / warm:.2f}x")  # fmt: skip
         run_cold = np.median([r["process_s"] for r in runs["run cold"]])
         run_warm = np.median([r["process_s"] for r in runs["run warm"]])
+        run_fresh = np.median([r["process_s"] for r in runs["run install"]])
         print(f"{'':<34}walkcircle run --demo (whole process, all outputs): cold {run_cold:.2f} s, "
-              f"warm {run_warm:.2f} s, cold/warm {run_cold / run_warm:.2f}x")  # fmt: skip
+              f"warm {run_warm:.2f} s, install {run_fresh:.2f} s; cold/warm {run_cold / run_warm:.2f}x, "
+              f"install/warm {run_fresh / run_warm:.2f}x")  # fmt: skip
     print(
         f"\nmedians of {args.repeat}; 'study s' is access + isochrones, compilation included in the cold run."
     )

@@ -31,8 +31,9 @@ with warnings.catch_warnings():
     iso = isochrones(net, homes.lon[:2], homes.lat[:2])
 reach = paths.reach_within(net.graph, np.arange(5), 200.0)
 stats = {}
-for module, name in _precompile.KERNELS:
-    kernel = getattr(sys.modules[module], name)
+from walkcircle import _kernels
+for name in _kernels.KERNELS:
+    kernel = getattr(_kernels, name)
     stats[name] = {"hits": sum(kernel.stats.cache_hits.values()),
                    "misses": sum(kernel.stats.cache_misses.values())}
 print(json.dumps({"started": started, "stats": stats, "missing": _precompile.missing_kernels(),
@@ -74,7 +75,7 @@ def test_the_helper_compiles_the_signatures_a_study_looks_up(tmp_path, network_f
     )
     assert done.returncode == 0, done.stderr
     assert len(json.loads(done.stdout)) == 5  # an empty cache misses every kernel
-    done = _python(["-m", "walkcircle._precompile"], cache)
+    done = _python(["-m", "walkcircle._kernels"], cache)
     assert done.returncode == 0, done.stderr
     out = _study(network_file, cache, "no-start")
     assert out["missing"] == []

@@ -97,11 +97,11 @@ def test_study_h3_homes_and_elderly_speed(cau_osm):
 
 def test_early_service_areas_are_drawn_while_the_homes_are_placed(cau_osm):
     """`early_service_areas`: the drawing starts before the homes; the areas equal `service_areas`'."""
-    from walkcircle import _precompile
+    from walkcircle import _kernels
     from walkcircle.service_areas import service_areas
     from walkcircle.settings import build_settings
 
-    _precompile.compile_kernels()  # a warm run (on a first run the drawing waits, see below)
+    _kernels.compile_kernels()  # a warm run (on a first run the drawing waits, see below)
     study = Study(build_settings({"osm": str(cau_osm), "homes": "h3"}))
     seen: list[tuple[str, bool]] = []
     study.progress = lambda message: seen.append((message, "service_area_drawing" in study._cache))
@@ -136,7 +136,7 @@ def test_early_service_areas_wait_while_the_kernels_are_compiled(cau_osm, monkey
     from walkcircle.settings import build_settings
 
     study = Study(build_settings({"osm": str(cau_osm), "homes": "h3"}))
-    monkeypatch.setattr(_precompile, "missing_kernels", lambda: ["walkcircle.paths._nearest_into"])
+    monkeypatch.setattr(_precompile, "missing_kernels", lambda: ["walkcircle._kernels._nearest_into"])
     with study.early_service_areas():
         study.read_inputs()
         assert "service_area_drawing" not in study._cache  # not started early

@@ -9,6 +9,13 @@ after a hash of the module's source: any copy of the same source, wherever it is
 finds the kernels already compiled. numba's key inside that folder still includes the numba
 version, the signature and the CPU, so machines and versions never share a wrong entry.
 
+Building walkcircle (``pip install``, editable or not; see ``setup.py``) runs `build_kernels`,
+which compiles the kernels into the package's ``_compiled`` folder with the same layout. The
+first time a kernel's module is imported, the locator copies that module's kernels from there
+into the user's cache folder (only those the user's cache lacks), so the first run after an
+install loads compiled kernels instead of compiling them. Entries built for another CPU or numba
+version are not loaded (numba's key), and those kernels compile on first use as before.
+
 ``NUMBA_CACHE_DIR``, when set, wins (numba's own locator then applies). If numba's cache
 internals change, `install` does nothing and numba's default cache is used.
 """
@@ -17,9 +24,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
-from walkcircle.defaults import KERNEL_CACHE_SUBDIR
+from walkcircle.defaults import KERNEL_CACHE_SUBDIR, KERNELS_BUILT_SUBDIR
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -28,6 +39,9 @@ try:  # numba's cache internals (numba >= 0.57)
 except ImportError:  # pragma: no cover - older or newer numba: keep numba's default cache
     CacheImpl = None
     _CacheLocator = object
+
+__all__ = ["ContentCacheLocator", "build_kernels", "install", "kernel_cache_dir"]
+_SEEDED: set[Path] = set()  # cache folders already filled from the build's kernels in this process
 
 
 def kernel_cache_dir() -> Path:
@@ -76,7 +90,86 @@ class ContentCacheLocator(_CacheLocator):  # type: ignore[misc, valid-type]
             locator.ensure_cache_path()
         except OSError:
             return None  # read-only home: numba's default locators take over
+        _copy_built_kernels(Path(locator.get_cache_path()))
         return locator
+
+
+def _copy_built_kernels(cache_path: Path) -> None:
+    """Copy the kernels compiled when walkcircle was built into this source's cache folder.
+
+    Only kernels whose index the folder lacks are copied: data files first, the index last,
+    each written aside and moved into place, so another process reading the folder at the
+    same time finds a kernel whole or not at all. A copy that fails leaves the kernel to be
+    compiled on first use.
+    """
+    built = _PACKAGE_DIR / KERNELS_BUILT_SUBDIR / cache_path.name
+    if cache_path in _SEEDED or not built.is_dir():
+        return
+    _SEEDED.add(cache_path)
+    names = sorted(p.name for p in built.iterdir())
+    for index in (n for n in names if n.endswith(".nbi")):
+        if (cache_path / index).exists():
+            continue
+        base = index.removesuffix(".nbi")
+        data = [n for n in names if n.startswith(base + ".") and n.endswith(".nbc")]
+        try:
+            for name in [*data, index]:
+                aside = cache_path / f".{name}.{os.getpid()}.part"
+                shutil.copyfile(built / name, aside)
+                aside.replace(cache_path / name)
+        except OSError:
+            return
+
+
+def build_kernels(package_dir: str | os.PathLike[str]) -> Path:
+    """Compile the kernels of the walkcircle package at `package_dir` into its ``_compiled`` folder.
+
+    ``setup.py`` runs this when walkcircle is built (``python -m walkcircle._numba_cache DIR``).
+    The kernels are compiled by ``python -m walkcircle._kernels`` in a fresh process that
+    imports the package from `package_dir` and has an empty cache folder of its own; its
+    folders are then moved into place (a previous build's are replaced).
+
+    Parameters
+    ----------
+    package_dir
+        The ``walkcircle`` package folder being built or installed.
+
+    Returns
+    -------
+    pathlib.Path
+        The ``_compiled`` folder.
+
+    Raises
+    ------
+    RuntimeError
+        If compiling failed (the last line of its error).
+    """
+    package_dir = Path(package_dir).resolve()
+    target = package_dir / KERNELS_BUILT_SUBDIR
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+        env["XDG_CACHE_HOME"] = tmp
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(package_dir.parent), env.get("PYTHONPATH")) if p)
+        done = subprocess.run(
+            [sys.executable, "-m", "walkcircle._kernels"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+            msg = f"compiling the kernels failed: {last}"
+            raise RuntimeError(msg)
+        aside = package_dir / f".{KERNELS_BUILT_SUBDIR}.new"
+        shutil.rmtree(aside, ignore_errors=True)
+        shutil.copytree(Path(tmp) / KERNEL_CACHE_SUBDIR, aside)
+    old = package_dir / f".{KERNELS_BUILT_SUBDIR}.old"
+    if target.exists():
+        target.replace(old)
+    aside.replace(target)
+    shutil.rmtree(old, ignore_errors=True)
+    return target
 
 
 def install() -> bool:
@@ -93,3 +186,7 @@ def install() -> bool:
     if ContentCacheLocator not in classes:
         classes.insert(0, ContentCacheLocator)
     return True
+
+
+if __name__ == "__main__":  # run by setup.py: python -m walkcircle._numba_cache PACKAGE_DIR
+    print(build_kernels(sys.argv[1]))

@@ -20,25 +20,16 @@ from pathlib import Path
 
 from walkcircle.defaults import PRECOMPILE_WAIT_S
 
-__all__ = ["compile_kernels", "missing_kernels", "start", "wait"]
+__all__ = ["missing_kernels", "start", "wait"]
 
-# (module, kernel) pairs a study runs, the longest to compile first; `_compile` reaches each
-# through the public function a study calls
-KERNELS = (
-    ("walkcircle.paths", "_counts_into"),
-    ("walkcircle.paths", "_k_nearest_into"),
-    ("walkcircle.paths", "_reach_lists"),
-    ("walkcircle.isochrones", "_distance_field"),
-    ("walkcircle.paths", "_nearest_into"),
-)
 _HELPER: list[subprocess.Popen[bytes]] = []
 _STARTED: list[bool] = []  # a helper is started at most once per process
 
 
-def _index_path(module: str, name: str) -> Path | None:
-    import importlib
+def _index_path(name: str) -> Path | None:
+    from walkcircle import _kernels
 
-    kernel = getattr(importlib.import_module(module), name)
+    kernel = getattr(_kernels, name)
     try:
         return Path(kernel._cache._cache_file._index_path)  # numba's cache index of this kernel
     except AttributeError:  # pragma: no cover - numba's cache internals changed
@@ -54,13 +45,15 @@ def missing_kernels() -> list[str]:
         ``module.kernel`` names; empty when every kernel is cached (or the cache cannot be read,
         in which case nothing is gained by a helper either).
     """
+    from walkcircle._kernels import KERNELS
+
     missing = []
-    for module, name in KERNELS:
-        index = _index_path(module, name)
+    for name in KERNELS:
+        index = _index_path(name)
         if index is None:  # pragma: no cover
             return []
         if not index.exists():
-            missing.append(f"{module}.{name}")
+            missing.append(f"walkcircle._kernels.{name}")
     return missing
 
 
@@ -78,7 +71,7 @@ def start() -> bool:
     from walkcircle import paths
 
     paths._BEFORE_KERNELS.append(wait)
-    cmd = [sys.executable, "-m", "walkcircle._precompile"]
+    cmd = [sys.executable, "-m", "walkcircle._kernels"]
     try:
         helper = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -105,13 +98,15 @@ def wait(timeout_s: float = PRECOMPILE_WAIT_S) -> None:
     """
     if not _HELPER:
         return
+    from walkcircle._kernels import KERNELS, compile_kernel
+
     helper = _HELPER.pop()
     try:
-        for module, name in reversed(KERNELS):
-            index = _index_path(module, name)
+        for name in reversed(KERNELS):
+            index = _index_path(name)
             if helper.poll() is not None or index is None or index.exists():
                 break
-            _compile(name)
+            compile_kernel(name)
         if missing_kernels():
             helper.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
@@ -130,47 +125,3 @@ def _stop() -> None:
         if helper.poll() is None:
             helper.kill()
             helper.wait()
-
-
-def _compile(name: str) -> None:
-    """Run one kernel on a tiny input through the function a study calls.
-
-    The inputs have the types a study's arrays have (int32 node ids below 2**31 nodes, float64
-    metres, more than one segment per line), so the compiled signature is the one a study looks
-    up in the cache.
-    """
-    import numpy as np
-    import shapely
-    from scipy import sparse
-
-    from walkcircle import paths
-    from walkcircle.isochrones import buffer_lines_raster
-
-    graph = sparse.csr_matrix(([10.0, 10.0, 10.0, 10.0], ([0, 1, 1, 2], [1, 0, 2, 1])), shape=(3, 3))
-    sources = [np.array([0]), np.array([2])]
-    if name == "_nearest_into":
-        paths.passes(graph, sources, nearest=True)
-    elif name == "_counts_into":
-        paths.passes(graph, sources, nearest=False, count_limits=[[10.0, 20.0]] * 2)
-    elif name == "_k_nearest_into":
-        paths.passes(graph, sources, nearest=False, k=2, k_limit=40.0)
-    elif name == "_reach_lists":
-        paths.reach_within(graph, np.array([0, 2]), 15.0)
-    elif name == "_distance_field":
-        buffer_lines_raster(np.array([shapely.LineString([(0, 0), (30, 0), (30, 20)])]), 5.0, 2.0)
-    else:
-        msg = f"no way to compile kernel {name!r}"
-        raise ValueError(msg)
-
-
-def compile_kernels() -> None:
-    """Compile every kernel of `KERNELS`, in order, into the numba cache."""
-    for _module, name in KERNELS:
-        _compile(name)
-
-
-if __name__ == "__main__":  # the helper: its kernels must not start helpers of their own
-    from walkcircle import _precompile
-
-    _precompile._STARTED.append(True)
-    _precompile.compile_kernels()

@@ -72,6 +72,8 @@ DEFAULT_EXTRACT_MARGIN_M = 1500.0
 
 KERNEL_CACHE_SUBDIR = Path("walkcircle") / "numba"
 """Compiled kernels live in this folder under the user's cache folder (``~/.cache``), keyed by source."""
+KERNELS_BUILT_SUBDIR = "_compiled"
+"""Kernels compiled when walkcircle was built live in this folder of the installed package."""
 
 PRECOMPILE_WAIT_S = 120.0
 """Longest wait for the helper process that compiles the kernels on a first run, seconds."""

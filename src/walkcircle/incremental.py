@@ -34,7 +34,7 @@ import numpy as np
 from numba import njit
 from scipy import sparse
 
-from walkcircle.paths import (  # the heaps the all-node kernels use
+from walkcircle._kernels import (  # the heaps the all-node kernels use
     _heap_drop_top,
     _heap_push,
     _pop_min,

@@ -29,9 +29,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from numba import njit
 
-from walkcircle import _numba_cache, paths
+from walkcircle import paths
+from walkcircle._kernels import _distance_field
 from walkcircle.defaults import DEFAULT_HALF_WIDTH_M, DEFAULT_SNAP_CAP_M, DEFAULT_SPEED_KMH
 from walkcircle.errors import InputError, WalkcircleWarning
 from walkcircle.geodesy import to_lonlat
@@ -41,7 +41,6 @@ from walkcircle.routing import RoutingGraph, minutes_to_metres, routing_graph
 DEFAULT_QUAD_SEGS = 8
 DEFAULT_CELL_M = 4.0
 METHODS = ("raster", "union")
-_numba_cache.install()  # before the kernels below are decorated
 _CHUNK_CELLS = 20_000_000  # origins x nodes per Dijkstra batch (about 160 MB of distances)
 
 
@@ -177,42 +176,6 @@ def edge_substrings(
     src = lo[interior_piece] + interior_rank
     coords[starts[interior_piece] + 1 + interior_rank] = np.column_stack([gx[src], gy[src]])
     return coords, piece
-
-
-@njit(cache=True, nogil=True)
-def _distance_field(x0, y0, x1, y1, x_min, y_min, cell, nx, ny, reach):  # noqa: ANN001, ANN202
-    """Exact distance from each grid vertex to the nearest segment, capped at `reach`.
-
-    The minimum is taken over squared distances (one square root per vertex, not one per
-    vertex and segment): the square root is monotonic, so the result is the same.
-    """
-    reach2 = reach * reach
-    field = np.full((ny, nx), reach2)
-    for s in range(x0.size):
-        ax, ay, bx, by = x0[s], y0[s], x1[s], y1[s]
-        dx = bx - ax
-        dy = by - ay
-        length2 = dx * dx + dy * dy
-        i0 = max(0, int(np.floor((min(ax, bx) - reach - x_min) / cell)))
-        i1 = min(nx - 1, int(np.ceil((max(ax, bx) + reach - x_min) / cell)))
-        j0 = max(0, int(np.floor((min(ay, by) - reach - y_min) / cell)))
-        j1 = min(ny - 1, int(np.ceil((max(ay, by) + reach - y_min) / cell)))
-        for j in range(j0, j1 + 1):
-            py = y_min + j * cell
-            for i in range(i0, i1 + 1):
-                px = x_min + i * cell
-                t = 0.0
-                if length2 > 0:
-                    t = min(1.0, max(0.0, ((px - ax) * dx + (py - ay) * dy) / length2))
-                qx = ax + t * dx - px
-                qy = ay + t * dy - py
-                d2 = qx * qx + qy * qy
-                if d2 < field[j, i]:
-                    field[j, i] = d2
-    for j in range(ny):
-        for i in range(nx):
-            field[j, i] = reach if field[j, i] >= reach2 else np.sqrt(field[j, i])
-    return field
 
 
 def _filled_polygons(points: np.ndarray | None, offsets: np.ndarray, outer: np.ndarray) -> np.ndarray:

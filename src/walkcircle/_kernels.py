@@ -1,0 +1,568 @@
+"""The numba kernels: shortest-path passes over CSR arrays and the isochrones' distance field.
+
+Everything numba compiles lives here, and this module imports only numpy, numba and
+walkcircle's cache locator, so that an install can compile the kernels ahead of time: building
+walkcircle (``pip install``, editable or not) runs ``python -m walkcircle._kernels`` in the
+build environment and ships the compiled kernels in the package (`walkcircle._numba_cache`
+copies them into the user's kernel cache on first import). The callers are `walkcircle.paths`
+(the passes, threads and scheduling) and `walkcircle.isochrones` (the rasters).
+
+`compile_kernel` runs one kernel on a tiny input with the types a study gives it (int32 node
+ids, float64 metres, rows of C-ordered 2-D outputs, columns of a coordinate array), so the
+signature compiled ahead of time is the one a study looks up.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from walkcircle import _numba_cache
+
+__all__ = ["KERNELS", "compile_kernel", "compile_kernels"]
+
+_numba_cache.install()  # before the kernels below are decorated
+
+# ---------------------------------------------------------------------------- heap helpers
+
+
+@njit(cache=True, nogil=True)
+def _heap_push(hd, hn, hl, size, d, node, lab):  # noqa: ANN001, ANN202
+    """Push (d, node, lab) on a binary min-heap held in three arrays with room for one more."""
+    i = size
+    while i > 0:
+        parent = (i - 1) >> 1
+        if hd[parent] <= d:
+            break
+        hd[i] = hd[parent]
+        hn[i] = hn[parent]
+        hl[i] = hl[parent]
+        i = parent
+    hd[i] = d
+    hn[i] = node
+    hl[i] = lab
+
+
+@njit(cache=True, nogil=True)
+def _heap_drop_top(hd, hn, hl, size):  # noqa: ANN001, ANN202
+    """Remove the top of a binary min-heap of `size` entries (the caller read it first)."""
+    size -= 1
+    if size <= 0:
+        return
+    last_d = hd[size]
+    last_n = hn[size]
+    last_l = hl[size]
+    i = 0
+    while True:
+        child = 2 * i + 1
+        if child >= size:
+            break
+        if child + 1 < size and hd[child + 1] < hd[child]:
+            child += 1
+        if hd[child] >= last_d:
+            break
+        hd[i] = hd[child]
+        hn[i] = hn[child]
+        hl[i] = hl[child]
+        i = child
+    hd[i] = last_d
+    hn[i] = last_n
+    hl[i] = last_l
+
+
+@njit(cache=True, nogil=True)
+def _sift_up(hk, hn, pos, i, k, node):  # noqa: ANN001, ANN202
+    """Place (k, node) at slot i of an indexed 4-ary min-heap and move it up.
+
+    Keys live in the heap (``hk``) next to the nodes (``hn``), so sifting never reads the
+    distance array; ``pos[node]`` is the node's slot. Four children per slot halve the depth.
+    """
+    while i > 0:
+        parent = (i - 1) >> 2
+        if hk[parent] <= k:
+            break
+        hk[i] = hk[parent]
+        moved = hn[parent]
+        hn[i] = moved
+        pos[moved] = i
+        i = parent
+    hk[i] = k
+    hn[i] = node
+    pos[node] = i
+
+
+@njit(cache=True, nogil=True)
+def _pop_min(hk, hn, pos, size):  # noqa: ANN001, ANN202
+    """Remove the top of the heap, mark it settled (``pos`` -2); return (node, new size)."""
+    top = hn[0]
+    pos[top] = -2
+    size -= 1
+    if size > 0:
+        k = hk[size]
+        node = hn[size]
+        i = 0
+        while True:
+            child = 4 * i + 1
+            if child >= size:
+                break
+            best = child
+            best_k = hk[child]
+            for j in range(child + 1, min(child + 4, size)):
+                if hk[j] < best_k:
+                    best_k = hk[j]
+                    best = j
+            if best_k >= k:
+                break
+            hk[i] = best_k
+            moved = hn[best]
+            hn[i] = moved
+            pos[moved] = i
+            i = best
+        hk[i] = k
+        hn[i] = node
+        pos[node] = i
+    return top, size
+
+
+# ---------------------------------------------------------------------------- kernels
+
+
+# The nearest and k-nearest passes keep their frontier in buckets of this many metres (Dial's
+# queue, circular) rather than a heap: a heap moves every node through ~log(frontier) slots
+# scattered in memory, which at 1M nodes costs more than the search. 1-20 m measured within
+# 10% of each other on the benchmark cities.
+_BUCKET_M = 5.0
+_MAX_BUCKETS = 65536
+
+
+@njit(cache=True, nogil=True)
+def _buckets(weights):  # noqa: ANN001, ANN202
+    """Return (1 / bucket width, number of buckets) for a bucket queue over these edge weights.
+
+    A relaxation lands at most the longest edge ahead of the current bucket, so the circular
+    array never wraps onto a bucket still in use; very long edges widen the buckets instead of
+    multiplying them.
+    """
+    max_w = 0.0
+    for e in range(weights.size):
+        if weights[e] > max_w and weights[e] < np.inf:
+            max_w = weights[e]
+    width = max(_BUCKET_M, max_w / (_MAX_BUCKETS - 2))
+    return 1.0 / width, int(max_w / width) + 2
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _full(free, used, entry_node):  # noqa: ANN001, ANN202
+    """Whether the pool of queue entries has none left (the caller returns False to get a larger one)."""
+    return free == -1 and used == entry_node.size
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _enqueue(head, entry_node, entry_next, free, used, node, bucket):  # noqa: ANN001, ANN202
+    """Put `node` in circular bucket `bucket`, taking a free entry first; return (free, used)."""
+    if free != -1:
+        entry = free
+        free = entry_next[entry]
+    else:
+        entry = used
+        used += 1
+    entry_node[entry] = node
+    slot = bucket % head.size
+    entry_next[entry] = head[slot]
+    head[slot] = entry
+    return free, used
+
+
+@njit(cache=True, nogil=True)
+def _nearest_into(indptr, indices, weights, sources, limit, dist, label, capacity):  # noqa: ANN001, ANN202
+    """Multi-source Dijkstra; writes each node's distance and source index into dist/label.
+
+    The frontier is a bucket queue: bucket ``b`` holds the nodes whose distance lies in
+    ``[b w, (b + 1) w)``; buckets are emptied in order, so every node of a later bucket is
+    farther than any of the current one. Inside a bucket the order is free: a node whose
+    distance drops (through an edge shorter than ``w``) after it was expanded is expanded
+    again, so the result is the exact shortest distance, the same sums of the same edge
+    weights as a heap-ordered Dijkstra. Entries live in a pool of `capacity` with a free
+    list, so the slots in use stay few and hot in the cache. Return False, unfinished, if the
+    pool runs out (`_until_done` runs it again with a larger one).
+    """
+    n_nodes = dist.size
+    dist[:] = np.inf
+    label[:] = -1
+    inv, n_buckets = _buckets(weights)
+    head = np.full(n_buckets, -1, np.int64)
+    entry_node = np.empty(capacity, indices.dtype)
+    entry_next = np.empty(capacity, np.int64)
+    expanded = np.zeros(n_nodes, np.bool_)
+    free, used, pending = -1, 0, 0
+    for s in range(sources.size):
+        node = sources[s]
+        if node >= 0 and label[node] == -1:
+            if _full(free, used, entry_node):
+                return False
+            dist[node] = 0.0
+            label[node] = s
+            free, used = _enqueue(head, entry_node, entry_next, free, used, node, 0)
+            pending += 1
+    current = 0
+    while pending > 0:
+        slot = current % n_buckets
+        entry = head[slot]
+        if entry == -1:
+            current += 1
+            continue
+        head[slot] = entry_next[entry]
+        u = entry_node[entry]
+        entry_next[entry] = free
+        free = entry
+        pending -= 1
+        du = dist[u]
+        if expanded[u] or int(du * inv) != current:
+            continue  # a stale entry: u was expanded, or its distance dropped to another bucket
+        expanded[u] = True
+        lu = label[u]
+        for e in range(indptr[u], indptr[u + 1]):
+            v = indices[e]
+            nd = du + weights[e]
+            if nd < dist[v] and nd <= limit:
+                if _full(free, used, entry_node):
+                    return False
+                dist[v] = nd
+                label[v] = lu
+                expanded[v] = False
+                free, used = _enqueue(head, entry_node, entry_next, free, used, v, int(nd * inv))
+                pending += 1
+    return True
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _offer(kd, kl, sent, count, v, d, lab, k):  # noqa: ANN001, ANN202
+    """Offer (d, lab) to node v's list of at most k distinct sources, kept ascending.
+
+    It goes in (not yet sent on) if `lab` is new and there is room or it beats the last, or
+    if it shortens `lab`'s entry. Return whether it went in.
+    """
+    c = count[v]
+    at = -1
+    for i in range(c):
+        if kl[v, i] == lab:
+            at = i
+            break
+    if at >= 0:
+        if d >= kd[v, at]:
+            return False
+        i = at
+    elif c < k:
+        i = c
+        count[v] = c + 1
+    else:
+        if d >= kd[v, k - 1]:
+            return False
+        i = k - 1  # the farthest leaves the list
+    while i > 0 and kd[v, i - 1] > d:
+        kd[v, i] = kd[v, i - 1]
+        kl[v, i] = kl[v, i - 1]
+        sent[v, i] = sent[v, i - 1]
+        i -= 1
+    kd[v, i] = d
+    kl[v, i] = lab
+    sent[v, i] = False
+    return True
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _send(indptr, indices, weights, limit, kd, kl, sent, count, key, u, j, inv, queue, free, used):  # noqa: ANN001, ANN202
+    """Send node u's entry j to its neighbours and queue those it improved.
+
+    Return (done, free, used, added): done is False if the pool ran out.
+    """
+    head, entry_node, entry_next = queue
+    k = kd.shape[1]
+    d = kd[u, j]
+    lab = kl[u, j]
+    sent[u, j] = True
+    added = 0
+    for e in range(indptr[u], indptr[u + 1]):
+        v = indices[e]
+        nd = d + weights[e]
+        if nd <= limit and _offer(kd, kl, sent, count, v, nd, lab, k) and nd < key[v]:
+            if _full(free, used, entry_node):
+                return False, free, used, added
+            key[v] = nd
+            free, used = _enqueue(head, entry_node, entry_next, free, used, v, int(nd * inv))
+            added += 1
+    return True, free, used, added
+
+
+@njit(cache=True, nogil=True)
+def _seed(sources, kd, kl, sent, count, key, queue):  # noqa: ANN001, ANN202
+    """Give each source's node the entry (0, source) and queue it; return (done, entries used)."""
+    head, entry_node, entry_next = queue
+    used = 0
+    for s in range(sources.size):
+        node = sources[s]
+        if node >= 0 and _offer(kd, kl, sent, count, node, 0.0, s, kd.shape[1]) and key[node] > 0.0:
+            if _full(-1, used, entry_node):
+                return False, used
+            key[node] = 0.0
+            _, used = _enqueue(head, entry_node, entry_next, -1, used, node, 0)
+    return True, used
+
+
+@njit(cache=True, nogil=True)
+def _k_nearest_into(indptr, indices, weights, sources, k, limit, kd, kl, capacity):  # noqa: ANN001, ANN202
+    """Each node's k nearest distinct sources; writes (nodes, k) distances and source indices into kd/kl.
+
+    Every node keeps a list of at most k (distance, source) entries, ascending. An entry is
+    sent on to the node's neighbours when its bucket comes (the bucket queue of
+    `_nearest_into`, keyed by the node's nearest entry not yet sent); a neighbour takes what
+    improves its list. A source that is not among a node's k nearest cannot be among the k
+    nearest of a node reached through it, so the lists settle on exactly the k nearest: the
+    same sums of the same weights as a label-setting search, without its heap of k x edges
+    entries. Return False, unfinished, if the pool of `capacity` queue entries runs out.
+    """
+    n_nodes = kd.shape[0]
+    kd[:] = np.inf
+    kl[:] = -1
+    count = np.zeros(n_nodes, np.int32)
+    sent = np.zeros((n_nodes, k), np.bool_)
+    key = np.full(n_nodes, np.inf)  # the node's nearest entry not yet sent; inf: none
+    inv, n_buckets = _buckets(weights)
+    head = np.full(n_buckets, -1, np.int64)
+    entry_node = np.empty(capacity, indices.dtype)
+    entry_next = np.empty(capacity, np.int64)
+    queue = (head, entry_node, entry_next)
+    done, used = _seed(sources, kd, kl, sent, count, key, queue)
+    free, pending, current = -1, used, 0
+    while done and pending > 0:
+        entry = head[current % n_buckets]
+        if entry == -1:
+            current += 1
+            continue
+        head[current % n_buckets] = entry_next[entry]
+        u = entry_node[entry]
+        entry_next[entry] = free
+        free = entry
+        pending -= 1
+        if key[u] == np.inf or int(key[u] * inv) != current:
+            continue  # stale: u was sent on already, or its key moved to another bucket
+        later = np.inf  # u's nearest entry left for a later bucket
+        for j in range(count[u]):
+            if sent[u, j]:
+                continue
+            if int(kd[u, j] * inv) != current:
+                later = min(later, kd[u, j])
+                continue
+            done, free, used, added = _send(
+                indptr, indices, weights, limit, kd, kl, sent, count, key, u, j, inv, queue, free, used
+            )
+            pending += added
+            if not done:
+                return False
+        key[u] = later
+        if later < np.inf:
+            done = not _full(free, used, entry_node)
+            if done:
+                free, used = _enqueue(head, entry_node, entry_next, free, used, u, int(later * inv))
+                pending += 1
+    return done
+
+
+@njit(cache=True, nogil=True)
+def _bounded_search(indptr, indices, weights, start, limit, dist, pos, hk, hn, touched):  # noqa: ANN001, ANN202
+    """Dijkstra from one node up to `limit`; return how many nodes it reached.
+
+    The reached nodes are ``touched[:n]`` with their distances in ``dist``. ``dist`` must be
+    ``inf`` and ``pos`` -1 everywhere on entry; callers reset the touched entries after use,
+    so one set of arrays serves thousands of small searches.
+    """
+    n_touched = 1
+    touched[0] = start
+    dist[start] = 0.0
+    _sift_up(hk, hn, pos, 0, 0.0, start)
+    size = 1
+    while size > 0:
+        u, size = _pop_min(hk, hn, pos, size)
+        du = dist[u]
+        for e in range(indptr[u], indptr[u + 1]):
+            v = indices[e]
+            p = pos[v]
+            if p == -2:
+                continue
+            nd = du + weights[e]
+            if nd < dist[v] and nd <= limit:
+                dist[v] = nd
+                if p == -1:
+                    touched[n_touched] = v
+                    n_touched += 1
+                    _sift_up(hk, hn, pos, size, nd, v)
+                    size += 1
+                else:
+                    _sift_up(hk, hn, pos, p, nd, v)
+    return n_touched
+
+
+@njit(cache=True, nogil=True)
+def _reset(dist, pos, touched, n_touched):  # noqa: ANN001, ANN202
+    for i in range(n_touched):
+        dist[touched[i]] = np.inf
+        pos[touched[i]] = -1
+
+
+@njit(cache=True, nogil=True)
+def _counts_into(indptr, indices, weights, sources, limits, counts):  # noqa: ANN001, ANN202
+    """Add, for each node, how many sources lie within each (ascending) limit into counts."""
+    n_nodes = counts.shape[0]
+    n_limits = limits.size
+    counts[:] = 0
+    dist = np.full(n_nodes, np.inf)
+    pos = np.full(n_nodes, -1, indices.dtype)
+    hk = np.empty(n_nodes, np.float64)
+    hn = np.empty(n_nodes, indices.dtype)
+    touched = np.empty(n_nodes, indices.dtype)
+    for s in range(sources.size):
+        if sources[s] < 0:
+            continue
+        n_touched = _bounded_search(
+            indptr, indices, weights, sources[s], limits[n_limits - 1], dist, pos, hk, hn, touched
+        )
+        for i in range(n_touched):
+            u = touched[i]
+            du = dist[u]
+            # limits ascend: count from the largest down and stop at the first that is too small
+            t = n_limits - 1
+            while t >= 0 and du <= limits[t]:
+                counts[u, t] += 1
+                t -= 1
+        _reset(dist, pos, touched, n_touched)
+
+
+@njit(cache=True, nogil=True)
+def _reach_lists(indptr, indices, weights, starts, n_nodes, limit):  # noqa: ANN001, ANN202
+    """Every (start, node, distance) with distance <= limit, one bounded search per start."""
+    dist = np.full(n_nodes, np.inf)
+    pos = np.full(n_nodes, -1, indices.dtype)
+    hk = np.empty(n_nodes, np.float64)
+    hn = np.empty(n_nodes, indices.dtype)
+    touched = np.empty(n_nodes, indices.dtype)
+    out_start = np.empty(max(16, starts.size * 8), np.int64)
+    out_node = np.empty(out_start.size, np.int64)
+    out_dist = np.empty(out_start.size, np.float64)
+    n_out = 0
+    for s in range(starts.size):
+        if starts[s] < 0:
+            continue
+        n_touched = _bounded_search(indptr, indices, weights, starts[s], limit, dist, pos, hk, hn, touched)
+        while n_out + n_touched > out_start.size:
+            grown = out_start.size * 2
+            out_start = np.concatenate((out_start, np.empty(grown - out_start.size, np.int64)))
+            out_node = np.concatenate((out_node, np.empty(grown - out_node.size, np.int64)))
+            out_dist = np.concatenate((out_dist, np.empty(grown - out_dist.size, np.float64)))
+        for i in range(n_touched):
+            out_start[n_out] = s
+            out_node[n_out] = touched[i]
+            out_dist[n_out] = dist[touched[i]]
+            n_out += 1
+        _reset(dist, pos, touched, n_touched)
+    return out_start[:n_out], out_node[:n_out], out_dist[:n_out]
+
+
+# ---------------------------------------------------------------------------- isochrone rasters
+
+
+@njit(cache=True, nogil=True)
+def _distance_field(x0, y0, x1, y1, x_min, y_min, cell, nx, ny, reach):  # noqa: ANN001, ANN202
+    """Exact distance from each grid vertex to the nearest segment, capped at `reach`.
+
+    The minimum is taken over squared distances (one square root per vertex, not one per
+    vertex and segment): the square root is monotonic, so the result is the same.
+    """
+    reach2 = reach * reach
+    field = np.full((ny, nx), reach2)
+    for s in range(x0.size):
+        ax, ay, bx, by = x0[s], y0[s], x1[s], y1[s]
+        dx = bx - ax
+        dy = by - ay
+        length2 = dx * dx + dy * dy
+        i0 = max(0, int(np.floor((min(ax, bx) - reach - x_min) / cell)))
+        i1 = min(nx - 1, int(np.ceil((max(ax, bx) + reach - x_min) / cell)))
+        j0 = max(0, int(np.floor((min(ay, by) - reach - y_min) / cell)))
+        j1 = min(ny - 1, int(np.ceil((max(ay, by) + reach - y_min) / cell)))
+        for j in range(j0, j1 + 1):
+            py = y_min + j * cell
+            for i in range(i0, i1 + 1):
+                px = x_min + i * cell
+                t = 0.0
+                if length2 > 0:
+                    t = min(1.0, max(0.0, ((px - ax) * dx + (py - ay) * dy) / length2))
+                qx = ax + t * dx - px
+                qy = ay + t * dy - py
+                d2 = qx * qx + qy * qy
+                if d2 < field[j, i]:
+                    field[j, i] = d2
+    for j in range(ny):
+        for i in range(nx):
+            field[j, i] = reach if field[j, i] >= reach2 else np.sqrt(field[j, i])
+    return field
+
+
+# ---------------------------------------------------------------------------- compiling ahead
+
+
+# the kernels a study calls from Python, the longest to compile first
+KERNELS = ("_counts_into", "_k_nearest_into", "_reach_lists", "_distance_field", "_nearest_into")
+
+
+def compile_kernel(name: str) -> None:
+    """Compile one kernel of `KERNELS` with the signature a study uses, by running it once.
+
+    Parameters
+    ----------
+    name
+        The kernel's name.
+
+    Raises
+    ------
+    ValueError
+        If `name` is not in `KERNELS`.
+
+    Examples
+    --------
+    >>> compile_kernel("_nearest_into")
+    >>> _nearest_into.signatures[0][0]
+    array(int32, 1d, C)
+    """
+    # a path 0 - 1 - 2 of 10 m edges, as `paths._csr_arrays` gives it
+    indptr = np.array([0, 1, 3, 4], np.int32)
+    indices = np.array([1, 0, 2, 1], np.int32)
+    weights = np.full(4, 10.0)
+    sources = np.array([0], np.int32)
+    if name == "_nearest_into":
+        _nearest_into(indptr, indices, weights, sources, np.inf, np.empty((1, 3))[0],
+                      np.empty((1, 3), np.int32)[0], 8)  # fmt: skip
+    elif name == "_k_nearest_into":
+        _k_nearest_into(indptr, indices, weights, sources, 2, 40.0, np.empty((3, 2)),
+                        np.empty((3, 2), np.int64), 16)  # fmt: skip
+    elif name == "_counts_into":
+        _counts_into(indptr, indices, weights, sources, np.array([10.0, 20.0]), np.zeros((3, 2), np.int32))
+    elif name == "_reach_lists":
+        _reach_lists(indptr, indices, weights, sources, 3, 15.0)
+    elif name == "_distance_field":
+        a = np.array([[0.0, 0.0], [30.0, 0.0]])  # segment starts (columns of an (n, 2) array)
+        b = np.array([[30.0, 0.0], [30.0, 20.0]])
+        _distance_field(a[:, 0], a[:, 1], b[:, 0], b[:, 1], -10.0, -10.0, 2.0, 26, 21, 9.0)
+    else:
+        msg = f"no kernel {name!r} (kernels: {', '.join(KERNELS)})"
+        raise ValueError(msg)
+
+
+def compile_kernels() -> None:
+    """Compile every kernel of `KERNELS`, in order, into the kernel cache."""
+    for name in KERNELS:
+        compile_kernel(name)
+
+
+if __name__ == "__main__":  # run by the build (setup.py) and by `walkcircle._precompile`
+    from walkcircle import _kernels  # the module's own kernels, not copies defined in __main__
+
+    _kernels.compile_kernels()
