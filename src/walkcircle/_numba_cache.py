@@ -121,13 +121,20 @@ def _copy_built_kernels(cache_path: Path) -> None:
             return
 
 
+# the build's compiling process: walkcircle from the package being built, whatever else is on the path
+_COMPILE_FROM = (
+    "import sys; sys.path.insert(0, {root!r}); from walkcircle import _kernels; _kernels.compile_kernels()"
+)
+
+
 def build_kernels(package_dir: str | os.PathLike[str]) -> Path:
     """Compile the kernels of the walkcircle package at `package_dir` into its ``_compiled`` folder.
 
     ``setup.py`` runs this when walkcircle is built (``python -m walkcircle._numba_cache DIR``).
-    The kernels are compiled by ``python -m walkcircle._kernels`` in a fresh process that
-    imports the package from `package_dir` and has an empty cache folder of its own; its
-    folders are then moved into place (a previous build's are replaced).
+    The kernels are compiled in a fresh process that imports the package from `package_dir`
+    (put first on its path after site setup, so neither an installed walkcircle nor pip's
+    isolated build environment, which rebuilds the path, hides it) and has an empty cache
+    folder of its own; its folders are then moved into place (a previous build's are replaced).
 
     Parameters
     ----------
@@ -149,14 +156,10 @@ def build_kernels(package_dir: str | os.PathLike[str]) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
         env["XDG_CACHE_HOME"] = tmp
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(package_dir.parent), env.get("PYTHONPATH")) if p)
         done = subprocess.run(
-            [sys.executable, "-m", "walkcircle._kernels"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+            [sys.executable, "-c", _COMPILE_FROM.format(root=str(package_dir.parent))],
+            env=env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
         if done.returncode != 0:
             last = (done.stderr.strip().splitlines() or ["no message"])[-1]
             msg = f"compiling the kernels failed: {last}"
@@ -188,5 +191,5 @@ def install() -> bool:
     return True
 
 
-if __name__ == "__main__":  # run by setup.py: python -m walkcircle._numba_cache PACKAGE_DIR
+if __name__ == "__main__":  # python -m walkcircle._numba_cache PACKAGE_DIR (what setup.py runs)
     print(build_kernels(sys.argv[1]))
