@@ -32,7 +32,7 @@ with warnings.catch_warnings():
 reach = paths.reach_within(net.graph, np.arange(5), 200.0)
 stats = {}
 from walkcircle import _kernels
-for name in _kernels.KERNELS:
+for name in _kernels.STUDY_KERNELS:
     kernel = getattr(_kernels, name)
     stats[name] = {"hits": sum(kernel.stats.cache_hits.values()),
                    "misses": sum(kernel.stats.cache_misses.values())}
@@ -94,3 +94,51 @@ def test_a_cold_study_with_the_helper_equals_one_without(tmp_path, network_file)
     warm = _study(network_file, tmp_path / "a", "start")  # everything cached: no helper
     assert warm["started"] is False
     assert all(c["misses"] == 0 for c in warm["stats"].values())
+
+
+SCENARIO = r"""
+import json, sys, warnings
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from walkcircle import _kernels
+from walkcircle.access import compute_access
+from walkcircle.network import WalkNetwork
+from walkcircle.scenario import run_scenario
+
+net = WalkNetwork.load(sys.argv[1])
+rng = np.random.default_rng(1)
+w, s, e, n = net.bounds_lonlat()
+
+def table(size, prefix):
+    frame = pd.DataFrame({"lon": rng.uniform(w, e, size), "lat": rng.uniform(s, n, size),
+                          "category": rng.choice(["a", "b"], size)})
+    frame["feature_id"] = [f"{prefix}{i}" for i in range(size)]
+    frame["facility_id"] = frame["feature_id"] + "#" + frame["category"]
+    frame["name"], frame["source"] = frame["feature_id"], prefix
+    return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame.lon, frame.lat), crs="EPSG:4326")
+
+homes = pd.DataFrame({"lon": rng.uniform(w, e, 200), "lat": rng.uniform(s, n, 200)})
+fac = table(20, "f")
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    base = compute_access(net, homes, fac, thresholds_m={"a": 300.0, "b": 500.0}, k=2, keep_state=True)
+    result = run_scenario(net, base, fac, table(3, "p"), closed_rows=[0, 1])
+stats = {name: getattr(_kernels, name).stats for name in _kernels.SCENARIO_KERNELS}
+print(json.dumps({name: {"hits": sum(s.cache_hits.values()), "misses": sum(s.cache_misses.values())}
+                  for name, s in stats.items()}))
+"""
+
+
+@pytest.mark.slow
+def test_the_build_compiles_the_signatures_a_scenario_looks_up(tmp_path, network_file):
+    cache = tmp_path / "numba"
+    done = _python(
+        ["-c", "from walkcircle import _kernels; _kernels.compile_kernels()"], cache
+    )  # as the build
+    assert done.returncode == 0, done.stderr
+    done = _python(["-c", SCENARIO, str(network_file)], cache)
+    assert done.returncode == 0, done.stderr[-3000:]
+    stats = json.loads(done.stdout.strip().splitlines()[-1])
+    for name, counts in stats.items():  # every scenario kernel loaded from the cache, none compiled
+        assert counts["misses"] == 0 and counts["hits"] >= 1, (name, counts)

@@ -1,6 +1,7 @@
 """The numba kernels: shortest-path passes over CSR arrays and the isochrones' distance field.
 
-Everything numba compiles lives here, and this module imports only numpy, numba and
+Everything numba compiles lives here (the scenarios' searches of `walkcircle.incremental` too),
+and this module imports only numpy, numba and
 walkcircle's cache locator, so that an install can compile the kernels ahead of time: building
 walkcircle (``pip install``, editable or not) runs ``python -m walkcircle._kernels`` in the
 build environment and ships the compiled kernels in the package (`walkcircle._numba_cache`
@@ -19,7 +20,7 @@ from numba import njit
 
 from walkcircle import _numba_cache
 
-__all__ = ["KERNELS", "compile_kernel", "compile_kernels"]
+__all__ = ["KERNELS", "SCENARIO_KERNELS", "STUDY_KERNELS", "compile_kernel", "compile_kernels"]
 
 _numba_cache.install()  # before the kernels below are decorated
 
@@ -506,11 +507,203 @@ def _distance_field(x0, y0, x1, y1, x_min, y_min, cell, nx, ny, reach):  # noqa:
     return field
 
 
+# ---------------------------------------------------------------------------- scenarios (walkcircle.incremental)
+
+
+@njit(cache=True, nogil=True)
+def _push(hd, hn, hl, size, d, n, lab):  # noqa: ANN001, ANN202
+    """Push (d, n, lab) on `paths`' binary min-heap, growing its arrays; return arrays, size."""
+    if size == hd.size:
+        grown = hd.size * 2
+        hd2 = np.empty(grown, np.float64)
+        hn2 = np.empty(grown, np.int64)
+        hl2 = np.empty(grown, np.int64)
+        hd2[:size] = hd
+        hn2[:size] = hn
+        hl2[:size] = hl
+        hd, hn, hl = hd2, hn2, hl2
+    _heap_push(hd, hn, hl, size, d, n, lab)
+    return hd, hn, hl, size + 1
+
+
+@njit(cache=True, nogil=True)
+def _pop(hd, hn, hl, size):  # noqa: ANN001, ANN202
+    """Pop the smallest entry; return (d, n, lab, new size)."""
+    d = hd[0]
+    n = hn[0]
+    lab = hl[0]
+    _heap_drop_top(hd, hn, hl, size)
+    return d, n, lab, size - 1
+
+
+# ---------------------------------------------------------------------------- list kernels
+
+
+@njit(cache=True, nogil=True)
+def _insert(kd, kl, u, d, lab):  # noqa: ANN001, ANN202
+    """Insert (d, lab) into node u's ascending list if it is among the k best; True if inserted.
+
+    Ties keep the entry already there first; a label already in the list is not added again
+    (searches pop in ascending order, so the entry there is at least as near).
+    """
+    k = kd.shape[1]
+    if kl[u, k - 1] >= 0 and d >= kd[u, k - 1]:
+        return False
+    j = 0
+    while j < k and kl[u, j] >= 0:
+        if kl[u, j] == lab:
+            return False
+        j += 1
+    j = 0
+    while j < k and kl[u, j] >= 0 and kd[u, j] <= d:
+        j += 1
+    for m in range(k - 1, j, -1):
+        kd[u, m] = kd[u, m - 1]
+        kl[u, m] = kl[u, m - 1]
+    kd[u, j] = d
+    kl[u, j] = lab
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _spread(indptr, indices, weights, kd, kl, seed_node, seed_d, seed_lab, region, restrict):  # noqa: ANN001, ANN202
+    """Label-setting search from the seeds that stops where a node's k-list does not improve.
+
+    With `restrict`, only nodes where ``region`` is True are entered.
+    """
+    k = kd.shape[1]
+    cap = max(16, 4 * seed_node.size)
+    hd = np.empty(cap, np.float64)
+    hn = np.empty(cap, np.int64)
+    hl = np.empty(cap, np.int64)
+    size = 0
+    for s in range(seed_node.size):
+        hd, hn, hl, size = _push(hd, hn, hl, size, seed_d[s], seed_node[s], seed_lab[s])
+    while size > 0:
+        d, u, lab, size = _pop(hd, hn, hl, size)
+        if not _insert(kd, kl, u, d, lab):
+            continue
+        for e in range(indptr[u], indptr[u + 1]):
+            v = indices[e]
+            if restrict and not region[v]:
+                continue
+            nd = d + weights[e]
+            if kl[v, k - 1] >= 0 and nd >= kd[v, k - 1]:
+                continue
+            hd, hn, hl, size = _push(hd, hn, hl, size, nd, v, lab)
+
+
+@njit(cache=True, nogil=True)
+def _boundary_seeds(rindptr, rindices, rweights, kd, kl, members, region):  # noqa: ANN001, ANN202
+    """Candidates for the region's nodes from their in-neighbours outside it: (node, d, label)."""
+    k = kd.shape[1]
+    n_out = 0
+    for i in range(members.size):
+        u = members[i]
+        for e in range(rindptr[u], rindptr[u + 1]):
+            w = rindices[e]
+            if not region[w]:
+                for j in range(k):
+                    if kl[w, j] >= 0:
+                        n_out += 1
+    node = np.empty(n_out, np.int64)
+    dist = np.empty(n_out, np.float64)
+    lab = np.empty(n_out, np.int64)
+    n_out = 0
+    for i in range(members.size):
+        u = members[i]
+        for e in range(rindptr[u], rindptr[u + 1]):
+            w = rindices[e]
+            if not region[w]:
+                for j in range(k):
+                    if kl[w, j] >= 0:
+                        node[n_out] = u
+                        dist[n_out] = kd[w, j] + rweights[e]
+                        lab[n_out] = kl[w, j]
+                        n_out += 1
+    return node, dist, lab
+
+
+# ---------------------------------------------------------------------------- counts kernel
+
+
+@njit(cache=True, nogil=True)
+def _seed_heap(nodes, dists, limit, dist, pos, hk, hn, touched):  # noqa: ANN001, ANN202
+    """Put one source's seeds (within `limit`) on an empty indexed heap; return (touched, size)."""
+    n_touched = 0
+    size = 0
+    for i in range(nodes.size):
+        v = nodes[i]
+        d = dists[i]
+        if d <= limit and d < dist[v]:
+            dist[v] = d
+            if pos[v] == -1:
+                touched[n_touched] = v
+                n_touched += 1
+                _sift_up(hk, hn, pos, size, d, v)
+                size += 1
+            else:
+                _sift_up(hk, hn, pos, pos[v], d, v)
+    return n_touched, size
+
+
+@njit(cache=True, nogil=True)
+def _counts_delta(indptr, indices, weights, seed_ptr, seed_node, seed_d, limits, counts, sign):  # noqa: ANN001, ANN202
+    """Add `sign` to the counts of every node within each limit of each source (bounded searches)."""
+    n = counts.shape[0]
+    n_limits = limits.size
+    limit = limits[n_limits - 1]
+    dist = np.full(n, np.inf)
+    pos = np.full(n, -1, np.int64)
+    hk = np.empty(n, np.float64)
+    hn = np.empty(n, np.int64)
+    touched = np.empty(n, np.int64)
+    for s in range(seed_ptr.size - 1):
+        n_touched, size = _seed_heap(
+            seed_node[seed_ptr[s] : seed_ptr[s + 1]],
+            seed_d[seed_ptr[s] : seed_ptr[s + 1]],
+            limit,
+            dist,
+            pos,
+            hk,
+            hn,
+            touched,
+        )
+        while size > 0:
+            u, size = _pop_min(hk, hn, pos, size)
+            du = dist[u]
+            for e in range(indptr[u], indptr[u + 1]):
+                v = indices[e]
+                p = pos[v]
+                if p == -2:
+                    continue
+                nd = du + weights[e]
+                if nd < dist[v] and nd <= limit:
+                    dist[v] = nd
+                    if p == -1:
+                        touched[n_touched] = v
+                        n_touched += 1
+                        _sift_up(hk, hn, pos, size, nd, v)
+                        size += 1
+                    else:
+                        _sift_up(hk, hn, pos, p, nd, v)
+        for i in range(n_touched):
+            u = touched[i]
+            for t in range(n_limits):
+                if dist[u] <= limits[t]:
+                    counts[u, t] += sign
+            dist[u] = np.inf
+            pos[u] = -1
+
+
 # ---------------------------------------------------------------------------- compiling ahead
 
 
-# the kernels a study calls from Python, the longest to compile first
-KERNELS = ("_counts_into", "_k_nearest_into", "_reach_lists", "_distance_field", "_nearest_into")
+# the kernels a study calls from Python, the longest to compile first (`walkcircle._precompile`)
+STUDY_KERNELS = ("_counts_into", "_k_nearest_into", "_reach_lists", "_distance_field", "_nearest_into")
+# the kernels a scenario adds (`walkcircle.incremental`)
+SCENARIO_KERNELS = ("_spread", "_boundary_seeds", "_counts_delta")
+KERNELS = STUDY_KERNELS + SCENARIO_KERNELS
 
 
 def compile_kernel(name: str) -> None:
@@ -551,18 +744,44 @@ def compile_kernel(name: str) -> None:
         a = np.array([[0.0, 0.0], [30.0, 0.0]])  # segment starts (columns of an (n, 2) array)
         b = np.array([[30.0, 0.0], [30.0, 20.0]])
         _distance_field(a[:, 0], a[:, 1], b[:, 0], b[:, 1], -10.0, -10.0, 2.0, 26, 21, 9.0)
+    elif name in SCENARIO_KERNELS:
+        _compile_scenario_kernel(name)
     else:
         msg = f"no kernel {name!r} (kernels: {', '.join(KERNELS)})"
         raise ValueError(msg)
 
 
-def compile_kernels() -> None:
-    """Compile every kernel of `KERNELS`, in order, into the kernel cache."""
-    for name in KERNELS:
+def _compile_scenario_kernel(name: str) -> None:
+    """Run a scenario kernel on the same path, with int64 ids as `incremental` gives them."""
+    indptr = np.array([0, 1, 3, 4], np.int64)
+    indices = np.array([1, 0, 2, 1], np.int64)
+    weights = np.full(4, 10.0)
+    kd = np.full((3, 2), np.inf)
+    kl = np.full((3, 2), -1, np.int64)
+    region = np.array([False, True, True])
+    if name == "_spread":
+        _spread(indptr, indices, weights, kd, kl, np.array([0], np.int64), np.zeros(1), np.array([0], np.int64),
+                region, True)  # fmt: skip
+    elif name == "_boundary_seeds":
+        _boundary_seeds(indptr, indices, weights, kd, kl, np.array([1, 2], np.int64), region)
+    else:
+        _counts_delta(indptr, indices, weights, np.array([0, 1], np.int64), np.array([0], np.int64),
+                      np.zeros(1), np.array([10.0, 20.0]), np.zeros((3, 2), np.int32), 1)  # fmt: skip
+
+
+def compile_kernels(names: tuple[str, ...] = KERNELS) -> None:
+    """Compile kernels of `KERNELS` (all by default), in order, into the kernel cache.
+
+    Parameters
+    ----------
+    names
+        The kernels, e.g. `STUDY_KERNELS`.
+    """
+    for name in names:
         compile_kernel(name)
 
 
-if __name__ == "__main__":  # run by the build (setup.py) and by `walkcircle._precompile`
+if __name__ == "__main__":  # `walkcircle._precompile`'s helper: what a study runs
     from walkcircle import _kernels  # the module's own kernels, not copies defined in __main__
 
-    _kernels.compile_kernels()
+    _kernels.compile_kernels(_kernels.STUDY_KERNELS)

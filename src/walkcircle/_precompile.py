@@ -45,10 +45,10 @@ def missing_kernels() -> list[str]:
         ``module.kernel`` names; empty when every kernel is cached (or the cache cannot be read,
         in which case nothing is gained by a helper either).
     """
-    from walkcircle._kernels import KERNELS
+    from walkcircle._kernels import STUDY_KERNELS
 
     missing = []
-    for name in KERNELS:
+    for name in STUDY_KERNELS:
         index = _index_path(name)
         if index is None:  # pragma: no cover
             return []
@@ -98,11 +98,11 @@ def wait(timeout_s: float = PRECOMPILE_WAIT_S) -> None:
     """
     if not _HELPER:
         return
-    from walkcircle._kernels import KERNELS, compile_kernel
+    from walkcircle._kernels import STUDY_KERNELS, compile_kernel
 
     helper = _HELPER.pop()
     try:
-        for name in reversed(KERNELS):
+        for name in reversed(STUDY_KERNELS):
             index = _index_path(name)
             if helper.poll() is not None or index is None or index.exists():
                 break
