@@ -377,11 +377,18 @@ def _bounded_search(indptr, indices, weights, start, limit, dist, pos, hk, hn, t
     ``inf`` and ``pos`` -1 everywhere on entry; callers reset the touched entries after use,
     so one set of arrays serves thousands of small searches.
     """
-    n_touched = 1
     touched[0] = start
     dist[start] = 0.0
     _sift_up(hk, hn, pos, 0, 0.0, start)
-    size = 1
+    return _settle(indptr, indices, weights, limit, dist, pos, hk, hn, touched, 1, 1)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _settle(indptr, indices, weights, limit, dist, pos, hk, hn, touched, n_touched, size):  # noqa: ANN001, ANN202
+    """Run a bounded Dijkstra from the `size` nodes on the heap; return how many it has reached.
+
+    ``touched[:n_touched]`` are the nodes reached so far (those on the heap among them).
+    """
     while size > 0:
         u, size = _pop_min(hk, hn, pos, size)
         du = dist[u]
@@ -669,24 +676,7 @@ def _counts_delta(indptr, indices, weights, seed_ptr, seed_node, seed_d, limits,
             hn,
             touched,
         )
-        while size > 0:
-            u, size = _pop_min(hk, hn, pos, size)
-            du = dist[u]
-            for e in range(indptr[u], indptr[u + 1]):
-                v = indices[e]
-                p = pos[v]
-                if p == -2:
-                    continue
-                nd = du + weights[e]
-                if nd < dist[v] and nd <= limit:
-                    dist[v] = nd
-                    if p == -1:
-                        touched[n_touched] = v
-                        n_touched += 1
-                        _sift_up(hk, hn, pos, size, nd, v)
-                        size += 1
-                    else:
-                        _sift_up(hk, hn, pos, p, nd, v)
+        n_touched = _settle(indptr, indices, weights, limit, dist, pos, hk, hn, touched, n_touched, size)
         for i in range(n_touched):
             u = touched[i]
             for t in range(n_limits):
