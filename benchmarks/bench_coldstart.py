@@ -110,7 +110,8 @@ def fresh_install(src: Path, dest: Path) -> float | None:
     t0 = time.perf_counter()
     cmd = [sys.executable, "-m", "walkcircle._numba_cache", str(dest / "walkcircle")]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    return time.perf_counter() - t0 if done.returncode == 0 else None  # older sources: no build step
+    built = done.returncode == 0 and (dest / "walkcircle" / "_compiled").is_dir()
+    return time.perf_counter() - t0 if built else None  # older sources: no build step
 
 
 def cli_run(src: Path, out: Path, cache_dir: Path | None, xdg: Path | None = None) -> float:
