@@ -16,7 +16,9 @@ cell is the median of N runs. ``--profile`` also writes a cProfile of each size 
 cached city and prints its top functions. ``--baseline SRC`` also times another walkcircle
 source tree (e.g. an older commit's ``src/`` from ``git archive``), alternating with this one
 run by run, and prints its table first (before/after on the same machine in the same run).
-``--cold`` also times each size's first run after an install: an empty numba cache, no warm-up.
+``--cold`` also times each size's first run with no compiled kernel anywhere (an empty
+``NUMBA_CACHE_DIR``, no warm-up): what an install whose build could not compile the kernels
+sees; an install that compiled them runs warm from the start (see ``bench_coldstart.py``).
 """
 
 from __future__ import annotations
@@ -249,7 +251,11 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile each size (slower)")
     parser.add_argument("--baseline", default=None, help="another walkcircle src/ to time alongside")
     parser.add_argument("--json", default=None, help="also write every run's raw numbers here")
-    parser.add_argument("--cold", action="store_true", help="also time each size's first run after install")
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="also time each size's first run with no compiled kernel (empty numba cache)",
+    )
     parser.add_argument("--child", type=float, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
