@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from walkcircle import _numba_cache
+from walkcircle._kernels import KERNELS
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "walkcircle"
 
@@ -114,24 +116,27 @@ def test_a_fresh_install_loads_the_kernels_its_build_compiled(tmp_path):
     assert all(n >= 1 for n in without["misses"].values()), without
 
 
-def _built_folder(tmp_path: Path, files: dict[str, bytes]) -> Path:
+def _built_folder(tmp_path: Path, monkeypatch, files: dict[str, bytes], key: dict | None = None) -> Path:
     folder = tmp_path / "pkg" / "_compiled" / "_kernels-abc"
     folder.mkdir(parents=True)
     for name, data in files.items():
         (folder / name).write_bytes(data)
-    return folder
+    key = _numba_cache.build_key() if key is None else key
+    (folder.parent / "build_key.json").write_text(json.dumps(key))
+    monkeypatch.setattr(_numba_cache, "_PACKAGE_DIR", tmp_path / "pkg")
+    monkeypatch.setattr(_numba_cache, "_SEEDED", set())
+    monkeypatch.setattr(_numba_cache, "_BUILT_USABLE", [])
+    cache = tmp_path / "home" / "_kernels-abc"
+    cache.mkdir(parents=True)
+    return cache
+
+
+BUILT = {"k.f-1.py311.nbi": b"index f", "k.f-1.py311.1.nbc": b"data f",
+         "k.g-9.py311.nbi": b"index g", "k.g-9.py311.1.nbc": b"data g", "k.g-9.py311.2.nbc": b"data g2"}  # fmt: skip
 
 
 def test_built_kernels_fill_only_what_the_user_cache_lacks(tmp_path, monkeypatch):
-    _built_folder(
-        tmp_path,
-        {"k.f-1.py311.nbi": b"index f", "k.f-1.py311.1.nbc": b"data f",
-         "k.g-9.py311.nbi": b"index g", "k.g-9.py311.1.nbc": b"data g", "k.g-9.py311.2.nbc": b"data g2"},
-    )  # fmt: skip
-    monkeypatch.setattr(_numba_cache, "_PACKAGE_DIR", tmp_path / "pkg")
-    monkeypatch.setattr(_numba_cache, "_SEEDED", set())
-    cache = tmp_path / "home" / "_kernels-abc"
-    cache.mkdir(parents=True)
+    cache = _built_folder(tmp_path, monkeypatch, BUILT)
     (cache / "k.f-1.py311.nbi").write_bytes(b"the user's own index")
     (cache / "k.f-1.py311.1.nbc").write_bytes(b"the user's own data")
     _numba_cache._copy_built_kernels(cache)
@@ -151,6 +156,24 @@ def test_built_kernels_fill_only_what_the_user_cache_lacks(tmp_path, monkeypatch
     assert list(other.iterdir()) == []
 
 
+def test_built_kernels_never_replace_a_file_another_process_wrote(tmp_path, monkeypatch):
+    cache = _built_folder(tmp_path, monkeypatch, BUILT)
+    (cache / "k.g-9.py311.1.nbc").write_bytes(b"written by a numba compiling meanwhile")
+    _numba_cache._copy_built_kernels(cache)
+    assert (cache / "k.g-9.py311.1.nbc").read_bytes() == b"written by a numba compiling meanwhile"
+    assert not (cache / "k.g-9.py311.nbi").exists()  # that kernel is left to numba
+    assert (cache / "k.f-1.py311.nbi").read_bytes() == b"index f"  # the others are copied
+    assert not [p.name for p in cache.iterdir() if p.name.startswith(".")]  # no part-copied files
+
+
+@pytest.mark.parametrize("field", ["numba", "numpy", "cpu", "features"])
+def test_kernels_built_for_another_numba_numpy_or_cpu_are_not_copied(tmp_path, monkeypatch, field):
+    key = {**_numba_cache.build_key(), field: "something else"}
+    cache = _built_folder(tmp_path, monkeypatch, BUILT, key)
+    _numba_cache._copy_built_kernels(cache)
+    assert list(cache.iterdir()) == []
+
+
 def test_a_failed_build_says_why_and_keeps_the_previous_kernels(tmp_path):
     package = tmp_path / "src" / "walkcircle"
     shutil.copytree(SRC, package, ignore=shutil.ignore_patterns("__pycache__", "_compiled"))
@@ -167,14 +190,50 @@ def test_a_failed_build_says_why_and_keeps_the_previous_kernels(tmp_path):
 
 
 def test_the_install_compiled_the_kernels_of_this_source():
-    """`pip install` (setup.py) compiled the kernels into the installed package."""
+    """`pip install` (setup.py) compiled the kernels into the installed package, for this machine."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
     from walkcircle import _kernels
 
+    if os.environ.get("WALKCIRCLE_BUILD_KERNELS") == "0":
+        pytest.skip("installed with WALKCIRCLE_BUILD_KERNELS=0")
+    try:
+        distribution("walkcircle")
+    except PackageNotFoundError:
+        pytest.skip("walkcircle is not installed (run from a checkout): no build step ran")
     installed = Path(_kernels.__file__).parent / "_compiled"
-    assert installed.is_dir(), f"{installed} is missing: the install did not compile the kernels (setup.py)"
+    assert installed.is_dir(), (
+        f"{installed} is missing: the install did not compile the kernels (pip install -v says why)"
+    )
     locator = _numba_cache.ContentCacheLocator(_kernels._nearest_into.py_func, _kernels.__file__)
     folder = installed / Path(locator.get_cache_path()).name
     if not folder.is_dir():
         pytest.skip("walkcircle/_kernels.py changed since the install: `pip install -e .` compiles it again")
     names = {p.name.split("-")[0] for p in folder.glob("*.nbi")}
     assert {f"_kernels.{name}" for name in _kernels.KERNELS} <= names
+    assert json.loads((installed / "build_key.json").read_text()) == _numba_cache.build_key()
+
+
+def _setup_module():
+    spec = importlib.util.spec_from_file_location("walkcircle_setup", SRC.parents[1] / "setup.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # not as __main__: defines the build step without running setup()
+    return module
+
+
+@pytest.mark.slow
+def test_setup_compiles_the_kernels_and_says_why_when_it_cannot(tmp_path):
+    pytest.importorskip("setuptools")
+    setup = _setup_module()
+    root = tmp_path / "build-lib"
+    shutil.copytree(SRC, root / "walkcircle", ignore=shutil.ignore_patterns("__pycache__", "_compiled"))
+    assert setup.compile_kernels_into(root) is None
+    assert len(list((root / "walkcircle" / "_compiled").glob("_kernels-*/*.nbi"))) >= len(KERNELS)
+    (root / "walkcircle" / "_kernels.py").write_text("raise ImportError('numba is missing here')\n")
+    assert (
+        setup.compile_kernels_into(root)
+        == "RuntimeError: compiling the kernels failed: ImportError: numba is missing here"
+    )
+    assert setup.compile_kernels_into(root, timeout_s=0.001).startswith(
+        ("RuntimeError: compiling", "TimeoutExpired")
+    )

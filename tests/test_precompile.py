@@ -142,3 +142,26 @@ def test_the_build_compiles_the_signatures_a_scenario_looks_up(tmp_path, network
     stats = json.loads(done.stdout.strip().splitlines()[-1])
     for name, counts in stats.items():  # every scenario kernel loaded from the cache, none compiled
         assert counts["misses"] == 0 and counts["hits"] >= 1, (name, counts)
+
+
+def test_an_index_from_another_numba_counts_as_missing(tmp_path, monkeypatch):
+    """numba ignores an index another numba version wrote, so the helper must compile that kernel."""
+    import pickle
+
+    import numba
+
+    from walkcircle import _kernels, _precompile
+
+    def index(name: str, version: str | None) -> None:
+        if version is not None:
+            with (tmp_path / f"{name}.nbi").open("wb") as file:
+                pickle.dump(version, file)
+                pickle.dump(("stamp", {}), file)
+
+    names = list(_kernels.STUDY_KERNELS)
+    index(names[0], numba.__version__)
+    index(names[1], "0.1.0")  # an older numba's
+    (tmp_path / f"{names[2]}.nbi").write_bytes(b"not a pickle")
+    # names[3:] have no index at all
+    monkeypatch.setattr(_precompile, "_index_path", lambda name: tmp_path / f"{name}.nbi")
+    assert _precompile.missing_kernels() == [f"walkcircle._kernels.{n}" for n in names[1:]]

@@ -1,16 +1,17 @@
 """The numba kernels: shortest-path passes over CSR arrays and the isochrones' distance field.
 
 Everything numba compiles lives here (the scenarios' searches of `walkcircle.incremental` too),
-and this module imports only numpy, numba and
-walkcircle's cache locator, so that an install can compile the kernels ahead of time: building
-walkcircle (``pip install``, editable or not) runs ``python -m walkcircle._kernels`` in the
-build environment and ships the compiled kernels in the package (`walkcircle._numba_cache`
-copies them into the user's kernel cache on first import). The callers are `walkcircle.paths`
-(the passes, threads and scheduling) and `walkcircle.isochrones` (the rasters).
+and this module imports only numpy, numba and walkcircle's cache locator, so that an install
+can compile the kernels ahead of time: building walkcircle (``pip install``, editable or not)
+runs `walkcircle._numba_cache.build_kernels`, which calls `compile_kernels` in the build
+environment and ships the compiled kernels in the package (copied into the user's kernel cache
+on first import). ``python -m walkcircle._kernels`` compiles `STUDY_KERNELS` only: the helper of
+`walkcircle._precompile`. The callers are `walkcircle.paths` (the passes, threads and
+scheduling), `walkcircle.isochrones` (the rasters) and `walkcircle.incremental` (scenarios).
 
 `compile_kernel` runs one kernel on a tiny input with the types a study gives it (int32 node
-ids, float64 metres, rows of C-ordered 2-D outputs, columns of a coordinate array), so the
-signature compiled ahead of time is the one a study looks up.
+ids, float64 metres, rows of C-ordered 2-D outputs, columns of a coordinate array; int64 ids in
+a scenario), so the signature compiled ahead of time is the one a study looks up.
 """
 
 from __future__ import annotations

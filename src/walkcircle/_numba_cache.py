@@ -13,16 +13,21 @@ Building walkcircle (``pip install``, editable or not; see ``setup.py``) runs `b
 which compiles the kernels into the package's ``_compiled`` folder with the same layout. The
 first time a kernel's module is imported, the locator copies that module's kernels from there
 into the user's cache folder (only those the user's cache lacks), so the first run after an
-install loads compiled kernels instead of compiling them. Entries built for another CPU or numba
-version are not loaded (numba's key), and those kernels compile on first use as before.
+install loads compiled kernels instead of compiling them. Kernels built under another numba,
+numpy, Python or CPU (`build_key`, kept beside them) are not copied; they compile on first use
+as before. ``WALKCIRCLE_BUILD_KERNELS=0`` when building skips the step (for a wheel meant for
+other machines).
 
-``NUMBA_CACHE_DIR``, when set, wins (numba's own locator then applies). If numba's cache
-internals change, `install` does nothing and numba's default cache is used.
+``NUMBA_CACHE_DIR``, when set, wins (numba's own locator then applies), as does numba's default
+cache when the user's cache folder cannot be written (e.g. a read-only home in a container); the
+built kernels are then not used. If numba's cache internals change, `install` does nothing and
+numba's default cache is used.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -40,7 +45,7 @@ except ImportError:  # pragma: no cover - older or newer numba: keep numba's def
     CacheImpl = None
     _CacheLocator = object
 
-__all__ = ["ContentCacheLocator", "build_kernels", "install", "kernel_cache_dir"]
+__all__ = ["ContentCacheLocator", "build_kernels", "build_key", "install", "kernel_cache_dir"]
 _SEEDED: set[Path] = set()  # cache folders already filled from the build's kernels in this process
 
 
@@ -94,52 +99,104 @@ class ContentCacheLocator(_CacheLocator):  # type: ignore[misc, valid-type]
         return locator
 
 
+def build_key() -> dict[str, str]:
+    """Say what compiled kernels depend on besides their source.
+
+    numba keys its cache entries by its version and the CPU but not by numpy's version, which
+    its generated code also depends on; kernels compiled at build time are used only where all
+    of these match.
+
+    Returns
+    -------
+    dict of str to str
+        numba's and numpy's versions, Python's cache tag and numba's target (triple, CPU name
+        and features).
+    """
+    import numba
+    import numpy
+    from numba.core.registry import cpu_target
+
+    triple, cpu, features = cpu_target.target_context.codegen().magic_tuple()
+    return {
+        "numba": numba.__version__, "numpy": numpy.__version__, "python": sys.implementation.cache_tag,
+        "triple": triple, "cpu": cpu, "features": features,
+    }  # fmt: skip
+
+
+_BUILD_KEY_FILE = "build_key.json"
+_BUILT_USABLE: list[bool] = []  # whether the build's kernels suit this process (checked once)
+
+
+def _built_kernels_usable() -> bool:
+    if not _BUILT_USABLE:
+        try:
+            built = json.loads((_PACKAGE_DIR / KERNELS_BUILT_SUBDIR / _BUILD_KEY_FILE).read_text())
+            _BUILT_USABLE.append(built == build_key())
+        except (OSError, ValueError):
+            _BUILT_USABLE.append(False)
+    return _BUILT_USABLE[0]
+
+
 def _copy_built_kernels(cache_path: Path) -> None:
     """Copy the kernels compiled when walkcircle was built into this source's cache folder.
 
-    Only kernels whose index the folder lacks are copied: data files first, the index last,
-    each written aside and moved into place, so another process reading the folder at the
-    same time finds a kernel whole or not at all. A copy that fails leaves the kernel to be
-    compiled on first use.
+    Only kernels whose index the folder lacks are copied, and only if they were built with this
+    process's numba, numpy, Python and CPU (`build_key`). Data files go first and the index
+    last, each written aside and linked into place without replacing a file another process
+    put there meanwhile (numba then keeps that process's entry). A copy that fails leaves the
+    kernel to be compiled on first use.
     """
     built = _PACKAGE_DIR / KERNELS_BUILT_SUBDIR / cache_path.name
     if cache_path in _SEEDED or not built.is_dir():
         return
     _SEEDED.add(cache_path)
     names = sorted(p.name for p in built.iterdir())
-    for index in (n for n in names if n.endswith(".nbi")):
-        if (cache_path / index).exists():
-            continue
+    indexes = [n for n in names if n.endswith(".nbi") and not (cache_path / n).exists()]
+    if not indexes or not _built_kernels_usable():
+        return
+    for index in indexes:
         base = index.removesuffix(".nbi")
         data = [n for n in names if n.startswith(base + ".") and n.endswith(".nbc")]
-        try:
-            for name in [*data, index]:
-                aside = cache_path / f".{name}.{os.getpid()}.part"
-                shutil.copyfile(built / name, aside)
-                aside.replace(cache_path / name)
-        except OSError:
-            return
+        for name in [*data, index]:
+            if not _link_copy(built / name, cache_path / name):
+                break  # someone else's file is there: leave this kernel to numba
+
+
+def _link_copy(source: Path, target: Path) -> bool:
+    """Copy `source` to `target` unless `target` exists (atomically); True if copied."""
+    aside = target.with_name(f".{target.name}.{os.getpid()}.part")
+    try:
+        shutil.copyfile(source, aside)
+        os.link(aside, target)  # fails if target exists: never replaces another process's file
+    except OSError:
+        return False
+    finally:
+        aside.unlink(missing_ok=True)
+    return True
 
 
 # the build's compiling process: walkcircle from the package being built, whatever else is on the path
 _COMPILE_FROM = (
-    "import sys; sys.path.insert(0, {root!r}); from walkcircle import _kernels; _kernels.compile_kernels()"
+    "import json, sys; sys.path.insert(0, {root!r}); from walkcircle import _kernels, _numba_cache;"
+    " _kernels.compile_kernels(); print(json.dumps(_numba_cache.build_key()))"
 )
 
 
-def build_kernels(package_dir: str | os.PathLike[str]) -> Path:
+def build_kernels(package_dir: str | os.PathLike[str], timeout_s: float = 900.0) -> Path:
     """Compile the kernels of the walkcircle package at `package_dir` into its ``_compiled`` folder.
 
-    ``setup.py`` runs this when walkcircle is built (``python -m walkcircle._numba_cache DIR``).
-    The kernels are compiled in a fresh process that imports the package from `package_dir`
-    (put first on its path after site setup, so neither an installed walkcircle nor pip's
-    isolated build environment, which rebuilds the path, hides it) and has an empty cache
-    folder of its own; its folders are then moved into place (a previous build's are replaced).
+    ``setup.py`` runs this when walkcircle is built. The kernels are compiled in a fresh process
+    that imports the package from `package_dir` (put first on its path after site setup, so
+    neither an installed walkcircle nor pip's isolated build environment, which rebuilds the
+    path, hides it) and has an empty cache folder of its own. Its folders and the `build_key`
+    they were compiled under are then moved into place (a previous build's are replaced).
 
     Parameters
     ----------
     package_dir
         The ``walkcircle`` package folder being built or installed.
+    timeout_s
+        Longest time to wait for the compiling process, seconds.
 
     Returns
     -------
@@ -149,17 +206,21 @@ def build_kernels(package_dir: str | os.PathLike[str]) -> Path:
     Raises
     ------
     RuntimeError
-        If compiling failed (the last line of its error).
+        If compiling failed (the last line of its error) or timed out.
     """
     package_dir = Path(package_dir).resolve()
     target = package_dir / KERNELS_BUILT_SUBDIR
     with tempfile.TemporaryDirectory() as tmp:
         env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
         env["XDG_CACHE_HOME"] = tmp
-        done = subprocess.run(
-            [sys.executable, "-c", _COMPILE_FROM.format(root=str(package_dir.parent))],
-            env=env, capture_output=True, text=True, check=False,
-        )  # fmt: skip
+        try:
+            done = subprocess.run(
+                [sys.executable, "-c", _COMPILE_FROM.format(root=str(package_dir.parent))],
+                env=env, capture_output=True, text=True, check=False, timeout=timeout_s,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired as exc:
+            msg = f"compiling the kernels took more than {timeout_s:g} s"
+            raise RuntimeError(msg) from exc
         if done.returncode != 0:
             last = (done.stderr.strip().splitlines() or ["no message"])[-1]
             msg = f"compiling the kernels failed: {last}"
@@ -167,7 +228,9 @@ def build_kernels(package_dir: str | os.PathLike[str]) -> Path:
         aside = package_dir / f".{KERNELS_BUILT_SUBDIR}.new"
         shutil.rmtree(aside, ignore_errors=True)
         shutil.copytree(Path(tmp) / KERNEL_CACHE_SUBDIR, aside)
+        (aside / _BUILD_KEY_FILE).write_text(done.stdout.strip().splitlines()[-1] + "\n")
     old = package_dir / f".{KERNELS_BUILT_SUBDIR}.old"
+    shutil.rmtree(old, ignore_errors=True)  # left by an interrupted build
     if target.exists():
         target.replace(old)
     aside.replace(target)
@@ -191,5 +254,5 @@ def install() -> bool:
     return True
 
 
-if __name__ == "__main__":  # python -m walkcircle._numba_cache PACKAGE_DIR (what setup.py runs)
+if __name__ == "__main__":  # python -m walkcircle._numba_cache PACKAGE_DIR: what setup.py does
     print(build_kernels(sys.argv[1]))

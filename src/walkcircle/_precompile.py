@@ -1,11 +1,12 @@
 """Compile a study's kernels in a helper process while the study reads its inputs.
 
-The first study after an install compiles the numba kernels (about 4-5 s on 2 cores) and
-compiling holds the GIL, so a thread cannot hide it. A study first spends seconds reading its
-network, facilities and homes, which needs no kernel. `start` (called when a study begins)
-launches ``python -m walkcircle._precompile`` when a kernel is missing from the numba cache: that
-process compiles every kernel a study runs, with the signatures a study uses, into the same
-cache. `wait` is called before a kernel first runs: it waits for the helper, so the study loads
+An install normally compiles the kernels (``setup.py``, `walkcircle._numba_cache`). Where it
+could not, the first study compiles them (about 5 s on 2 cores), and compiling holds the GIL, so
+a thread cannot hide it. A study first spends seconds reading its network, facilities and
+homes, which needs no kernel. `start` (called when a study begins) launches
+``python -m walkcircle._kernels`` when a kernel is missing from the numba cache (no index, or
+one written by another numba version): that process compiles every kernel a study runs
+(`walkcircle._kernels.STUDY_KERNELS`), with the signatures a study uses, into the same cache. `wait` is called before a kernel first runs: it waits for the helper, so the study loads
 the compiled kernels from the cache instead of compiling them a second time. When the kernels
 are already cached, nothing is started and `wait` returns at once; if the helper fails, the
 study compiles what it needs itself.
@@ -42,8 +43,9 @@ def missing_kernels() -> list[str]:
     Returns
     -------
     list of str
-        ``module.kernel`` names; empty when every kernel is cached (or the cache cannot be read,
-        in which case nothing is gained by a helper either).
+        ``module.kernel`` names of the kernels with no index or one another numba version wrote;
+        empty when every kernel is cached (or numba's cache internals changed, in which case
+        nothing is gained by a helper either).
     """
     from walkcircle._kernels import STUDY_KERNELS
 
@@ -52,9 +54,22 @@ def missing_kernels() -> list[str]:
         index = _index_path(name)
         if index is None:  # pragma: no cover
             return []
-        if not index.exists():
+        if not _index_usable(index):
             missing.append(f"walkcircle._kernels.{name}")
     return missing
+
+
+def _index_usable(index: Path) -> bool:
+    """Whether a numba cache index exists and was written by this numba (else numba ignores it)."""
+    import pickle
+
+    import numba
+
+    try:
+        with index.open("rb") as file:
+            return pickle.load(file) == numba.__version__  # numba writes its version first
+    except (OSError, pickle.UnpicklingError, EOFError):
+        return False
 
 
 def start() -> bool:
@@ -86,7 +101,7 @@ def wait(timeout_s: float = PRECOMPILE_WAIT_S) -> None:
     """Share the rest of the compiling with the helper `start` launched, before a kernel runs.
 
     `start` makes this run before the first kernel (`walkcircle.paths._BEFORE_KERNELS`). The
-    helper compiles `KERNELS` in order while this process compiles them from the end until it
+    helper compiles `STUDY_KERNELS` in order while this process compiles them from the end until it
     meets one that is cached, so two cores compile. If every kernel is then cached the helper is
     stopped, else this process waits for it; either way the kernels load from the cache.
 
@@ -104,7 +119,7 @@ def wait(timeout_s: float = PRECOMPILE_WAIT_S) -> None:
     try:
         for name in reversed(STUDY_KERNELS):
             index = _index_path(name)
-            if helper.poll() is not None or index is None or index.exists():
+            if helper.poll() is not None or index is None or _index_usable(index):
                 break
             compile_kernel(name)
         if missing_kernels():
