@@ -6,8 +6,10 @@ Each area is a synthetic street grid written as an .osm.pbf file (benchmarks onl
 synthetic data is used by walkcircle itself) and runs the full study (network, OSM
 facilities, H3 homes, access, scores, map, report, tables) as one task. Both runs start a
 fresh cluster and recompute every area (force); cluster start-up is timed separately.
-``--cold`` adds fresh workers on a fresh machine: 2 workers with an empty numba cache (each
-worker's first study compiles the kernels), then the same again with the cache they filled.
+``--cold`` adds fresh workers on a fresh machine: 2 workers with an empty user cache folder
+that load the kernels this install compiled ("2, installed"; see setup.py), 2 workers with an
+empty numba cache (no compiled kernel anywhere: each worker's first study compiles them), then
+the same again with the cache they filled.
 """
 
 from __future__ import annotations
@@ -65,16 +67,24 @@ def main() -> None:
             )
         rows = [(str(w), *timed_batch(areas, tmp / f"out{w}", w)) for w in (1, 2)]
         if args.cold:
-            os.environ["NUMBA_CACHE_DIR"] = str(tmp / "numba")  # the workers inherit it
+            os.environ.pop("NUMBA_CACHE_DIR", None)
+            os.environ["XDG_CACHE_HOME"] = str(tmp / "home")  # the workers inherit it: empty
+            rows.append(("2, installed", *timed_batch(areas, tmp / "installed", 2)))
+            os.environ["NUMBA_CACHE_DIR"] = str(tmp / "numba")
             rows.append(("2, cold", *timed_batch(areas, tmp / "cold", 2)))
             rows.append(("2, warm", *timed_batch(areas, tmp / "warm", 2)))
     base = rows[0][2]
     print(f"{args.areas} areas of ~{args.nodes:,} nodes (synthetic grids), full study each")
-    print(f"{'workers':>8}{'cluster start s':>17}{'batch s':>10}{'areas ok':>10}{'speed-up':>10}")
+    print(f"{'workers':>13}{'cluster start s':>17}{'batch s':>10}{'areas ok':>10}{'speed-up':>10}")
     for workers, startup, elapsed, ok in rows:
-        print(f"{workers:>8}{startup:>17.2f}{elapsed:>10.2f}{ok:>10}{base / elapsed:>10.2f}")
+        print(f"{workers:>13}{startup:>17.2f}{elapsed:>10.2f}{ok:>10}{base / elapsed:>10.2f}")
     print("\nspeed-up: batch time with 1 worker / batch time with this many workers (same areas, same run).")
     if args.cold:
+        import walkcircle
+
+        built = (Path(walkcircle.__file__).parent / "_compiled").is_dir()
+        print("'2, installed': fresh workers, empty user cache, kernels from the install"
+              + ("" if built else " (this install compiled none: a cold start)") + ";")  # fmt: skip
         print("'2, cold': fresh workers, empty numba cache; '2, warm': the same after them (cache filled).")
 
 
