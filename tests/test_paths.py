@@ -73,6 +73,11 @@ def test_k_nearest_equals_brute_force(case, k):
             best = [b for b in best if np.isfinite(b)]
             got = kd[gi, node][np.isfinite(kd[gi, node])]
             np.testing.assert_allclose(got, best, atol=1e-9)
+            # each entry names a distinct source at that distance; an empty slot names none
+            named = kl[gi, node][: got.size]
+            assert len(set(named.tolist())) == got.size
+            np.testing.assert_allclose(full[named, node], got, atol=1e-9)
+            assert (kl[gi, node][got.size :] == -1).all()
             labels = kl[gi, node][kl[gi, node] >= 0]
             assert len(set(labels.tolist())) == len(labels)
             np.testing.assert_allclose(full[labels, node], got, atol=1e-9)
