@@ -229,3 +229,70 @@ def test_passes_in_one_pool_equal_each_pass_alone(case, threads):
     np.testing.assert_array_equal(run.counts, paths.counts_within(g, groups, limits))
     kd, _ = paths.k_nearest(g, groups, 2, limit=12.5)
     np.testing.assert_array_equal(run.knn_dist, kd)
+
+
+@st.composite
+def graphs_with_dead_ends(draw):
+    """A random graph with homes hung off it: nodes with one edge in and none out (some are sources)."""
+    g, groups = draw(graphs_with_sources())
+    n = g.shape[0]
+    n_ends = draw(st.integers(1, 25))
+    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
+    before = rng.integers(0, n + n_ends, n_ends) % n  # some nodes get several dead ends
+    w = rng.integers(0, 20, n_ends).astype(float) * draw(st.sampled_from([1.0, 0.5, 7.3]))
+    coo = g.tocoo()
+    grown = sparse.coo_matrix(
+        (np.r_[coo.data, w], (np.r_[coo.row, before], np.r_[coo.col, n + np.arange(n_ends)])),
+        shape=(n + n_ends, n + n_ends),
+    ).tocsr()
+    if draw(st.booleans()):  # a source on a dead end keeps it in the search
+        groups = [np.r_[grp, n + rng.integers(0, n_ends, 1)] for grp in groups]
+    return grown, groups
+
+
+@settings(max_examples=120, deadline=None)
+@given(case=graphs_with_dead_ends(), k=st.integers(1, 4), limit=st.sampled_from([np.inf, 12.5]))
+def test_dead_ends_skipped_get_what_the_full_search_gives(case, k, limit):
+    g, groups = case
+    out = paths.passes(g, groups, nearest=True, k=k, limit=limit, k_limit=limit)
+    indptr, indices, weights = paths._csr_arrays(g)
+    n = g.shape[0]
+    for gi, group in enumerate(groups):
+        src = np.asarray(group, indices.dtype)
+        full = _all_pairs(g, group)
+        dist, label = np.empty(n), np.empty(n, indices.dtype)
+        assert paths._nearest_into(indptr, indices, weights, src, limit, dist, label, indices.size + n + 1)
+        np.testing.assert_array_equal(out.dist[gi], dist)  # the same sums, bit for bit
+        kd, kl = np.empty((n, k)), np.empty((n, k), np.int64)
+        assert paths._k_nearest_into(
+            indptr, indices, weights, src, k, limit, kd, kl, k * indices.size + n + 1
+        )
+        np.testing.assert_array_equal(out.knn_dist[gi], kd)
+        # a label may differ only between two sources whose sums round to the same distance
+        _assert_same_or_tied(out.label[gi][:, None], label[:, None], dist[:, None], full)
+        _assert_same_or_tied(out.knn_label[gi], kl, kd, full)
+        # and against Dijkstra from each source
+        want = full.min(axis=0) if len(group) else np.full(n, np.inf)
+        want[want > limit] = np.inf
+        np.testing.assert_allclose(out.dist[gi], want, atol=1e-9)
+
+
+def _assert_same_or_tied(got, expected, dist, full):
+    assert ((got == -1) == (expected == -1)).all()
+    node, slot = np.nonzero(got != expected)
+    np.testing.assert_allclose(full[got[node, slot], node], dist[node, slot], atol=1e-9)
+    if got.shape[1] > 1:  # still distinct sources per node
+        for v in np.unique(node):
+            named = got[v][got[v] >= 0]
+            assert len(set(named.tolist())) == named.size
+
+
+def test_dead_ends_are_nodes_with_one_edge_in_none_out_and_no_source():
+    # 0 -> 1 -> 2 (dead end), 0 -> 3 (a source), 0 -> 4 and 1 -> 4 (two edges in), 1 -> 5 (dead end)
+    g = sparse.csr_matrix((np.ones(6), ([0, 1, 0, 0, 1, 1], [1, 2, 3, 4, 4, 5])), shape=(6, 6))
+    indptr, indices, weights = paths._csr_arrays(g)
+    ends = paths._dead_ends(indptr, indices, weights, [np.array([3, -1], indices.dtype)])
+    assert sorted(ends.node.tolist()) == [2, 5]
+    assert ends.before[np.argsort(ends.node)].tolist() == [1, 1]
+    assert ends.indices.size == 4 and 2 not in ends.indices and 5 not in ends.indices
+    assert paths._dead_ends(indptr, indices, weights, [np.array([2, 5, 3], indices.dtype)]) is None

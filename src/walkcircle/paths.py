@@ -14,7 +14,9 @@ Three passes answer every access question for one kind of destination at once:
 and the tasks run largest first on a pool of threads (the kernels release the GIL), so two cores
 stay busy until the end. The kernels (`walkcircle._kernels`) are plain ``@njit(nogil=True,
 cache=True)`` functions with no ``parallel=True``: that keeps the first run's compilation short (see
-`benchmarks/bench_coldstart.py`).
+`benchmarks/bench_coldstart.py`). The nearest and k-nearest passes skip the graph's dead ends (a
+node with one edge in, none out and no source on it: every home's point in a study) and give
+them the result of the node before them plus that edge afterwards.
 
 Graphs are directed ``scipy.sparse.csr_matrix`` with non-negative weights (metres). Distances
 to nodes no source reaches are ``inf`` and their source label is ``-1``. The kernels run fastest
@@ -142,12 +144,17 @@ def passes(
     sources = [np.ascontiguousarray(np.asarray(g, np.int64).astype(indices.dtype)) for g in source_groups]
     out = Passes()
     tasks: list[tuple[float, Callable[[], None]]] = []
+    # the nearest and k-nearest passes skip the dead ends (homes hang off the streets so) and fill them after
+    ends = _dead_ends(indptr, indices, weights, sources) if nearest or k is not None else None
+    ptr, idx, wts = (
+        (ends.indptr, ends.indices, ends.weights) if ends is not None else (indptr, indices, weights)
+    )
     if nearest:
         out.dist = np.empty((n_groups, n), np.float64)
         out.label = np.empty((n_groups, n), indices.dtype)
         for g in range(n_groups):
-            tasks.append((float(n), _task(_until_done, _nearest_into, indices.size + sources[g].size + 1, indptr,
-                                          indices, weights, sources[g], float(limit), out.dist[g], out.label[g])))  # fmt: skip
+            tasks.append((float(n), _task(_until_done, _nearest_into, idx.size + sources[g].size + 1, ptr,
+                                          idx, wts, sources[g], float(limit), out.dist[g], out.label[g])))  # fmt: skip
     if limits is not None:
         out.counts = np.empty((n_groups, n, limits.shape[1]), np.int32)
         for g in range(n_groups):
@@ -160,13 +167,74 @@ def passes(
         out.knn_dist = np.empty((n_groups, n, int(k)), np.float64)
         out.knn_label = np.empty((n_groups, n, int(k)), np.int64)
         for g in range(n_groups):
-            tasks.append((2.0 * k * n, _task(_until_done, _k_nearest_into, k * indices.size + n + 1, indptr, indices,
-                                             weights, sources[g], int(k), float(k_limit), out.knn_dist[g],
+            tasks.append((2.0 * k * n, _task(_until_done, _k_nearest_into, k * idx.size + n + 1, ptr, idx,
+                                             wts, sources[g], int(k), float(k_limit), out.knn_dist[g],
                                              out.knn_label[g])))  # fmt: skip
     _run_tasks(tasks)
+    if ends is not None:
+        ends.fill(out, float(limit), float(k_limit))
     if out.label is not None:
         out.label = out.label.astype(np.int64, copy=False)
     return out
+
+
+@dataclass
+class _DeadEnds:
+    """A graph without the edges into its dead ends, and how to give the dead ends their results.
+
+    A dead end is a node with no edge out, exactly one edge in and no source on it: a home's
+    point in a study's routing graph. Its nearest sources are those of the node before it,
+    at the sum the search would add (``d + w``), so the searches skip them (a sixth of a city's
+    nodes, each a cache miss on every offer) and `fill` writes them afterwards.
+    """
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    weights: np.ndarray
+    node: np.ndarray  # the dead ends
+    before: np.ndarray  # the node before each
+    step_m: np.ndarray  # the weight of the edge in
+
+    def fill(self, out: Passes, limit: float, k_limit: float) -> None:
+        """Write the dead ends' nearest and k-nearest results from those of the node before them."""
+        if out.dist is not None and out.label is not None:
+            d = out.dist[:, self.before] + self.step_m
+            near = d <= limit
+            out.dist[:, self.node] = np.where(near, d, np.inf)
+            out.label[:, self.node] = np.where(near, out.label[:, self.before], -1)
+        if out.knn_dist is not None and out.knn_label is not None:
+            d = out.knn_dist[:, self.before, :] + self.step_m[:, None]
+            near = d <= k_limit
+            out.knn_dist[:, self.node, :] = np.where(near, d, np.inf)
+            out.knn_label[:, self.node, :] = np.where(near, out.knn_label[:, self.before, :], -1)
+
+
+def _dead_ends(
+    indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, sources: list[np.ndarray]
+) -> _DeadEnds | None:
+    """Take the dead ends' edges in out of the graph (None when it has no dead end)."""
+    n = indptr.size - 1
+    out_degree = np.diff(indptr)
+    in_degree = np.bincount(indices, minlength=n)
+    is_end = (out_degree == 0) & (in_degree == 1)
+    for group in sources:
+        is_end[group[group >= 0]] = False
+    if not is_end.any():
+        return None
+    into_end = is_end[indices]
+    tail = np.repeat(np.arange(n, dtype=indices.dtype), out_degree)
+    kept = np.bincount(tail[~into_end], minlength=n)
+    new_indptr = np.zeros(n + 1, indptr.dtype)
+    np.cumsum(kept, out=new_indptr[1:])
+    end_node = indices[into_end]
+    return _DeadEnds(
+        new_indptr,
+        np.ascontiguousarray(indices[~into_end]),
+        np.ascontiguousarray(weights[~into_end]),
+        end_node,
+        tail[into_end],
+        weights[into_end],
+    )
 
 
 def _until_done(kernel: Callable[..., bool], capacity: int, *args: object) -> None:
