@@ -26,6 +26,7 @@ from browser import (
     overlaps,
 )
 from walkcircle.access import compute_access
+from walkcircle.defaults import DEFAULT_SERVICE_AREA_MAX_CELLS
 from walkcircle.errors import InputError, WalkcircleWarning
 from walkcircle.geodesy import to_lonlat
 from walkcircle.service_areas import blind_spots, service_areas
@@ -415,6 +416,48 @@ def test_buffering_groups_apart_equals_one_raster(lines):
     assert shapely.get_num_geometries(apart) == shapely.get_num_geometries(whole)
     assert shapely.symmetric_difference(apart, whole).area <= 1e-6 * whole.area
     assert apart.area == pytest.approx(whole.area, rel=1e-9)
+
+
+@settings(max_examples=25, deadline=None)
+@given(_scattered_lines())
+def test_buffering_segments_equals_buffering_their_lines(lines):
+    from walkcircle.isochrones import buffer_lines_raster, buffer_segments_raster
+
+    coords = shapely.get_coordinates(lines)
+    line = np.repeat(np.arange(len(lines)), shapely.get_num_coordinates(lines))
+    same = line[:-1] == line[1:]
+    segments = buffer_segments_raster(coords[:-1][same], coords[1:][same], 25.0, 10.0)
+    assert shapely.to_wkb(segments) == shapely.to_wkb(buffer_lines_raster(lines, 25.0, 10.0))
+
+
+@pytest.mark.parametrize("max_cells", [DEFAULT_SERVICE_AREA_MAX_CELLS, 60_000])
+def test_area_from_segments_equals_the_area_of_its_lines(world, max_cells):
+    """A drawing's pieces and connectors, buffered from their segments, give what their lines give."""
+    from walkcircle.isochrones import edge_substrings, reached_pieces
+    from walkcircle.service_areas import AreaDrawing, _area_geometry, buffer_lines_apart
+
+    net, facilities, *_ = world
+    drawing = AreaDrawing(net, facilities, THRESHOLDS_M, half_width_m=HALF_WIDTH_M, cell_m=CELL_M)
+    routed = drawing.routed
+    for g, rows in enumerate(routed.members):
+        if rows.size == 0:
+            continue
+        limit = float(drawing.limits[g])
+        start = np.column_stack([routed.fac_x[rows], routed.fac_y[rows]])
+        end = np.column_stack([routed.snapped.x[rows], routed.snapped.y[rows]])
+        pieces = reached_pieces(routed.graph, routed.dist[g], limit)
+        ours = _area_geometry(net, pieces, (start, end), HALF_WIDTH_M, CELL_M, max_cells=max_cells)
+        coords, piece = edge_substrings(net, *pieces)
+        lines = np.r_[
+            shapely.linestrings(coords, indices=piece), shapely.linestrings(np.stack([start, end], 1))
+        ]
+        theirs = buffer_lines_apart(lines, HALF_WIDTH_M, CELL_M, max_cells=max_cells)
+        assert not ours.is_empty and ours.is_valid
+        if max_cells == DEFAULT_SERVICE_AREA_MAX_CELLS:
+            assert shapely.to_wkb(ours) == shapely.to_wkb(theirs)
+        else:  # in tiles (this network's box is larger than 60,000 cells)
+            assert ours.area == pytest.approx(theirs.area, rel=1e-9)
+            assert ours.symmetric_difference(theirs).area < 1e-6 * theirs.area
 
 
 def test_bad_input(world):

@@ -211,14 +211,43 @@ def buffer_lines_raster(
     ends = np.cumsum(shapely.get_num_coordinates(lines))
     is_start = np.ones(len(coords), bool)
     is_start[ends - 1] = False
-    a = coords[is_start]
-    b = coords[np.flatnonzero(is_start) + 1]
+    return buffer_segments_raster(
+        coords[is_start], coords[np.flatnonzero(is_start) + 1], half_width_m, cell_m
+    )
+
+
+def buffer_segments_raster(
+    a: np.ndarray, b: np.ndarray, half_width_m: float, cell_m: float = DEFAULT_CELL_M
+) -> shapely.Geometry:
+    """`buffer_lines_raster` of the segments from `a` to `b`: the same polygons, without lines.
+
+    Parameters
+    ----------
+    a, b
+        Segment ends, (n, 2) in a projected CRS (metres); a segment may have zero length.
+    half_width_m, cell_m
+        As in `buffer_lines_raster`.
+
+    Returns
+    -------
+    shapely.Geometry
+        (Multi)Polygon with holes, or an empty polygon for no segments.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> area = buffer_segments_raster(np.array([[0.0, 0.0]]), np.array([[100.0, 0.0]]), 10.0, 2.0)
+    >>> bool(abs(area.area - (200 * 10 + np.pi * 100)) < 10)
+    True
+    """
+    if len(a) == 0:
+        return shapely.Polygon()
     reach = half_width_m + 2 * cell_m
     # a global lattice (multiples of the cell) so nested budgets share grid vertices
-    x_min = np.floor((coords[:, 0].min() - reach) / cell_m) * cell_m
-    y_min = np.floor((coords[:, 1].min() - reach) / cell_m) * cell_m
-    nx = int(np.ceil((coords[:, 0].max() + reach - x_min) / cell_m)) + 1
-    ny = int(np.ceil((coords[:, 1].max() + reach - y_min) / cell_m)) + 1
+    x_min = np.floor((min(a[:, 0].min(), b[:, 0].min()) - reach) / cell_m) * cell_m
+    y_min = np.floor((min(a[:, 1].min(), b[:, 1].min()) - reach) / cell_m) * cell_m
+    nx = int(np.ceil((max(a[:, 0].max(), b[:, 0].max()) + reach - x_min) / cell_m)) + 1
+    ny = int(np.ceil((max(a[:, 1].max(), b[:, 1].max()) + reach - y_min) / cell_m)) + 1
     paths._before_kernels()
     field = _distance_field(a[:, 0], a[:, 1], b[:, 0], b[:, 1], x_min, y_min, cell_m, nx, ny, reach)
     x, y = np.meshgrid(x_min + np.arange(nx) * cell_m, y_min + np.arange(ny) * cell_m)

@@ -37,7 +37,7 @@ from walkcircle.defaults import (
 )
 from walkcircle.errors import InputError, require_columns
 from walkcircle.geodesy import to_lonlat
-from walkcircle.isochrones import buffer_lines_raster, edge_substrings, reached_pieces
+from walkcircle.isochrones import buffer_lines_raster, buffer_segments_raster, edge_substrings, reached_pieces
 from walkcircle.network import Snapped, WalkNetwork
 from walkcircle.routing import RoutingGraph, routing_graph
 
@@ -105,18 +105,71 @@ def _population(homes: pd.DataFrame | None, n: int) -> np.ndarray | None:
 def _area_geometry(
     network: WalkNetwork,
     graph_pieces: tuple[np.ndarray, np.ndarray, np.ndarray],
-    connectors: np.ndarray,
+    connectors: tuple[np.ndarray, np.ndarray],
     half_width_m: float,
     cell_m: float,
+    max_cells: int = DEFAULT_SERVICE_AREA_MAX_CELLS,
 ) -> shapely.Geometry:
-    """Buffer the reached street pieces and facility connectors (projected CRS)."""
+    """Buffer the reached street pieces and facility connectors (projected CRS).
+
+    What `buffer_lines_apart` gives for the pieces and connectors as lines, drawn from their
+    segments: no line is made unless a group needs tiles.
+    """
     parent, from_m, to_m = graph_pieces
     coords, piece = edge_substrings(network, parent, from_m, to_m)
-    lines = list(shapely.linestrings(coords, indices=piece)) if coords.size else []
-    lines.extend(connectors)
-    if not lines:
+    start, end = connectors
+    n_pieces = int(piece[-1]) + 1 if piece.size else 0
+    same = piece[:-1] == piece[1:]
+    a = np.concatenate([coords[:-1][same], start])  # segments: the pieces', then the connectors
+    b = np.concatenate([coords[1:][same], end])
+    line = np.concatenate([piece[:-1][same], n_pieces + np.arange(len(start))])
+    if line.size == 0:
         return shapely.Polygon()
-    return buffer_lines_apart(np.array(lines, dtype=object), half_width_m, cell_m)
+    bounds = np.concatenate([_piece_bounds(coords, piece, n_pieces), _segment_bounds(start, end)])
+    groups = _box_groups(bounds, half_width_m + 2 * cell_m)
+    group_of_line = np.empty(len(bounds), np.int64)
+    for g, rows in enumerate(groups):
+        group_of_line[rows] = g
+    seg_group = group_of_line[line]
+    order = np.argsort(seg_group, kind="stable")
+    cuts = np.searchsorted(seg_group[order], np.arange(len(groups) + 1))
+    reach = half_width_m + 2 * cell_m
+    areas = []
+    for g, rows in enumerate(groups):
+        box = bounds[rows]
+        x0, y0 = box[:, :2].min(axis=0)
+        x1, y1 = box[:, 2:].max(axis=0)
+        segs = order[cuts[g] : cuts[g + 1]]
+        if (x1 - x0 + 2 * reach) * (y1 - y0 + 2 * reach) / cell_m**2 <= max_cells:
+            areas.append(buffer_segments_raster(a[segs], b[segs], half_width_m, cell_m))
+        else:  # a city-wide group: in tiles, from its lines
+            lines = shapely.linestrings(np.stack([a[segs], b[segs]], axis=1))
+            areas.append(buffer_lines_tiled(lines, half_width_m, cell_m, max_cells=max_cells))
+    return _gathered(areas)
+
+
+def _piece_bounds(coords: np.ndarray, piece: np.ndarray, n_pieces: int) -> np.ndarray:
+    """Each piece's box (x min, y min, x max, y max); `piece` is sorted, every piece has vertices."""
+    if n_pieces == 0:
+        return np.zeros((0, 4))
+    first = np.searchsorted(piece, np.arange(n_pieces))
+    return np.column_stack([np.minimum.reduceat(coords, first), np.maximum.reduceat(coords, first)])
+
+
+def _segment_bounds(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Each segment's box (x min, y min, x max, y max)."""
+    return np.column_stack([np.minimum(start, end), np.maximum(start, end)])
+
+
+def _gathered(areas: list[shapely.Geometry]) -> shapely.Geometry:
+    """Gather the polygons of disjoint areas into one (Multi)Polygon (an empty polygon for none)."""
+    if len(areas) == 1:
+        return areas[0]
+    parts = shapely.get_parts(np.array(areas, dtype=object))
+    parts = parts[shapely.get_type_id(parts) == 3]
+    if parts.size == 0:
+        return shapely.Polygon()
+    return parts[0] if parts.size == 1 else shapely.MultiPolygon(list(parts))
 
 
 def buffer_lines_apart(
@@ -149,15 +202,9 @@ def buffer_lines_apart(
     if len(lines) == 0:
         return shapely.Polygon()
     groups = line_groups(lines, half_width_m + 2 * cell_m)
-    if len(groups) == 1:
-        return buffer_lines_tiled(lines, half_width_m, cell_m, max_cells=max_cells)
-    parts = shapely.get_parts(
-        np.array([buffer_lines_tiled(lines[g], half_width_m, cell_m, max_cells=max_cells) for g in groups])
+    return _gathered(
+        [buffer_lines_tiled(lines[g], half_width_m, cell_m, max_cells=max_cells) for g in groups]
     )
-    parts = parts[shapely.get_type_id(parts) == 3]
-    if parts.size == 0:
-        return shapely.Polygon()
-    return parts[0] if parts.size == 1 else shapely.MultiPolygon(list(parts))
 
 
 def line_groups(lines: np.ndarray, reach_m: float) -> list[np.ndarray]:
@@ -186,9 +233,13 @@ def line_groups(lines: np.ndarray, reach_m: float) -> list[np.ndarray]:
     >>> [g.tolist() for g in line_groups(lines, 50.0)]
     [[0, 2], [1]]
     """
+    return _box_groups(shapely.bounds(lines), reach_m)
+
+
+def _box_groups(bounds: np.ndarray, reach_m: float) -> list[np.ndarray]:
+    """`line_groups` of boxes (n, 4: x min, y min, x max, y max)."""
     from scipy import ndimage
 
-    bounds = shapely.bounds(lines)
     x0, y0 = bounds[:, 0].min() - reach_m, bounds[:, 1].min() - reach_m
     i0 = np.floor((bounds[:, 0] - reach_m - x0) / reach_m).astype(np.int64)
     i1 = np.floor((bounds[:, 2] + reach_m - x0) / reach_m).astype(np.int64)
@@ -515,14 +566,9 @@ class AreaDrawing:
             return shapely.Polygon()
         near = rows[snapped.offset_m[rows] <= limit]
         # each facility's walk to the street (a point where it sits on the street)
-        connectors = shapely.linestrings(
-            np.stack(
-                [
-                    np.column_stack([routed.fac_x[near], routed.fac_y[near]]),
-                    np.column_stack([snapped.x[near], snapped.y[near]]),
-                ],
-                axis=1,
-            )
+        connectors = (
+            np.column_stack([routed.fac_x[near], routed.fac_y[near]]),
+            np.column_stack([snapped.x[near], snapped.y[near]]),
         )
         pieces = reached_pieces(routed.graph, routed.dist[g], limit)
         return _area_geometry(self.network, pieces, connectors, self.half_width_m, self.cell_m)
