@@ -443,8 +443,8 @@ def test_area_from_segments_equals_the_area_of_its_lines(world, max_cells):
         if rows.size == 0:
             continue
         limit = float(drawing.limits[g])
-        start = np.column_stack([routed.fac_x[rows], routed.fac_y[rows]])
         end = np.column_stack([routed.snapped.x[rows], routed.snapped.y[rows]])
+        start = end + np.array([25.0, -20.0])  # these facilities sit on their streets: walks of 32 m instead
         pieces = reached_pieces(routed.graph, routed.dist[g], limit)
         ours = _area_geometry(net, pieces, (start, end), HALF_WIDTH_M, CELL_M, max_cells=max_cells)
         coords, piece = edge_substrings(net, *pieces)
@@ -453,11 +453,8 @@ def test_area_from_segments_equals_the_area_of_its_lines(world, max_cells):
         ]
         theirs = buffer_lines_apart(lines, HALF_WIDTH_M, CELL_M, max_cells=max_cells)
         assert not ours.is_empty and ours.is_valid
-        if max_cells == DEFAULT_SERVICE_AREA_MAX_CELLS:
-            assert shapely.to_wkb(ours) == shapely.to_wkb(theirs)
-        else:  # in tiles (this network's box is larger than 60,000 cells)
-            assert ours.area == pytest.approx(theirs.area, rel=1e-9)
-            assert ours.symmetric_difference(theirs).area < 1e-6 * theirs.area
+        # at 60,000 cells in tiles (this network's box is larger), from the same lines
+        assert shapely.to_wkb(ours) == shapely.to_wkb(theirs)
 
 
 def test_bad_input(world):

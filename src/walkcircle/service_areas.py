@@ -142,10 +142,27 @@ def _area_geometry(
         segs = order[cuts[g] : cuts[g + 1]]
         if (x1 - x0 + 2 * reach) * (y1 - y0 + 2 * reach) / cell_m**2 <= max_cells:
             areas.append(buffer_segments_raster(a[segs], b[segs], half_width_m, cell_m))
-        else:  # a city-wide group: in tiles, from its lines
-            lines = shapely.linestrings(np.stack([a[segs], b[segs]], axis=1))
-            areas.append(buffer_lines_tiled(lines, half_width_m, cell_m, max_cells=max_cells))
+        else:  # a city-wide group: in tiles, from its lines (whole pieces: far fewer than segments)
+            areas.append(
+                buffer_lines_tiled(
+                    _lines(coords, piece, connectors, rows), half_width_m, cell_m, max_cells=max_cells
+                )
+            )
     return _gathered(areas)
+
+
+def _lines(
+    coords: np.ndarray, piece: np.ndarray, connectors: tuple[np.ndarray, np.ndarray], rows: np.ndarray
+) -> np.ndarray:
+    """LineStrings of the lines `rows` (the pieces, numbered first, then the connectors), in order."""
+    n_pieces = int(piece[-1]) + 1 if piece.size else 0
+    on = np.flatnonzero(np.isin(piece, rows[rows < n_pieces]))
+    kept = piece[on]  # sorted; numbered 0, 1, ... for shapely
+    dense = np.cumsum(np.r_[True, kept[1:] != kept[:-1]]) - 1 if kept.size else kept
+    pieces = shapely.linestrings(coords[on], indices=dense) if kept.size else np.empty(0, dtype=object)
+    joined = rows[rows >= n_pieces] - n_pieces
+    start, end = connectors
+    return np.concatenate([pieces, shapely.linestrings(np.stack([start[joined], end[joined]], axis=1))])
 
 
 def _piece_bounds(coords: np.ndarray, piece: np.ndarray, n_pieces: int) -> np.ndarray:
