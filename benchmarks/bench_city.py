@@ -15,7 +15,8 @@ timestamps every step. Default sizes 1x and 2x; ``--full`` adds 4x. With ``--rep
 cell is the median of N runs. ``--profile`` also writes a cProfile of each size next to the
 cached city and prints its top functions. ``--baseline SRC`` also times another walkcircle
 source tree (e.g. an older commit's ``src/`` from ``git archive``), alternating with this one
-run by run, and prints its table first (before/after on the same machine in the same run).
+run by run (taking turns going first), and prints its table first (before/after on the same machine in
+the same run).
 ``--cold`` also times each size's first run with no compiled kernel anywhere (an empty
 ``NUMBA_CACHE_DIR``, no warm-up): what an install whose build could not compile the kernels
 sees; an install that compiled them runs warm from the start (see ``bench_coldstart.py``).
@@ -271,7 +272,8 @@ def main() -> None:
     results: dict[str, dict[float, list[dict]]] = {label: {s: [] for s in scales} for label in trees}
     for r in range(args.repeats):
         for s in scales:
-            for label, src in trees.items():
+            # the trees take turns going first (ABBA): a run right after another is not always the same tree's
+            for label, src in list(trees.items())[:: 1 if r % 2 == 0 else -1]:
                 run = measure(s, args.profile, src)
                 results[label][s].append(run)
                 total = run["steps"]["total wall"]
