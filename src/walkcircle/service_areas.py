@@ -126,14 +126,14 @@ def _area_geometry(
     if line.size == 0:
         return shapely.Polygon()
     bounds = np.concatenate([_piece_bounds(coords, piece, n_pieces), _segment_bounds(start, end)])
-    groups = _box_groups(bounds, half_width_m + 2 * cell_m)
+    reach = half_width_m + 2 * cell_m
+    groups = _box_groups(bounds, reach)
     group_of_line = np.empty(len(bounds), np.int64)
     for g, rows in enumerate(groups):
         group_of_line[rows] = g
     seg_group = group_of_line[line]
     order = np.argsort(seg_group, kind="stable")
     cuts = np.searchsorted(seg_group[order], np.arange(len(groups) + 1))
-    reach = half_width_m + 2 * cell_m
     areas = []
     for g, rows in enumerate(groups):
         box = bounds[rows]
