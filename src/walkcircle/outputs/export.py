@@ -373,7 +373,9 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Write a table as UTF-8 CSV with a byte-order mark (so Excel shows Chinese correctly).
 
     Geometry columns are written as WKT; `export_results` tidies its tables first
-    (`tidy_table`), so its CSV files carry none.
+    (`tidy_table`), so its CSV files carry none. The text is what pandas' ``to_csv`` writes,
+    byte for byte; Arrow writes it when every column is of a kind it handles
+    (`_arrow_csv_columns`), pandas otherwise.
 
     Parameters
     ----------
@@ -392,9 +394,107 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     if isinstance(frame, gpd.GeoDataFrame):
         geometry_name = frame.geometry.name
         table[geometry_name] = frame.geometry.to_wkt()
+    text = _arrow_csv_columns(table)
     with atomic_path(path) as tmp:
-        table.to_csv(tmp, index=False, encoding="utf-8-sig")
+        if text is None:
+            table.to_csv(tmp, index=False, encoding="utf-8-sig")
+        else:
+            _write_arrow_csv(text, tmp)
     return path
+
+
+_CSV_STRUCTURAL = r'[",\r\n]'
+"""A value holding any of these needs quoting in a CSV file."""
+
+_FLOAT_PLAIN_RANGE = (1e-4, 1e16)
+"""Magnitudes numpy writes without an exponent (Arrow too, unless it finds one shorter)."""
+
+
+def _arrow_csv_columns(frame: pd.DataFrame) -> Any:
+    """Return `frame` as an Arrow table of the text pandas' ``to_csv`` would write, or None.
+
+    Arrow writes the text in C++, about 8 times faster than ``to_csv`` at city size (which
+    spends most of its time formatting floats through numpy). Each column is formatted as
+    pandas formats it: floats as their shortest round-trip repr (Arrow's cast, with ".0" added
+    to whole numbers; numpy's own text outside `_FLOAT_PLAIN_RANGE` and where Arrow chose an
+    exponent), booleans as
+    ``True``/``False``, missing values empty. None (so the caller uses pandas) when a column is
+    of another kind, a name or value needs quoting, the names are not unique or there is only
+    one column.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    names = [str(name) for name in frame.columns]
+    if len(names) < 2 or len(set(names)) != len(names) or any(_needs_quoting(name) for name in names):
+        return None  # (a lone empty field is written quoted)
+    columns = []
+    for name in frame.columns:
+        column = _arrow_text(frame[name], pa, pc)
+        if column is None:
+            return None
+        columns.append(column)
+    return pa.table(columns, names=names)
+
+
+def _needs_quoting(text: str) -> bool:
+    import re
+
+    return re.search(_CSV_STRUCTURAL, text) is not None
+
+
+def _arrow_text(series: pd.Series, pa: Any, pc: Any) -> Any:
+    """One column as Arrow text (or integers), formatted as pandas writes it; None if not handled."""
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
+        values = pa.array(series, from_pandas=True)
+        return pc.if_else(values, pa.scalar("True"), pa.scalar("False"))
+    if pd.api.types.is_integer_dtype(dtype):
+        return pa.array(series, from_pandas=True)
+    if dtype == np.float64 or isinstance(dtype, pd.Float64Dtype):
+        return _float_text(series.to_numpy(np.float64, na_value=np.nan), pa, pc)
+    if pd.api.types.is_string_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
+        try:
+            values = pa.array(series, type=pa.string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # an object column holding more than text
+            return None
+        if pc.any(pc.match_substring_regex(values, _CSV_STRUCTURAL)).as_py():
+            return None
+        return values
+    return None
+
+
+def _float_text(values: np.ndarray, pa: Any, pc: Any) -> Any:
+    """Floats as numpy's repr text (NaN as a missing value), through Arrow's cast."""
+    magnitude = np.abs(values)
+    low, high = _FLOAT_PLAIN_RANGE
+    negative_zero = (values == 0) & np.signbit(values)
+    with np.errstate(invalid="ignore"):
+        whole = (magnitude < high) & (values == np.trunc(values)) & ~negative_zero
+    text = pc.cast(pa.array(values, from_pandas=True), pa.string())
+    if whole.any():  # numpy writes 12.0 where Arrow writes 12 (and 1e+10 for 10000000000.0)
+        digits = pc.binary_join_element_wise(
+            pc.cast(pa.array(np.where(whole, values, 0).astype(np.int64)), pa.string()), pa.scalar(".0"), ""
+        )
+        text = pc.if_else(pa.array(whole), digits, text)
+    other = ~whole & np.isfinite(values) & (magnitude > 0) & ((magnitude < low) | (magnitude >= high))
+    other |= negative_zero
+    other |= pc.fill_null(pc.match_substring(text, "e"), False).to_numpy(zero_copy_only=False)
+    if other.any():
+        replaced = np.array(text.to_pylist(), dtype=object)
+        replaced[other] = values[other].astype(str)
+        text = pa.array(replaced, type=pa.string())
+    return text
+
+
+def _write_arrow_csv(table: Any, path: Path) -> None:
+    """Write an Arrow table of text as CSV: a UTF-8 byte-order mark, a header, no quoting."""
+    import pyarrow.csv as pcsv
+
+    with path.open("wb") as stream:
+        stream.write(("\ufeff" + ",".join(table.column_names) + "\n").encode())  # Arrow would quote the names
+        options = pcsv.WriteOptions(include_header=False, quoting_style="none")
+        pcsv.write_csv(table, stream, write_options=options)
 
 
 def write_json(payload: object, path: str | os.PathLike[str]) -> Path:
