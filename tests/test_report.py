@@ -6,13 +6,17 @@ import html
 import re
 import subprocess
 
+import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pypdf import PdfReader
 
 from browser import CHROMIUM
 from study_world import cau_world
 from walkcircle.i18n import t
 from walkcircle.outputs.pdf import community_heading, write_pdf
+from walkcircle.outputs.readable import _rows_by_key
 from walkcircle.outputs.report import render_report, write_report
 from walkcircle.outputs.static_maps import cjk_font_file
 
@@ -250,3 +254,12 @@ def test_cells_never_show_python_values():
         assert not PYTHON_VALUES.search(text), (value, kind, text)
 
     check()
+
+
+@given(st.lists(st.sampled_from(["第1社区", "a", "b", "nan", ""]), max_size=40))
+def test_rows_by_key_are_each_keys_rows_in_order(keys):
+    array = np.array(keys, dtype=object)
+    rows = _rows_by_key(array)
+    assert set(rows) == set(keys)
+    for key, found in rows.items():
+        np.testing.assert_array_equal(found, np.flatnonzero(array == key))

@@ -593,13 +593,14 @@ def community_pages(results: StudyResults, profile: Profile, lang: str) -> list[
     homes = results.homes
     access = results.access
     facility_names = _facility_names(results, lang)
-    keys = homes["community"].astype(str).to_numpy()
+    homes_of = _rows_by_key(homes["community"].astype(str).to_numpy())
+    no_homes = np.empty(0, dtype=np.intp)
     population = homes["population"].to_numpy(np.float64)
     minutes = access.walk_time_s / 60.0
     pages = []
     for row in communities.itertuples(index=False):
         name = str(row.community)
-        idx = np.flatnonzero(keys == name)
+        idx = homes_of.get(name, no_homes)
         facts = pd.DataFrame(
             [
                 (t("fact_homes", lang), t("fact_homes_value", lang, homes=int(row.n_homes), residents=float(row.population))),
@@ -630,6 +631,14 @@ def community_pages(results: StudyResults, profile: Profile, lang: str) -> list[
             )
         pages.append(CommunityPage(name, facts, pd.DataFrame(services)))
     return pages
+
+
+def _rows_by_key(keys: np.ndarray) -> dict[str, np.ndarray]:
+    """Each key's row numbers, ascending (``np.flatnonzero(keys == key)`` for every key at once)."""
+    codes, uniques = pd.factorize(keys)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    return {str(key): order[bounds[i] : bounds[i + 1]] for i, key in enumerate(uniques)}
 
 
 def _facility_names(results: StudyResults, lang: str) -> list[str]:
