@@ -95,11 +95,13 @@ def test_chinese_fills_a_line_and_breaks_between_characters(pdf):
     assert "".join(lines).replace(" ", "") == text.replace(" ", "")
 
 
-def test_measure_is_fpdfs_width(pdf):
-    pdf.set_font(FONT, size=7.5)
-    measure = string_measure(pdf)
-    for text in ["", "abc", "社区：第12社区", "5 分钟（400 米）", "\u0378\u0379 missing glyphs"]:
-        assert measure(text) == pytest.approx(pdf.get_string_width(text), abs=1e-9)
+@pytest.mark.parametrize("sizes", [(7.5,), (7.5, 10.0, 7.5)])  # the document keeps what it measured
+def test_measure_is_fpdfs_width(pdf, sizes):
+    for size in sizes:
+        pdf.set_font(FONT, size=size)
+        measure = string_measure(pdf)
+        for text in ["", "abc", "社区：第12社区", "5 分钟（400 米）", "\u0378\u0379 missing glyphs"]:
+            assert measure(text) == pytest.approx(pdf.get_string_width(text), abs=1e-9)
 
 
 def _long_table(rows: int) -> pd.DataFrame:

@@ -88,13 +88,14 @@ def string_measure(pdf: FPDF) -> Callable[[str], float]:
         return pdf.get_string_width
     advance, missing = font.cw.get, font.desc.missing_width
     scale = pdf.font_size_pt / 1000 / pdf.k
-
-    known: dict[str, float] = {}
+    # the advances summed per string, in font units, kept with the document for every table
+    known: dict[str, float] = pdf.__dict__.setdefault("_walkcircle_advances", {}).setdefault(font.fontkey, {})
 
     def width(text: str) -> float:
-        if text not in known:
-            known[text] = sum([advance(ord(ch), missing) for ch in text]) * scale
-        return known[text]
+        units = known.get(text)
+        if units is None:
+            units = known[text] = sum([advance(ord(ch), missing) for ch in text])
+        return units * scale
 
     return width
 
