@@ -1025,3 +1025,52 @@ def test_geometry_text_reaches_the_page_as_folium_would_write_it(names, xy):
         geometry = fl.RawGeometry(text)
         assert geometry["type"] == json.loads(text)["type"] and len(geometry) == len(json.loads(text))
         assert dict(geometry) == json.loads(text)
+
+
+def _generalised_one_by_one(geometry, simplify_m, min_hole_m2):
+    """`generalise_area` written out polygon by polygon (the reference)."""
+    m_per_deg = 111_320.0 * np.sqrt(np.cos(np.radians(shapely.get_y(geometry.centroid))))
+    kept = [
+        shapely.Polygon(
+            part.exterior,
+            [h for h in part.interiors if shapely.Polygon(h).area >= min_hole_m2 / m_per_deg**2],
+        )
+        for part in shapely.get_parts(geometry)
+    ]
+    merged = kept[0] if len(kept) == 1 else shapely.MultiPolygon(kept)
+    return shapely.simplify(merged, simplify_m / m_per_deg, preserve_topology=False)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    blocks=st.lists(
+        st.tuples(st.integers(0, 9), st.integers(0, 9), st.integers(5, 60)), min_size=1, max_size=12
+    ),
+    islands=st.integers(1, 3),
+)
+def test_generalise_area_fills_small_holes_and_simplifies_each_polygon(blocks, islands):
+    from walkcircle.outputs.maps import generalise_area
+
+    # street-like areas near Hebi: squares of 1 km with square holes (blocks) of 5-60 m
+    deg = 1 / 111_320.0
+    parts = []
+    for k in range(islands):
+        x0, y0 = 114.29 + k * 0.02, 35.75
+        holes, holes_by_block = {}, {}
+        for i, j, size in blocks:
+            holes_by_block[(i, j)] = size
+            x, y = x0 + (50 + 90 * i) * deg, y0 + (50 + 90 * j) * deg
+            holes[(i, j)] = shapely.box(x, y, x + size * deg, y + size * deg).exterior.coords
+        parts.append(
+            shapely.Polygon(
+                shapely.box(x0, y0, x0 + 1000 * deg, y0 + 1000 * deg).exterior.coords, list(holes.values())
+            )
+        )
+    geometry = parts[0] if islands == 1 else shapely.MultiPolygon(parts)
+    result = generalise_area(geometry, simplify_m=2.0, min_hole_m2=1000.0)
+    expected = _generalised_one_by_one(geometry, 2.0, 1000.0)
+    assert shapely.equals_exact(result, expected, tolerance=0.0)
+    assert shapely.get_num_geometries(result) == islands
+    # holes as the function measures them: square degrees at the geometric mean of the scales
+    kept = [size * size * np.cos(np.radians(35.75)) >= 1000.0 for size in holes_by_block.values()]
+    assert shapely.get_num_interior_rings(shapely.get_parts(result)).sum() == sum(kept) * islands

@@ -698,13 +698,11 @@ def generalise_area(
     rings, owner = shapely.get_rings(parts, return_index=True)
     is_shell = np.r_[True, owner[1:] != owner[:-1]]
     keep = is_shell | (shapely.area(shapely.polygons(rings)) >= min_hole_m2 / m_per_deg**2)
-    rings, owner, is_shell = rings[keep], owner[keep], is_shell[keep]
-    starts = np.flatnonzero(is_shell)
-    ends = np.r_[starts[1:], rings.size]
-    polygons = [shapely.Polygon(rings[a], list(rings[a + 1 : b])) for a, b in zip(starts, ends, strict=True)]
-    if not polygons:
+    rings, is_shell = rings[keep], is_shell[keep]
+    if rings.size == 0:
         return shapely.Polygon()
-    merged = polygons[0] if len(polygons) == 1 else shapely.MultiPolygon(polygons)
+    polygons = shapely.polygons(rings, indices=np.cumsum(is_shell) - 1)  # each shell, then its holes
+    merged = polygons[0] if len(polygons) == 1 else shapely.multipolygons(polygons)
     return shapely.simplify(merged, simplify_m / m_per_deg, preserve_topology=False)
 
 
