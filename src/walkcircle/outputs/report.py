@@ -191,19 +191,19 @@ def html_table(
     title = f"<h3>{html.escape(heading)}</h3>" if heading else ""
     if frame.empty:
         return f"{title}<p>{readable.DASH}</p>"
-    shown = readable.display_frame(frame.head(max_rows), lang, profile)
+    header, columns = readable.display_columns(frame.head(max_rows), lang, profile)
     esc = html.escape
     gap_word = t("gap_yes", lang)
-    head = "".join(f"<th>{esc(str(c))}</th>" for c in shown.columns)
+    head = "".join(f"<th>{esc(str(c))}</th>" for c in header)
     body = []
-    for row in shown.itertuples(index=False):
+    for row in zip(*columns, strict=True):
         cells = "".join(
             f'<td class="gap">{esc(v)}</td>' if v == gap_word else f"<td>{esc(v)}</td>" for v in row
         )
         body.append(f"<tr>{cells}</tr>")
     more = f"<p>{esc(_t('more_rows', lang, n=len(frame) - max_rows))}</p>" if len(frame) > max_rows else ""
     table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}"
-    return f'<div class="wide">{title}{table}</div>' if len(shown.columns) > WIDE_COLUMNS else title + table
+    return f'<div class="wide">{title}{table}</div>' if len(header) > WIDE_COLUMNS else title + table
 
 
 def _section(title: str, body: str, css: str = "") -> str:
