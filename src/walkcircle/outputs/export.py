@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -529,6 +529,10 @@ def write_json(payload: object, path: str | os.PathLike[str]) -> Path:
     return path
 
 
+EXPORT_PARTS = ("tables", "geopackage")
+"""What `export_results` writes: the tables (CSV, ``homes.parquet``, ``summary.json``) and ``study.gpkg``."""
+
+
 def export_results(
     results: StudyResults,
     folder: str | os.PathLike[str],
@@ -536,6 +540,7 @@ def export_results(
     lang: str | None = None,
     profile: Profile | None = None,
     crs: str | int = DEFAULT_OUTPUT_CRS,
+    parts: Collection[str] = EXPORT_PARTS,
 ) -> list[Path]:
     """Write a study's tables: CSV files, one GeoPackage, homes as GeoParquet, summary.json.
 
@@ -552,56 +557,88 @@ def export_results(
         Category names for the CSV headers.
     crs
         Coordinate system of ``study.gpkg`` and ``homes.parquet`` (`output_crs`).
+    parts
+        Which of `EXPORT_PARTS` to write (``write_study`` writes them as two jobs, each taken by
+        whichever process is free).
 
     Returns
     -------
     list of pathlib.Path
         Files written: ``homes.csv``, ``homes.parquet``, ``communities.csv``,
         ``districts.csv``, ``ledger.csv``, ``community_by_category.csv``, ``facilities.csv``,
-        ``suggestions.csv`` (if any), ``study.gpkg`` and ``summary.json``.
+        ``suggestions.csv`` (if any) and ``summary.json`` (the tables), ``study.gpkg``.
     """
+    unknown = set(parts) - set(EXPORT_PARTS)
+    if unknown:
+        msg = f"unknown export parts {sorted(unknown)}: choose from {list(EXPORT_PARTS)}"
+        raise ValueError(msg)
     target_crs = output_crs(crs)
     folder = Path(folder)
+    written = []
+    if "tables" in parts:
+        written += _export_tables(results, folder, lang, profile, target_crs)
+    if "geopackage" in parts:
+        written.append(_export_geopackage(results, folder, target_crs))
+    return written
+
+
+def _gis(frame: pd.DataFrame, crs: CRS) -> pd.DataFrame:
+    """Return a GeoDataFrame in the output CRS (anything else as it is)."""
+    if isinstance(frame, gpd.GeoDataFrame) and frame.crs is not None and len(frame):
+        return frame.to_crs(crs)
+    return frame
+
+
+def _suggested_sites(results: StudyResults) -> gpd.GeoDataFrame | None:
+    suggestions = [s.sites for s in results.suggestions if len(s.sites)]
+    if not suggestions:
+        return None
+    return gpd.GeoDataFrame(pd.concat(suggestions, ignore_index=True), geometry="geometry", crs="EPSG:4326")
+
+
+def _export_tables(
+    results: StudyResults, folder: Path, lang: str | None, profile: Profile | None, crs: CRS
+) -> list[Path]:
+    """Write the CSV files, ``homes.parquet`` and ``summary.json`` of `export_results`."""
     r = results
 
     def csv(frame: pd.DataFrame, name: str) -> Path:
         return write_csv(tidy_table(frame, lang, profile), folder / name)
 
-    def gis(frame: pd.DataFrame) -> pd.DataFrame:
-        if isinstance(frame, gpd.GeoDataFrame) and frame.crs is not None and len(frame):
-            return frame.to_crs(target_crs)
-        return frame
-
     written = [
         csv(r.homes, "homes.csv"),
-        write_geoparquet(gis(r.homes), folder / "homes.parquet"),
+        write_geoparquet(_gis(r.homes, crs), folder / "homes.parquet"),
         csv(r.communities, "communities.csv"),
         csv(r.districts, "districts.csv"),
         csv(r.ledger, "ledger.csv"),
         csv(r.community_by_category.reset_index(), "community_by_category.csv"),
         csv(r.facilities, "facilities.csv"),
     ]
+    sites = _suggested_sites(r)
+    if sites is not None:
+        written.append(csv(sites, "suggestions.csv"))
+    written.append(write_json(r.summary, folder / "summary.json"))
+    return written
+
+
+def _export_geopackage(results: StudyResults, folder: Path, crs: CRS) -> Path:
+    """Write ``study.gpkg`` of `export_results`: a layer per table, the street edges, service areas."""
+    r = results
     layers: dict[str, pd.DataFrame | ArrowLayer] = {
-        "homes": gis(r.homes),
-        "facilities": gis(r.facilities),
-        "edges": edges_layer(r.network, target_crs),
+        "homes": _gis(r.homes, crs),
+        "facilities": _gis(r.facilities, crs),
+        "edges": edges_layer(r.network, crs),
     }
     communities = r.communities
     if isinstance(communities, gpd.GeoDataFrame) and len(communities):
-        layers["communities"] = gis(communities)
+        layers["communities"] = _gis(communities, crs)
     elif len(communities):
         layers["communities"] = pd.DataFrame(communities)
     if getattr(r, "service_areas", None) is not None and len(r.service_areas):
-        layers["service_areas"] = gis(r.service_areas)
+        layers["service_areas"] = _gis(r.service_areas, crs)
     layers["districts"] = r.districts
     layers["ledger"] = r.ledger
-    suggestions = [s.sites for s in r.suggestions if len(s.sites)]
-    if suggestions:
-        sites = gpd.GeoDataFrame(
-            pd.concat(suggestions, ignore_index=True), geometry="geometry", crs="EPSG:4326"
-        )
-        layers["suggestions"] = gis(sites)
-        written.append(csv(sites, "suggestions.csv"))
-    written.append(write_geopackage(layers, folder / "study.gpkg"))
-    written.append(write_json(r.summary, folder / "summary.json"))
-    return written
+    sites = _suggested_sites(r)
+    if sites is not None:
+        layers["suggestions"] = _gis(sites, crs)
+    return write_geopackage(layers, folder / "study.gpkg")
