@@ -155,6 +155,22 @@ def test_exports_read_back_in_gis_libraries(tmp_path, cau_study):
     assert not list((tmp_path / "out").glob(".*"))  # no temporary files left
 
 
+def test_export_parts_apart_write_what_they_write_together(tmp_path, cau_study):
+    _, results = cau_study
+    together = {p.name for p in export_results(results, tmp_path / "both")}
+    tables = {p.name for p in export_results(results, tmp_path / "apart", parts=("tables",))}
+    geopackage = {p.name for p in export_results(results, tmp_path / "apart", parts=("geopackage",))}
+    assert geopackage == {"study.gpkg"} and not tables & geopackage
+    assert tables | geopackage == together == {p.name for p in (tmp_path / "apart").iterdir()}
+    for name in tables:
+        assert (tmp_path / "apart" / name).read_bytes() == (tmp_path / "both" / name).read_bytes(), name
+    assert dict(pyogrio.list_layers(tmp_path / "apart" / "study.gpkg")) == dict(
+        pyogrio.list_layers(tmp_path / "both" / "study.gpkg")
+    )
+    with pytest.raises(ValueError, match="unknown export parts"):
+        export_results(results, tmp_path / "x", parts=("tables", "maps"))
+
+
 def test_atomic_writes_leave_nothing_half_written(tmp_path, cau_study):
     _, results = cau_study
     target = tmp_path / "x.gpkg"
