@@ -11,7 +11,11 @@ tiny city, so numba kernels are compiled (or loaded from the cache) and librarie
 (a warm run). The timed run is what ``walkcircle run --osm city.osm.pbf --communities
 communities.gpkg`` does, through the Python API: `walkcircle.study.Study` +
 `walkcircle.pipeline.write_study` (service areas, workbook, map, report and PDF included), with a progress callback that
-timestamps every step. Default sizes 1x and 2x; ``--full`` adds 4x. With ``--repeats N`` every
+timestamps every step. The output files are written by two processes: the run's own takes
+the map, the GeoPackage, the tables and the workbook one by one from a shared list while a
+forked helper writes the report and then takes whatever is left, so a row of the output phase
+is what this process spent on that file and the "report" row is its wait for the helper at
+the end. Default sizes 1x and 2x; ``--full`` adds 4x. With ``--repeats N`` every
 cell is the median of N runs. ``--profile`` also writes a cProfile of each size next to the
 cached city and prints its top functions. ``--baseline SRC`` also times another walkcircle
 source tree (e.g. an older commit's ``src/`` from ``git archive``), alternating with this one
@@ -58,6 +62,7 @@ STEPS = [
     ("choosing ", "suggested sites"),
     ("isochrones", "isochrones"),
     ("service areas", "service areas"),
+    ("writing the GeoPackage", "GeoPackage (study.gpkg)"),
     ("writing tables", "writing tables"),
     ("writing the workbook", "workbook"),
     ("drawing the map", "map"),

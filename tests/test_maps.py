@@ -239,13 +239,12 @@ def test_claims_give_every_category_to_exactly_one_process():
     """Parent and forked child take categories from one list at the same time: none twice, none lost."""
     import time
 
-    from walkcircle._background import Background, can_fork
-    from walkcircle.service_areas import _Claims
+    from walkcircle._background import Background, Claims, can_fork
 
     n = 400
     order = list(np.random.default_rng(3).permutation(n))
     for _ in range(3):
-        claims = _Claims(n)
+        claims = Claims(n)
 
         def take_all(claims=claims) -> list[int]:
             got = []
@@ -271,12 +270,11 @@ def test_claims_are_freed_when_a_child_dies_holding_the_lock():
     import fcntl
     import time
 
-    from walkcircle._background import Background, can_fork
-    from walkcircle.service_areas import _Claims
+    from walkcircle._background import Background, Claims, can_fork
 
     if not can_fork():
         pytest.skip("no fork here: no child to kill")
-    claims = _Claims(5)
+    claims = Claims(5)
 
     def hold() -> None:
         fcntl.lockf(claims._fd, fcntl.LOCK_EX)

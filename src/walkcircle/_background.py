@@ -21,13 +21,15 @@ import os
 import pickle
 import signal
 import sys
+import tempfile
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-__all__ = ["Background", "Captured", "background", "can_fork", "captured"]
+__all__ = ["Background", "Captured", "Claims", "background", "can_fork", "captured"]
 
 _CAN_FORK = hasattr(os, "fork") and sys.platform.startswith("linux")
 
@@ -237,3 +239,71 @@ def captured(call: Callable[[], Any]) -> Captured:
 def _records(caught: list[warnings.WarningMessage]) -> list[tuple[str, type[Warning], str, int]]:
     """Warnings caught, as picklable (message, category, file, line) to re-emit elsewhere."""
     return [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
+
+
+class Claims:
+    """Which items of a list are taken, shared by a process and its forked child.
+
+    One byte per item in an unlinked temporary file, changed under a POSIX record lock
+    (``lockf``): such a lock belongs to a process, so parent and child exclude each other, and
+    the system drops it if its holder dies (a killed child never leaves the parent waiting).
+    Without fork there is no child, and a plain list does. Service areas share categories this
+    way (`walkcircle.service_areas.AreaDrawing`), and `walkcircle.pipeline.write_study` its
+    output files.
+
+    Parameters
+    ----------
+    n
+        How many items.
+    """
+
+    def __init__(self, n: int) -> None:
+        self._taken = bytearray(n)
+        self._fd: int | None = None
+        if can_fork() and n > 0:
+            self._fd, name = tempfile.mkstemp(prefix="walkcircle-claims-")
+            Path(name).unlink()  # the open descriptor keeps it until closed
+            os.pwrite(self._fd, bytes(n), 0)
+
+    def take(self, order: Sequence[int]) -> int | None:
+        """Mark the first item of `order` that nobody took as taken and return it (None: all are).
+
+        Parameters
+        ----------
+        order
+            Item numbers, in the order this process wants them.
+
+        Returns
+        -------
+        int or None
+            The item taken.
+        """
+        if self._fd is None:
+            return _first_free(self._taken, order)
+        import fcntl  # POSIX only, as fork is
+
+        fd = self._fd
+        fcntl.lockf(fd, fcntl.LOCK_EX)
+        try:
+            taken = bytearray(os.pread(fd, len(self._taken), 0))
+            g = _first_free(taken, order)
+            if g is not None:
+                os.pwrite(fd, b"\x01", g)
+            return g
+        finally:
+            fcntl.lockf(fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        """Free the file (every item then counts as taken)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        self._taken[:] = b"\x01" * len(self._taken)
+
+
+def _first_free(taken: bytearray, order: Sequence[int]) -> int | None:
+    for g in order:
+        if not taken[g]:
+            taken[g] = 1
+            return g
+    return None

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from walkcircle._background import background
+from walkcircle._background import Captured, Claims, background, captured
 from walkcircle.errors import UsageError
 
 if TYPE_CHECKING:
@@ -287,8 +287,6 @@ def write_study(
     StudyResults
         The results.
     """
-    from walkcircle.outputs.export import export_results, output_crs, write_geopackage
-
     progress = progress or (lambda _message: None)
     folder = Path(folder)
     settings = study.settings
@@ -317,28 +315,82 @@ def write_study(
         results.summary["warnings"] = study.warnings
     if settings.scenario.active:
         _write_scenario(study, results, folder)
-    with background(_report_job(study, results, folder), fork=outputs.report) as report:
-        progress("writing tables")  # the report is written meanwhile by a forked copy of this process
-        export_results(
-            results,
-            folder,
-            lang=settings.lang if settings.lang == "zh" else None,
-            profile=study.profile,
-            crs=outputs.crs,
+    _write_outputs(study, results, folder, iso, points, progress)
+    return results
+
+
+def _write_outputs(
+    study: Study,
+    results: StudyResults,
+    folder: Path,
+    iso: Any,
+    points: list[tuple[float, float]],
+    progress: Callable[[str], None],
+) -> None:
+    """Write the files, shared between this process and a forked helper that starts with the report.
+
+    The helper writes the report (its longest job) while this process takes the other files
+    one by one from a shared list (`Claims`), the longest first; a helper done early takes
+    what is left, so the two processes finish close together whichever side is the longer.
+    A job's warnings and failure surface here, as if this process had written the file.
+    """
+    outputs = study.settings.outputs
+    jobs = _output_jobs(study, results, folder, iso, points)
+    claims = Claims(len(jobs))
+    order = range(len(jobs))
+    report = _report_job(study, results, folder) if outputs.report else None
+
+    def helper() -> list[Captured]:
+        done = [captured(report)] if report is not None else []
+        while (j := claims.take(order)) is not None:
+            done.append(captured(jobs[j][1]))
+        return done
+
+    try:
+        with background(helper, fork=report is not None or len(jobs) > 1) as task:
+            while (j := claims.take(order)) is not None:
+                message, job = jobs[j]
+                progress(message)
+                job()
+            progress("writing the report" if report is not None else "finishing the outputs")
+            done = task.join()
+    finally:
+        claims.close()
+    for outcome in done:
+        outcome.replay()
+
+
+def _output_jobs(
+    study: Study, results: StudyResults, folder: Path, iso: Any, points: list[tuple[float, float]]
+) -> list[tuple[str, Callable[[], object]]]:
+    """Return the files besides the report as (progress message, job), the longest first at city size."""
+    from walkcircle.outputs.export import export_results, output_crs, write_geopackage
+
+    settings, outputs = study.settings, study.settings.outputs
+
+    def export(part: str) -> Callable[[], object]:
+        lang = settings.lang if settings.lang == "zh" else None
+        return lambda: export_results(
+            results, folder, lang=lang, profile=study.profile, crs=outputs.crs, parts=(part,)
         )
+
+    def tables() -> None:
+        export("tables")()
         if iso is not None:
             write_geopackage({"isochrones": iso.to_crs(output_crs(outputs.crs))}, folder / "isochrones.gpkg")
-        if outputs.workbook:
-            from walkcircle.outputs.workbook import write_workbook
 
-            progress("writing the workbook")
-            write_workbook(results, study.profile, folder / "study.xlsx", lang=settings.lang)
-        if outputs.map:
-            _write_map(study, results, folder, iso, points, progress)
-        if outputs.report:
-            progress("writing the report")
-            report.join()
-    return results
+    def workbook() -> None:
+        from walkcircle.outputs.workbook import write_workbook
+
+        write_workbook(results, study.profile, folder / "study.xlsx", lang=settings.lang)
+
+    jobs: list[tuple[str, Callable[[], object]]] = []
+    if outputs.map:
+        jobs.append(("drawing the map", lambda: _write_map(study, results, folder, iso, points)))
+    jobs += [("writing the GeoPackage", export("geopackage")), ("writing tables", tables)]
+    if outputs.workbook:
+        jobs.append(("writing the workbook", workbook))
+    return jobs
 
 
 def _report_job(study: Study, results: StudyResults, folder: Path) -> Callable[[], None]:
@@ -363,13 +415,11 @@ def _write_map(
     folder: Path,
     iso: Any,
     points: list[tuple[float, float]],
-    progress: Callable[[str], None],
 ) -> None:
     """Draw the study's map into map.html."""
     from walkcircle.outputs.maps import save_map, study_map
 
     settings, outputs = study.settings, study.settings.outputs
-    progress("drawing the map")
     title = f"{settings.name} — {study.profile.name(settings.lang)}"
     fmap = study_map(
         results.homes, results.facilities, study.profile, results.communities, iso, results.suggestions,

@@ -15,11 +15,8 @@ homes and homes on islands without that category included, since their distance 
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
@@ -28,7 +25,7 @@ import pandas as pd
 import shapely
 
 from walkcircle import paths
-from walkcircle._background import Background, can_fork
+from walkcircle._background import Background, Claims
 from walkcircle.defaults import (
     DEFAULT_HALF_WIDTH_M,
     DEFAULT_SERVICE_AREA_CELL_M,
@@ -469,7 +466,7 @@ class AreaDrawing:
         self.network, self.half_width_m, self.cell_m = network, half_width_m, cell_m
         self._facilities, self._snap_cap_m = facilities, snap_cap_m
         self._routed: _Routed | None = None  # routed where first needed: in the child, here at `finish`
-        self._claims = _Claims(len(self.categories))
+        self._claims = Claims(len(self.categories))
         self._child: Background | None = None
         self._drawn: dict[int, tuple[float, bytes]] | None = None
         self._cancelled = False
@@ -625,56 +622,6 @@ def _route(
     reached = [int(np.count_nonzero(dist[g] <= limits[g])) if m.size else 0 for g, m in enumerate(members)]
     order = sorted(range(len(reached)), key=lambda g: -reached[g])
     return _Routed(snapped, graph, fac_x, fac_y, members, dist, order)
-
-
-class _Claims:
-    """Which categories are taken, shared by a process and its forked child.
-
-    One byte per category in an unlinked temporary file, changed under a POSIX record lock
-    (``lockf``): such a lock belongs to a process, so parent and child exclude each other, and
-    the system drops it if its holder dies (a killed child never leaves the parent waiting).
-    Without fork there is no child, and a plain list does.
-    """
-
-    def __init__(self, n: int) -> None:
-        self._taken = bytearray(n)
-        self._fd: int | None = None
-        if can_fork() and n > 1:
-            self._fd, name = tempfile.mkstemp(prefix="walkcircle-claims-")
-            Path(name).unlink()  # the open descriptor keeps it until closed
-            os.pwrite(self._fd, bytes(n), 0)
-
-    def take(self, order: Sequence[int]) -> int | None:
-        """Mark the first category of `order` that nobody took as taken and return it (None: all are)."""
-        if self._fd is None:
-            return _first_free(self._taken, order)
-        import fcntl  # POSIX only, as fork is
-
-        fd = self._fd
-        fcntl.lockf(fd, fcntl.LOCK_EX)
-        try:
-            taken = bytearray(os.pread(fd, len(self._taken), 0))
-            g = _first_free(taken, order)
-            if g is not None:
-                os.pwrite(fd, b"\x01", g)
-            return g
-        finally:
-            fcntl.lockf(fd, fcntl.LOCK_UN)
-
-    def close(self) -> None:
-        """Free the file (every category then counts as taken)."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-        self._taken[:] = b"\x01" * len(self._taken)
-
-
-def _first_free(taken: bytearray, order: Sequence[int]) -> int | None:
-    for g in order:
-        if not taken[g]:
-            taken[g] = 1
-            return g
-    return None
 
 
 def _checked(
