@@ -201,3 +201,34 @@ def test_a_signal_that_python_wraps_or_ignores_is_still_the_signal(script, name,
     assert word in res.stderr and "lost" not in res.stdout
     assert "internal error" not in res.stderr and "Exception ignored" not in res.stderr
     assert "Traceback" not in res.stderr
+
+
+_SIGNAL_SENT_AGAIN_WHILE_LEAVING = """
+import os, signal, sys, threading, time
+import typer
+from walkcircle._signals import install_signals
+from walkcircle.cli._common import handled_errors
+
+install_signals()
+try:
+    with handled_errors():
+        # the copy `install_signals` sends when the first lands in a callback, arriving late
+        threading.Timer(0.2, os.kill, (os.getpid(), signal.{name})).start()
+        os.kill(os.getpid(), signal.{name})
+        for _ in range(10**7):  # the handler runs here
+            pass
+except typer.Exit as done:
+    time.sleep(0.6)  # the copy arrives while the command line is leaving
+    sys.exit(done.exit_code)
+"""
+
+
+@pytest.mark.parametrize(("name", "code"), [("SIGTERM", 143), ("SIGINT", 130)])
+def test_a_second_copy_of_the_signal_while_leaving_keeps_the_exit_status(name, code):
+    res = subprocess.run(
+        [sys.executable, "-c", _SIGNAL_SENT_AGAIN_WHILE_LEAVING.format(name=name)],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == code, (res.stdout, res.stderr)
+    assert "Traceback" not in res.stderr

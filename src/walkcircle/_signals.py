@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["SIGNALLED", "Terminated", "install_signals", "interruptible"]
+__all__ = ["SIGNALLED", "Terminated", "ignore_signals", "install_signals", "interruptible"]
 
 SIGNALLED: list[type[BaseException]] = []  # the signals that arrived, as the exceptions they raise
 
@@ -58,6 +58,18 @@ def install_signals() -> None:
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, _interrupt)
     sys.unraisablehook = _deliver_again
+
+
+def ignore_signals() -> None:
+    """Ignore SIGINT and SIGTERM from now on: the process is leaving because one arrived.
+
+    A signal that landed in a callback is sent again a moment later (`install_signals`); if
+    that copy arrived after the first was handled, it would end the process by the signal
+    instead of the exit status 130 or 143 the command line promises.
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 @contextmanager

@@ -13,7 +13,7 @@ __all__ = ["app", "main"]
 
 def main() -> None:
     """Run the command line."""
-    from walkcircle._signals import SIGNALLED, Terminated, install_signals
+    from walkcircle._signals import SIGNALLED, Terminated, ignore_signals, install_signals
 
     install_signals()
     try:
@@ -24,6 +24,7 @@ def main() -> None:
         if not SIGNALLED or sys.exc_info()[0] is SystemExit:
             raise
         terminated = SIGNALLED[-1] is Terminated
+        ignore_signals()
         sys.stderr.write("terminated\n" if terminated else "interrupted\n")
         sys.exit(143 if terminated else 130)
 

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from walkcircle import defaults as d
-from walkcircle._signals import SIGNALLED, Terminated, interruptible
+from walkcircle._signals import SIGNALLED, Terminated, ignore_signals, interruptible
 from walkcircle.errors import SettingsError, UsageError, WalkcircleError
 from walkcircle.outputs.console import err_console, steps_bar
 
@@ -195,6 +195,7 @@ def fail(message: str, code: int = 1) -> None:
 
 def _signal_exit(kind: type[BaseException]) -> None:
     word, code = ("terminated", 143) if kind is Terminated else ("interrupted", 130)
+    ignore_signals()  # the cleanup is done: a copy of the signal arriving now changes nothing
     err_console.print(f"[yellow]{word}[/]: nothing half-written was left behind")
     raise typer.Exit(code) from None
 
