@@ -417,16 +417,21 @@ def _arrow_csv_columns(frame: pd.DataFrame) -> Any:
     spends most of its time formatting floats through numpy). Each column is formatted as
     pandas formats it: floats as their shortest round-trip repr (Arrow's cast, with ".0" added
     to whole numbers; numpy's own text outside `_FLOAT_PLAIN_RANGE` and where Arrow chose an
-    exponent), booleans as
-    ``True``/``False``, missing values empty. None (so the caller uses pandas) when a column is
-    of another kind, a name or value needs quoting, the names are not unique or there is only
-    one column.
+    exponent), booleans as ``True``/``False``, missing values empty. None (so the caller uses
+    pandas) when a column is of another kind, a name or value needs quoting, the names are not
+    unique, there is only one column, or ``os.linesep`` is not a newline alone (Arrow ends
+    lines with a newline, pandas with ``os.linesep``).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     names = [str(name) for name in frame.columns]
-    if len(names) < 2 or len(set(names)) != len(names) or any(_needs_quoting(name) for name in names):
+    if (
+        os.linesep != "\n"
+        or len(names) < 2
+        or len(set(names)) != len(names)
+        or any(_needs_quoting(name) for name in names)
+    ):
         return None  # (a lone empty field is written quoted)
     columns = []
     for name in frame.columns:
