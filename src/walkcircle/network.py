@@ -23,6 +23,7 @@ import shapely
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from walkcircle._arrays import unique_values
 from walkcircle.defaults import DEFAULT_SNAP_CAP_M
 from walkcircle.errors import EmptyNetworkError, InputError
 from walkcircle.geodesy import geodesic_lengths, to_projected, utm_epsg
@@ -626,7 +627,7 @@ def assemble_network(
     WalkNetwork
         The network, projected onto the UTM zone of its median node.
     """
-    used = np.unique(np.concatenate([edge_u, edge_v]))
+    used = unique_values(np.concatenate([edge_u, edge_v]))
     lon = np.asarray(node_lon[used], np.float64)
     lat = np.asarray(node_lat[used], np.float64)
     epsg = utm_epsg(float(np.median(lon)), float(np.median(lat)))
@@ -824,7 +825,7 @@ def _ring_min_nodes(
     for _ in range(int(np.ceil(np.log2(max(n_half, 2)))) + 1):
         smallest[ring_halves] = np.minimum(smallest[ring_halves], smallest[pointer[ring_halves]])
         pointer[ring_halves] = pointer[pointer[ring_halves]]
-    return np.unique(smallest[ring_halves])
+    return unique_values(smallest[ring_halves])
 
 
 def _linestrings(x: np.ndarray, y: np.ndarray, offsets: np.ndarray) -> np.ndarray:

@@ -24,10 +24,12 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from walkcircle._arrays import unique_values
 from walkcircle.defaults import DEFAULT_CACHE_DIR, DEFAULT_NOMINATIM_URL, DEFAULT_OVERPASS_URL
 from walkcircle.errors import OFFLINE_HINT, DownloadError, EmptyNetworkError, InputError, WalkcircleWarning
 from walkcircle.geodesy import geodesic_lengths
 from walkcircle.network import WalkNetwork, assemble_network, build_network
+from walkcircle.sources.pbf import UNDEFINED_COORDINATE, TaggedWays, read_tagged_ways
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -146,63 +148,76 @@ class WalkRules:
 # ---------------------------------------------------------------------------- way arrays
 
 
-_UNDEFINED_COORDINATE = 2147483647  # libosmium's fixed-point value for "no location"
+_UNDEFINED_COORDINATE = UNDEFINED_COORDINATE  # libosmium's fixed-point value for "no location"
 
 
-@dataclass
-class _WayCollector:
-    """Accumulates walkable ways as flat lists while a file is read.
+def _walkable_network(ways: TaggedWays, rules: WalkRules, source: str) -> WalkNetwork:
+    """Build the network of the walkable ones among a file's ``highway=*`` ways.
 
-    Node positions arrive as libosmium fixed-point integers (1e-7 degrees), the cheapest
-    form to move out of pyosmium; missing nodes carry `_UNDEFINED_COORDINATE`.
+    Node positions are libosmium fixed-point integers (1e-7 degrees); missing nodes carry
+    `_UNDEFINED_COORDINATE`.
     """
-
-    rules: WalkRules
-    way_ids: list[int] = field(default_factory=list)
-    highways: list[str] = field(default_factory=list)
-    names: list[str] = field(default_factory=list)
-    ref_way: list[int] = field(default_factory=list)
-    refs: list[tuple[int, int, int]] = field(default_factory=list)
-    ways_seen: int = 0
-
-    def add(self, way_id: int, tags: Mapping[str, str], refs: list[tuple[int, int, int]]) -> None:
-        self.ways_seen += 1
-        if not self.rules.is_walkable(tags):
-            return
-        index = len(self.way_ids)
-        self.way_ids.append(way_id)
-        self.highways.append(tags.get("highway", ""))
-        self.names.append(tags.get("name", ""))
-        self.ref_way.extend([index] * len(refs))
-        self.refs.extend(refs)
-
-    def network(self, source: str) -> WalkNetwork:
-        ref_way = np.asarray(self.ref_way, np.int64)
-        refs = np.asarray(self.refs, np.int64).reshape(-1, 3)
-        ref_ids = refs[:, 0]
-        valid = (refs[:, 1] != _UNDEFINED_COORDINATE) & (refs[:, 2] != _UNDEFINED_COORDINATE)
-        check_coordinates(ref_ids[valid], refs[valid, 1] * 1e-7, refs[valid, 2] * 1e-7, source)
-        ref_lon = np.where(valid, refs[:, 1] * 1e-7, np.nan)
-        ref_lat = np.where(valid, refs[:, 2] * 1e-7, np.nan)
-        node_id, first, inverse = np.unique(ref_ids, return_index=True, return_inverse=True)
-        # a segment joins consecutive refs of one way whose nodes both have a location;
-        # a node missing from an extract splits its way rather than being bridged
-        same_way = ref_way[1:] == ref_way[:-1]
-        both_valid = valid[1:] & valid[:-1]
-        seg = np.flatnonzero(same_way & both_valid)
-        _report_missing_nodes(ref_ids, ref_way, valid, seg.size, len(self.way_ids), source)
-        return build_network(
-            node_id=node_id,
-            node_lon=ref_lon[first],
-            node_lat=ref_lat[first],
-            seg_u=inverse[seg],
-            seg_v=inverse[seg + 1],
-            seg_way=ref_way[seg],
-            way_id=np.asarray(self.way_ids, np.int64),
-            way_highway=np.asarray(self.highways, dtype=str),
-            way_name=np.asarray(self.names, dtype=str),
-            source=source,
+    walkable = np.fromiter((rules.is_walkable(tags) for tags in ways.tags), bool, len(ways.tags))
+    if not walkable.any():
+        msg = (
+            f"{source}: no walkable ways ({len(ways.tags)} highway=* ways, none walkable); "
+            "is the extract over the study area?"
         )
+        raise EmptyNetworkError(msg)
+    kept_ref = walkable[ways.ref_way]
+    ref_way = (np.cumsum(walkable) - 1)[ways.ref_way[kept_ref]]
+    ref_ids, ref_x, ref_y = ways.ref_id[kept_ref], ways.ref_x[kept_ref], ways.ref_y[kept_ref]
+    tags = [t for t, w in zip(ways.tags, walkable.tolist(), strict=True) if w]
+    valid = (ref_x != _UNDEFINED_COORDINATE) & (ref_y != _UNDEFINED_COORDINATE)
+    check_coordinates(ref_ids[valid], ref_x[valid] * 1e-7, ref_y[valid] * 1e-7, source)
+    ref_lon = np.where(valid, ref_x * 1e-7, np.nan)
+    ref_lat = np.where(valid, ref_y * 1e-7, np.nan)
+    node_id, first, inverse = np.unique(ref_ids, return_index=True, return_inverse=True)
+    # a segment joins consecutive refs of one way whose nodes both have a location;
+    # a node missing from an extract splits its way rather than being bridged
+    same_way = ref_way[1:] == ref_way[:-1]
+    both_valid = valid[1:] & valid[:-1]
+    seg = np.flatnonzero(same_way & both_valid)
+    _report_missing_nodes(ref_ids, ref_way, valid, seg.size, len(tags), source)
+    return build_network(
+        node_id=node_id,
+        node_lon=ref_lon[first],
+        node_lat=ref_lat[first],
+        seg_u=inverse[seg],
+        seg_v=inverse[seg + 1],
+        seg_way=ref_way[seg],
+        way_id=ways.way_id[walkable],
+        way_highway=np.asarray([t.get("highway", "") for t in tags], dtype=str),
+        way_name=np.asarray([t.get("name", "") for t in tags], dtype=str),
+        source=source,
+    )
+
+
+def _highway_ways_osmium(path: Path) -> TaggedWays:
+    """Read the file's ``highway=*`` ways with their node locations by pyosmium (any OSM format)."""
+    import osmium
+
+    way_ids: list[int] = []
+    tags: list[dict[str, str]] = []
+    ref_way: list[int] = []
+    refs: list[tuple[int, int, int]] = []
+    processor = (
+        osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
+        .with_locations()
+        .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
+        .with_filter(osmium.filter.KeyFilter("highway"))
+    )
+    for way in processor:
+        get = way.tags.get
+        nodes = [(n.ref, n.x, n.y) for n in way.nodes]
+        ref_way.extend([len(way_ids)] * len(nodes))
+        refs.extend(nodes)
+        way_ids.append(way.id)
+        tags.append({k: v for k in WALK_TAG_KEYS if (v := get(k)) is not None})
+    ref = np.asarray(refs, np.int64).reshape(-1, 3)
+    return TaggedWays(
+        np.asarray(way_ids, np.int64), tags, np.asarray(ref_way, np.int64), ref[:, 0], ref[:, 1], ref[:, 2]
+    )
 
 
 def check_coordinates(
@@ -250,8 +265,8 @@ def _report_missing_nodes(
     """Warn when walkable ways lose nodes missing from the extract; fail when nothing is left."""
     if valid.all():
         return
-    ways_hit = int(np.unique(ref_way[~valid]).size)
-    nodes_missing = int(np.unique(ref_ids[~valid]).size)
+    ways_hit = int(unique_values(ref_way[~valid]).size)
+    nodes_missing = int(unique_values(ref_ids[~valid]).size)
     if n_segments == 0:
         msg = (
             f"{source}: the nodes of all {n_ways} walkable ways are missing from the extract "
@@ -369,30 +384,14 @@ def read_osm(path: str | Path, rules: WalkRules | None = None) -> WalkNetwork:
     EmptyNetworkError
         If it holds no walkable way.
     """
-    import osmium
-
     path = check_readable(path)
-    collector = _WayCollector(rules or WalkRules())
     try:
-        processor = (
-            osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
-            .with_locations()
-            .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
-            .with_filter(osmium.filter.KeyFilter("highway"))
-        )
-        for way in processor:
-            get = way.tags.get
-            tags = {k: v for k in WALK_TAG_KEYS if (v := get(k)) is not None}
-            collector.add(way.id, tags, [(n.ref, n.x, n.y) for n in way.nodes])
+        ways = read_tagged_ways(path, "highway", WALK_TAG_KEYS)  # PBF: whole arrays, no per-node objects
+        if ways is None:  # XML, or a PBF using what only pyosmium reads
+            ways = _highway_ways_osmium(path)
     except RuntimeError as exc:
         raise InputError(f"{path}: {_describe_osmium_error(exc)}") from exc
-    if not collector.way_ids:
-        msg = (
-            f"{path}: no walkable ways ({collector.ways_seen} highway=* ways, none walkable); "
-            "is the extract over the study area?"
-        )
-        raise EmptyNetworkError(msg)
-    return collector.network(source=str(path))
+    return _walkable_network(ways, rules or WalkRules(), str(path))
 
 
 def _describe_osmium_error(exc: RuntimeError) -> str:
