@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -239,6 +241,37 @@ def test_inputs_read_beside_the_network_equal_those_read_one_after_another(tmp_p
     assert beside.warnings == one_by_one.warnings
     assert beside.warnings.count("a warning raised while the buildings were read") == 1
     assert "a warning raised while the buildings were read" in beside._warnings["homes"]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="reads share a list only with a forked child")
+def test_the_reads_beside_the_network_are_shared_out(tmp_path, cau_osm, monkeypatch):
+    """The child starts with the buildings; this process reads what is left once the streets are in."""
+    import time
+
+    from walkcircle import study as study_module
+
+    log = tmp_path / "reads.txt"
+
+    def noted(name, real, pause_s=0.0):
+        def read(*args, **kwargs):
+            time.sleep(pause_s)
+            with log.open("a") as out:
+                out.write(f"{name} {os.getpid()}\n")
+            return real(*args, **kwargs)
+
+        return read
+
+    monkeypatch.setattr(study_module, "homes_from_osm", noted("homes", study_module.homes_from_osm, 3.0))
+    monkeypatch.setattr(
+        study_module, "facilities_from_osm_file", noted("facilities", study_module.facilities_from_osm_file)
+    )
+    study = Study(osm=cau_osm)
+    study.read_inputs()
+    readers = dict(line.split() for line in log.read_text().splitlines())
+    assert sorted(readers) == ["facilities", "homes"]  # each read once
+    assert readers["homes"] != str(os.getpid())  # the child, first
+    assert readers["facilities"] == str(os.getpid())  # here, while the child still read the buildings
+    assert len(study.homes().homes) and len(study.facilities().facilities)
 
 
 def test_a_read_that_fails_beside_the_network_fails_in_its_own_step(tmp_path, cau_osm, monkeypatch):

@@ -278,18 +278,31 @@ class Study:
     def read_inputs(self) -> None:
         """Read the network, the facilities and the homes (what `run` starts with).
 
-        From a local OSM file, a forked child reads the file's facilities and buildings
-        while this process reads its streets: on two cores the three reads take about as
-        long as the streets alone. Their warnings and errors surface in the step that uses
-        them, as when they are read one after the other (as they are where fork is unsafe).
+        From a local OSM file, a forked child reads the file's buildings and facilities
+        while this process reads its streets; the two take these reads from one shared list
+        (`walkcircle._background.Claims`), the buildings (the longest) first, so this process
+        reads what the child has not started once the streets are read. Their warnings and
+        errors surface in the step that uses them, as when they are read one after the other
+        (as they are where fork is unsafe).
         """
         reads = self._osm_reads() if "network" not in self._cache else {}
         if reads:
-            from walkcircle._background import background, captured
+            from walkcircle._background import Claims, background, captured
 
-            with background(lambda: {step: captured(read) for step, read in reads.items()}) as task:
-                self.network()
-                self._cache.update(task.join())
+            steps = sorted(reads, key=lambda step: step != "osm_homes")
+            order = range(len(steps))
+            claims = Claims(len(steps))
+
+            def read_some() -> dict[str, Any]:
+                return {steps[j]: captured(reads[steps[j]]) for j in iter(lambda: claims.take(order), None)}
+
+            try:
+                with background(read_some) as task:
+                    self.network()
+                    self._cache.update(read_some())
+                    self._cache.update(task.join())
+            finally:
+                claims.close()
         self.network()
         self.facilities()
         if self._early:
