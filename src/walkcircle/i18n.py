@@ -218,6 +218,10 @@ STRINGS: dict[str, dict[str, str]] = {
     # ---------------------------------------------------------------- console (the command line)
     "c_network": {"en": "Walking network", "zh": "步行路网"},
     "c_warning": {"en": "warning: ", "zh": "警告："},
+    "c_step_done": {
+        "en": "[green]done[/] {step} in {seconds} s",
+        "zh": "[green]完成[/] {step}，用时 {seconds} 秒",
+    },
     "c_nodes": {"en": "nodes", "zh": "节点"},
     "c_edges": {"en": "edges", "zh": "路段"},
     "c_length_km": {"en": "street length (km)", "zh": "道路长度（公里）"},
@@ -673,9 +677,83 @@ def translate_message(text: str, lang: str) -> str:
     >>> translate_message("a.csv: 3 rows without valid coordinates left out", "zh")
     'a.csv：3 行没有有效坐标，已略去'
     """
+    return _translated(text, lang, MESSAGES)
+
+
+_BATCH_STATUS_ZH = {"ok": "完成", "skipped": "跳过（已完成）", "failed": "失败"}
+
+PROGRESS: tuple[tuple[re.Pattern[str], Any], ...] = tuple(
+    (re.compile(pattern + r"\Z", re.S), template)
+    for pattern, template in (
+        ("starting", "开始"),
+        ("done", "完成"),
+        # study.py
+        (r"cutting the study area from (?P<name>.+)", "从 {name} 裁剪研究区"),
+        (r"reading (?P<name>.+)", "读取 {name}"),
+        (r"downloading the default study area \(Hebi's central districts\)", "下载默认研究区（鹤壁市中心城区）"),
+        (r"downloading the network from Overpass", "从 Overpass 下载步行路网"),
+        (r"loading facilities", "加载设施"),
+        (r"placing homes", "布置住宅点"),
+        (r"choosing (?P<n>\d+) sites for (?P<cat>.+)", "为 {cat} 选择 {n} 处选址"),
+        (r"scoring", "评分"),
+        (r"service areas", "绘制服务范围"),
+        (r"scenario", "计算情景"),
+        # access.py
+        (r"snapping homes and facilities onto streets", "将住宅和设施吸附到道路上"),
+        (r"nearest facility for (?P<n>\d+) categories", "计算 {n} 类设施各自最近的设施"),
+        (r"counting facilities within each tier and threshold", "统计各时间层级和阈值内的设施数"),
+        (r"(?P<k>\d+) nearest facilities per category", "查找每类最近的 {k} 个设施"),
+        # pipeline.py
+        (r"isochrones", "计算等时圈"),
+        (r"drawing the map", "绘制地图"),
+        (r"writing the GeoPackage", "写出 GeoPackage"),
+        (r"writing tables", "写出表格"),
+        (r"writing the workbook", "写出工作簿"),
+        (r"writing the report", "写出报告"),
+        (r"finishing the outputs", "完成输出文件"),
+        # cli/commands.py
+        (r"routing from (?P<n>\d+) origin\(s\)", "从 {n} 个起点计算路径"),
+        (r"writing", "写出文件"),
+        (r"writing the map", "写出地图"),
+        (r"moving the outputs into place", "将输出移入目标文件夹"),
+        (r"Dask dashboard: not available", "Dask 控制面板：不可用"),
+        (r"Dask dashboard: (?P<link>.+)", "Dask 控制面板：{link}"),
+        (r"(?P<area>.+): (?P<status>ok|skipped|failed)",
+         lambda g: f"{g['area']}：{_BATCH_STATUS_ZH[g['status']]}"),
+    )
+)  # fmt: skip
+"""Progress messages (the steps of the command line's bar), as `MESSAGES`; proper names kept."""
+
+
+def translate_progress(text: str, lang: str) -> str:
+    """Return a progress message (a step of a job) in the study language.
+
+    Parameters
+    ----------
+    text
+        The English message a study or command reports (``Study(progress=...)`` gets this).
+    lang
+        ``"zh"`` or ``"en"``.
+
+    Returns
+    -------
+    str
+        `text` unchanged for ``en`` or when no pattern of `PROGRESS` matches; else Chinese,
+        with file and area names as they are.
+
+    Examples
+    --------
+    >>> translate_progress("reading city.osm.pbf", "zh")
+    '读取 city.osm.pbf'
+    """
+    return _translated(text, lang, PROGRESS)
+
+
+def _translated(text: str, lang: str, catalogue: tuple[tuple[re.Pattern[str], Any], ...]) -> str:
+    """Translate `text` by the first pattern of `catalogue` it matches (itself, for en or none)."""
     if check_lang(lang) == "en":
         return text
-    for pattern, template in MESSAGES:
+    for pattern, template in catalogue:
         match = pattern.match(text)
         if match is not None:
             groups = match.groupdict()

@@ -634,7 +634,7 @@ class Study:
             candidates = read_candidate_points(candidates, candidates_crs)
         cat = self.profile.category(category)
         access = self.access()
-        self.progress(f"choosing {count} sites for {category}")
+        self.progress(f"choosing {count} sites for {cat.name(self._settings.lang)}")  # the profile's name
         with self.collecting("results"):
             return suggest_sites(
                 self.network(),

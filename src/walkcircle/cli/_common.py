@@ -231,8 +231,12 @@ def handled_errors(verbose: bool = False) -> Iterator[None]:
 def progress_bar(flags: dict[str, Any], total: int = 10) -> Iterator[Callable[[str | None], None]]:
     """Show a progress bar over a command's steps (each message starts one); Ctrl-C stops at the next step."""
     hide = bool(flags.get("quiet") or flags.get("as_json"))
+
+    def lang() -> str:  # the study's, once its settings are read (an unknown --lang fails there, exit 2)
+        return flags["lang"] if flags.get("lang") in d.LANGS else d.DEFAULT_LANG
+
     with (
         interruptible() as check,
-        steps_bar(err_console, total, hide, bool(flags.get("verbose")), check) as step,
+        steps_bar(err_console, total, hide, bool(flags.get("verbose")), check, lang) as step,
     ):
         yield step

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from walkcircle.i18n import t, translate_message
+from walkcircle.i18n import t, translate_message, translate_progress
 
 err_console = Console(stderr=True)
 """Progress, warnings and errors go to stderr."""
@@ -299,7 +299,12 @@ def json_text(payload: Any) -> str:
 
 @contextmanager
 def steps_bar(
-    console: Console, total: int, hide: bool, verbose: bool, check: Callable[[], None]
+    console: Console,
+    total: int,
+    hide: bool,
+    verbose: bool,
+    check: Callable[[], None],
+    lang: Callable[[], str] = lambda: "en",
 ) -> Iterator[Callable[[str | None], None]]:
     """Show a Rich progress bar over the steps of a job (each message starts a step).
 
@@ -315,6 +320,10 @@ def steps_bar(
         Also log each finished step with its duration.
     check
         Called at every step (raises to stop, e.g. after Ctrl-C).
+    lang
+        Returns the language to show the steps in (asked at every step: a command knows its
+        study's language only once its settings are read); the messages come in English and
+        go through `walkcircle.i18n.translate_progress`.
 
     Yields
     ------
@@ -338,7 +347,7 @@ def steps_bar(
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=not verbose, disable=hide) as bar:
-        task = bar.add_task("starting", total=total)
+        task = bar.add_task(escape(translate_progress("starting", lang())), total=total)
         state: dict[str, Any] = {"message": None, "t": time.perf_counter()}
 
         def step(message: str | None) -> None:
@@ -347,13 +356,15 @@ def steps_bar(
             if state["message"] is not None:
                 bar.advance(task)
                 if verbose:
+                    seconds = f"{now - state['t']:.1f}"
                     bar.console.log(
-                        f"[green]done[/] {state['message']} in {now - state['t']:.1f} s", highlight=False
+                        t("c_step_done", lang(), step=state["message"], seconds=seconds), highlight=False
                     )
             if bar.tasks[0].completed >= (bar.tasks[0].total or 0):
                 bar.update(task, total=bar.tasks[0].completed + 1)
-            state.update(message=message, t=now)
-            bar.update(task, description=message or "done")
+            shown = escape(translate_progress(message or "done", lang()))
+            state.update(message=shown, t=now)
+            bar.update(task, description=shown)
 
         yield step
         step(None)
