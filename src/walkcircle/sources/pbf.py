@@ -21,13 +21,15 @@ Format: https://wiki.openstreetmap.org/wiki/PBF_Format (fileformat.proto, osmfor
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["UNDEFINED_COORDINATE", "TaggedWays", "is_pbf", "read_tagged_ways"]
+from walkcircle._arrays import unique_values
+
+__all__ = ["UNDEFINED_COORDINATE", "TaggedWays", "is_pbf", "read_tagged_ways", "ways_with_tags"]
 
 UNDEFINED_COORDINATE = 2147483647
 """libosmium's fixed-point value for "no location" (a node missing from the file)."""
@@ -133,11 +135,16 @@ def _packed(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     first = np.empty_like(last)
     first[0] = 0
     first[1:] = last[:-1] + 1
-    if int((last - first).max()) > 9:
+    length = last - first + 1
+    longest = int(length.max())
+    if longest > 10:
         raise _UndecodedError("a varint longer than 10 bytes")
-    position = np.arange(data.size, dtype=np.int64) - np.repeat(first, last - first + 1)
-    parts = (data & 0x7F).astype(np.uint64) << (7 * position).astype(np.uint64)
-    return np.bitwise_or.reduceat(parts, first), last
+    # byte k of a varint holds bits 7k..7k+6: add the k-th bytes of the varints that have one
+    values = (data[first] & 0x7F).astype(np.uint64)
+    for k in range(1, longest):
+        rows = np.flatnonzero(length > k)
+        values[rows] |= (data[first[rows] + k] & 0x7F).astype(np.uint64) << np.uint64(7 * k)
+    return values, last
 
 
 def _uvarints(buf: bytes, start: int, end: int) -> list[int]:
@@ -254,6 +261,21 @@ def _gather(values: np.ndarray, spans: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return values[flat], counts
 
 
+@dataclass
+class _GroupTags:
+    """The tags of a group of ways, as string-table indices: what `ways_with_tags` looks at."""
+
+    strings: list[bytes]
+    way_id: np.ndarray
+    keys: np.ndarray
+    vals: np.ndarray
+    key_way: np.ndarray  # each tag's way (a row of way_id)
+
+
+_LAST_READ: dict[tuple[str, int, int, int, int], list[_GroupTags]] = {}
+"""The file `read_tagged_ways` read last (`_file_key`) -> the tags of all its ways (one entry)."""
+
+
 class _BlockReader:
     """Decodes primitive blocks, keeping the dense nodes and the ways that carry `key`."""
 
@@ -267,6 +289,7 @@ class _BlockReader:
         self.tags: list[dict[str, str]] = []
         self.ref_id: list[np.ndarray] = []
         self.ref_count: list[np.ndarray] = []
+        self.groups: list[_GroupTags] = []  # every way's tags, for `ways_with_tags`
 
     def read(self, block: bytes) -> None:
         """Decode one primitive block."""
@@ -283,8 +306,10 @@ class _BlockReader:
                     if number != 2 or wire != 2:
                         raise _UndecodedError("a group mixing dense nodes with other elements")
                     self._dense(block, s, t, granularity, lat_offset, lon_offset)
-            elif kind == 3 and key_index >= 0:
+            elif kind == 3:
                 self._ways(block, a, b, key_index, value_index, strings)
+            elif any(number == 3 for number, *_ in _fields(block, a, b)):
+                raise _UndecodedError("ways in a group of other elements")
 
     def _dense(
         self, block: bytes, start: int, end: int, granularity: int, lat_offset: int, lon_offset: int
@@ -305,26 +330,12 @@ class _BlockReader:
         self, block: bytes, a: int, b: int, key_index: int, value_index: dict[int, str], strings: list[bytes]
     ) -> None:
         """Decode a group of ways; keep those with the key."""
-        starts, ends = [], []
-        pos = a
-        while pos < b:  # the ways' bounds: a tag byte and a length each
-            if block[pos] != 0x1A:
-                raise _UndecodedError("a group mixing ways with other elements")
-            size, pos = _varint(block, pos + 1)
-            starts.append(pos - a)
-            pos += size
-            ends.append(pos - a)
-        if pos != b:
-            raise _UndecodedError("a way runs past its group")
-        # a way's fields are all varints or packed varints: decode the group's bytes at once
-        values, last = _packed(np.frombuffer(block, np.uint8, b - a, a))
-        fields = _way_fields(values, last, np.asarray(starts, np.int64), np.asarray(ends, np.int64))
-        keys, n_keys = _gather(values, fields.keys)
-        vals, n_vals = _gather(values, fields.vals)
-        if not np.array_equal(n_keys, n_vals):
-            raise _UndecodedError("a way with unequal key and value lists")
-        key_way = np.repeat(np.arange(n_keys.size), n_keys)
-        has_key = np.zeros(n_keys.size, bool)
+        values, fields = _way_group(block, a, b)
+        keys, vals, key_way = _way_tags(values, fields)
+        self.groups.append(_GroupTags(strings, fields.way_id, keys, vals, key_way))
+        if key_index < 0:
+            return
+        has_key = np.zeros(fields.way_id.size, bool)
         has_key[key_way[keys == key_index]] = True
         kept = np.flatnonzero(has_key)
         self._tags(kept, key_way, keys, vals, value_index, strings)
@@ -408,17 +419,16 @@ class _WayFields:
     refs: np.ndarray
 
 
-def _way_fields(values: np.ndarray, last: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> _WayFields:
+def _way_fields(
+    values: np.ndarray, last: np.ndarray, at: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> _WayFields:
     """Walk the fields of every way at once, a field per step.
 
-    `values` and `last` are the group's varints and the byte each ends on; `starts` and
-    `ends` the ways' byte ranges. Every field must begin on a varint (it does when the ways
-    hold only varint fields, as osmformat.proto's do); anything else is refused.
+    `values` and `last` are the group's varints and the byte each ends on, `at` the
+    varint starting on each byte (`_varint_at`); `starts` and `ends` the ways' byte ranges.
+    Every field must begin on a varint (it does when the ways hold only varint fields, as
+    osmformat.proto's do); anything else is refused.
     """
-    n_bytes = int(last[-1]) + 1 if last.size else 0
-    at = np.full(n_bytes + 1, -1, np.int64)  # byte -> the varint starting there
-    at[np.r_[0, last[:-1] + 1]] = np.arange(last.size)
-    at[n_bytes] = last.size
     n_ways = starts.size
     found = _WayFields(
         np.zeros(n_ways, np.int64), np.zeros((n_ways, 2), np.int64), np.zeros((n_ways, 2), np.int64),
@@ -451,6 +461,57 @@ def _way_fields(values: np.ndarray, last: np.ndarray, starts: np.ndarray, ends: 
         cursor[rows] = after
         rows = rows[after < ends[rows]]
     return found
+
+
+def _way_group(block: bytes, a: int, b: int) -> tuple[np.ndarray, _WayFields]:
+    """Decode the group of ways in ``block[a:b]``: its varints and each way's fields.
+
+    A group of ways is varints throughout (each way a tag byte, a length and its fields), so
+    it is decoded at once; the ways follow each other, one length to the next.
+    """
+    values, last = _packed(np.frombuffer(block, np.uint8, b - a, a))
+    at = _varint_at(last)
+    n_bytes = at.size - 1
+    # each way is a tag byte 0x1A, its length and its fields: where would the next way start
+    # after each 0x1A (the ways' tags are among them)
+    tag_bytes = np.flatnonzero(values[:-1] == 0x1A)
+    length = np.minimum(values[tag_bytes + 1], np.uint64(n_bytes + 1)).astype(np.int64)
+    starts = last[tag_bytes + 1] + 1
+    stop = np.minimum(starts + length, n_bytes + 1)
+    following = np.where(stop <= n_bytes, at[np.minimum(stop, n_bytes)], -1)
+    row_of = np.full(values.size + 1, -1, np.int64)  # varint -> its row in tag_bytes
+    row_of[tag_bytes] = np.arange(tag_bytes.size)
+    row_of[values.size] = tag_bytes.size  # the end of the group
+    next_row = np.where(following >= 0, row_of[following], -1).tolist()
+    chain, r = [], int(row_of[0])
+    while 0 <= r < tag_bytes.size:
+        chain.append(r)
+        r = next_row[r]
+    if r != tag_bytes.size:  # a way that is not one, or runs past the group
+        raise _UndecodedError("a group mixing ways with other elements, or a way cut short")
+    ways = np.asarray(chain, np.int64)
+    return values, _way_fields(values, last, at, starts[ways], stop[ways])
+
+
+def _varint_at(last: np.ndarray) -> np.ndarray:
+    """Map each byte to the varint starting on it (-1 inside one), given each varint's last byte.
+
+    The array has one more entry, for the end: the number of varints.
+    """
+    n_bytes = int(last[-1]) + 1 if last.size else 0
+    at = np.full(n_bytes + 1, -1, np.int64)
+    at[np.r_[0, last[:-1] + 1].astype(np.int64)] = np.arange(last.size)
+    at[n_bytes] = last.size
+    return at
+
+
+def _way_tags(values: np.ndarray, fields: _WayFields) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the group's tags as string-table indices (keys, values) and each tag's way row."""
+    keys, n_keys = _gather(values, fields.keys)
+    vals, n_vals = _gather(values, fields.vals)
+    if not np.array_equal(n_keys, n_vals):
+        raise _UndecodedError("a way with unequal key and value lists")
+    return keys, vals, np.repeat(np.arange(n_keys.size), n_keys)
 
 
 def _signed(value: int) -> int:
@@ -505,16 +566,99 @@ def read_tagged_ways(path: str | Path, key: str, value_keys: Sequence[str]) -> T
     >>> ways.tags[0]  # doctest: +SKIP
     {'highway': 'residential', 'name': '九州路'}
     """
+    _LAST_READ.clear()  # the last file's tags go before another file is read
     if not str(path).lower().endswith(".pbf") or not is_pbf(path):
         return None  # what libosmium reads as XML stays with it
+    identity = _file_key(path)
     reader = _BlockReader(key, value_keys)
+    if not _read_blocks(path, reader.read):
+        return None
+    _LAST_READ[identity] = reader.groups
+    return reader.ways()
+
+
+def _read_blocks(path: str | Path, read: Callable[[bytes], None]) -> bool:
+    """Hand every data block of a PBF file to `read`; return False where it is left to pyosmium.
+
+    That is where `read` or the decoding stops, on damage or on what is not decoded.
+    """
     data = memoryview(Path(path).read_bytes())
     try:
         for kind, block in _blobs(data):
             if kind == "OSMHeader":
                 _check_header(block)
             elif kind == "OSMData":
-                reader.read(block)
+                read(block)
     except (_UndecodedError, IndexError):  # IndexError: a varint cut off by the end of its message
+        return False
+    return True
+
+
+def ways_with_tags(
+    path: str | Path, keys: Collection[str], wanted: Callable[[str, str], bool]
+) -> np.ndarray | None:
+    """Return the ids of the ways with a tag that `wanted` accepts, if the file's were just read.
+
+    `read_tagged_ways` keeps the tags of every way of the last file it read (one file per
+    process); for that file, unchanged since, this answers without reading it again, so
+    that a reader of the same file can hand the ids to an ``IdFilter`` and keep out of
+    Python the ways it would drop (in a city's file most ways are streets). Every way with a
+    tag ``(key, value)`` such that ``key`` is in `keys` and ``wanted(key, value)`` is in the
+    result; a tag that is not valid UTF-8 counts as wanted.
+
+    Parameters
+    ----------
+    path
+        An OSM PBF file.
+    keys
+        The keys worth a look.
+    wanted
+        ``wanted(key, value) -> bool`` for one tag.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        The way ids (int64, ascending, each once), or None where the file is not the one
+        `read_tagged_ways` read last (or it has changed since): read every way then.
+
+    Examples
+    --------
+    >>> from walkcircle.sources.pbf import read_tagged_ways, ways_with_tags
+    >>> streets = read_tagged_ways("city.osm.pbf", "highway", ["highway"])  # doctest: +SKIP
+    >>> ids = ways_with_tags("city.osm.pbf", ["shop"], lambda k, v: v == "convenience")  # doctest: +SKIP
+    """
+    groups = _LAST_READ.get(_file_key(path)) if _LAST_READ else None
+    if groups is None:
         return None
-    return reader.ways()
+    asked_keys = {k.encode() for k in keys}
+    found = [np.zeros(0, np.int64)]
+    key_rows: dict[int, np.ndarray] = {}
+    for group in groups:
+        strings = group.strings
+        rows = key_rows.get(id(strings))
+        if rows is None:
+            rows = key_rows[id(strings)] = np.array(
+                [i for i, text in enumerate(strings) if text in asked_keys], np.uint64
+            )
+        asked = np.isin(group.keys, rows)
+        pairs = group.keys[asked] * np.uint64(len(strings)) + group.vals[asked]
+        good = [
+            p for p in unique_values(pairs).tolist() if _accepts(wanted, strings, *divmod(p, len(strings)))
+        ]
+        hit = group.key_way[asked][np.isin(pairs, np.asarray(good, np.uint64))]
+        found.append(group.way_id[unique_values(hit)])
+    return unique_values(np.concatenate(found))
+
+
+def _accepts(wanted: Callable[[str, str], bool], strings: list[bytes], key: int, value: int) -> bool:
+    """``wanted`` of one tag given as string-table indices (True if it is not valid UTF-8)."""
+    try:
+        return wanted(strings[key].decode(), strings[value].decode())
+    except UnicodeDecodeError:
+        return True  # pyosmium reads it as it does: look at it there
+
+
+def _file_key(path: str | Path) -> tuple[str, int, int, int, int]:
+    """Return what tells a file from another, and from itself changed: its place, size and times."""
+    stat = Path(path).stat()
+    return str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_dev
