@@ -186,8 +186,14 @@ def blob(kind: str, block: bytes) -> bytes:
     return len(header).to_bytes(4, "big") + header + body
 
 
-def hand_built(path: Path, granularity: int, lat_offset: int, lon_offset: int, nodes, ways) -> Path:
-    """A PBF with the given granularity and offsets, written field by field as osmformat.proto says."""
+def hand_built(
+    path: Path, granularity: int, lat_offset: int, lon_offset: int, nodes, ways, tags=((1, 3), (2, 4))
+) -> Path:
+    """A PBF with the given granularity and offsets, written field by field as osmformat.proto says.
+
+    Every way has the `tags` given as (key, value) indices into the string table:
+    ``highway=footway``, ``name=东路`` unless told.
+    """
     strings = [b"", b"highway", b"footway", b"name", "东路".encode()]
     table = field(1, b"".join(field(1, s) for s in strings))
     dense = field(1, packed([n[0] for n in nodes], signed=True, delta=True))
@@ -197,8 +203,8 @@ def hand_built(path: Path, granularity: int, lat_offset: int, lon_offset: int, n
         field(
             3,
             field(1, wid)
-            + field(2, packed([1, 3]))
-            + field(3, packed([2, 4]))
+            + field(2, packed(list(tags[0])))
+            + field(3, packed(list(tags[1])))
             + field(8, packed(refs, True, True)),
         )
         for wid, refs in ways
@@ -224,6 +230,16 @@ def test_granularity_and_offsets_as_libosmium(tmp_path, granularity, lat_offset,
     assert_same_ways(fast, _highway_ways_osmium(pbf))
     assert fast.tags == [{"highway": "footway", "name": "东路"}]
     assert fast.ref_x[-1] == UNDEFINED_COORDINATE
+
+
+@pytest.mark.parametrize("tags", [((1, 3), (2, 99)), ((1, 77), (2, 4))])
+def test_a_tag_outside_the_string_table_goes_to_pyosmium(tmp_path, tags):
+    nodes = [(1, 1_160_000_000, 357_000_000), (2, 1_160_001_000, 357_000_000)]
+    pbf = hand_built(tmp_path / "bad.osm.pbf", 100, 0, 0, nodes, [(9, [1, 2])], tags)
+    assert read_tagged_ways(pbf, "highway", WALK_TAG_KEYS) is None
+    assert ways_with_tags(pbf, WANTED, _tag_test(WANTED)) is None
+    with pytest.raises(InputError, match="bad.osm.pbf"):
+        read_osm(pbf)
 
 
 # ---------------------------------------------------------------------------- varints

@@ -332,6 +332,8 @@ class _BlockReader:
         """Decode a group of ways; keep those with the key."""
         values, fields = _way_group(block, a, b)
         keys, vals, key_way = _way_tags(values, fields)
+        if keys.size and max(int(keys.max()), int(vals.max())) >= len(strings):
+            raise _UndecodedError("a tag outside the string table")
         self.groups.append(_GroupTags(strings, fields.way_id, keys, vals, key_way))
         if key_index < 0:
             return
@@ -363,8 +365,6 @@ class _BlockReader:
         row = np.full(key_way.size and int(key_way.max()) + 1, -1, np.int64)
         row[kept] = np.arange(kept.size) + len(self.tags)
         mine = (row[key_way] >= 0) & np.isin(keys, np.fromiter(value_index, np.uint64, len(value_index)))
-        if mine.any() and int(vals[mine].max()) >= len(strings):
-            raise _UndecodedError("a tag value outside the string table")
         self.tags.extend({} for _ in range(kept.size))
         text: dict[int, str] = {}
         for r, k, v in zip(
