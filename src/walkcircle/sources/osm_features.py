@@ -171,31 +171,34 @@ def tag_matcher(tags: Mapping[str, bool | Sequence[str]]) -> Callable[[Mapping[s
     callable
         ``matches(feature_tags) -> bool``.
     """
-    wanted = {k: None if v is True else frozenset(v) for k, v in tags.items()}  # type: ignore[arg-type]
+    wanted = _wanted_values(tags)
 
     def matches(feature_tags: Mapping[str, str]) -> bool:
-        for key, values in wanted.items():
-            value = feature_tags.get(key)
-            if not value or value == "no":
-                continue
-            if values is None or not values.isdisjoint(v.strip() for v in value.split(";")):
-                return True
-        return False
+        return any(_carries(values, feature_tags.get(key)) for key, values in wanted.items())
 
     return matches
 
 
 def _tag_test(tags: Mapping[str, bool | Sequence[str]]) -> Callable[[str, str], bool]:
     """Return ``carries(key, value)``: whether one tag is among `tags`, as `tag_matcher` reads it."""
-    wanted = {k: None if v is True else frozenset(v) for k, v in tags.items()}  # type: ignore[arg-type]
+    wanted = _wanted_values(tags)
 
     def carries(key: str, value: str) -> bool:
-        if key not in wanted or not value or value == "no":
-            return False
-        values = wanted[key]
-        return values is None or not values.isdisjoint(v.strip() for v in value.split(";"))
+        return key in wanted and _carries(wanted[key], value)
 
     return carries
+
+
+def _wanted_values(tags: Mapping[str, bool | Sequence[str]]) -> dict[str, frozenset[str] | None]:
+    """Return key -> the values wanted (None: any value)."""
+    return {k: None if v is True else frozenset(v) for k, v in tags.items()}  # type: ignore[arg-type]
+
+
+def _carries(values: frozenset[str] | None, value: str | None) -> bool:
+    """Return whether a tag's value is among `values` (None: any but ``no``), a ``;``-list read as a list."""
+    if not value or value == "no":
+        return False
+    return values is None or not values.isdisjoint(v.strip() for v in value.split(";"))
 
 
 def _way_filter(path: Path, tags: Mapping[str, bool | Sequence[str]]) -> Any:
