@@ -5,7 +5,8 @@ most of the read. A PBF file is a sequence of zlib-compressed protobuf blocks wh
 (node ids, coordinates, way node lists) is packed varints, so this module decodes them
 whole-array: every dense node of a block and every node list of its ways at once. Only what
 a street network needs is read: the dense nodes' locations and the ways carrying a given
-key, with their values of some keys.
+key, with their values of some keys. The tags of every way are kept, for the last file read
+only, so that `ways_with_tags` can tell a later reader of that file which ways to look at.
 
 `read_tagged_ways` returns None where a file asks for more than it decodes (a block
 compressed other than with zlib, plain (non-dense) nodes, a required feature other
@@ -145,20 +146,6 @@ def _packed(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rows = np.flatnonzero(length > k)
         values[rows] |= (data[first[rows] + k] & 0x7F).astype(np.uint64) << np.uint64(7 * k)
     return values, last
-
-
-def _uvarints(buf: bytes, start: int, end: int) -> list[int]:
-    """Decode the short packed varints of `buf[start:end]` (a way's keys or values)."""
-    part = buf[start:end]
-    if part.isascii():  # every value below 128: one byte each
-        return list(part)
-    values, pos = [], start
-    while pos < end:
-        value, pos = _varint(buf, pos)
-        values.append(value)
-    if pos != end:
-        raise _UndecodedError("packed varints end inside a value")
-    return values
 
 
 def _zigzag(values: np.ndarray) -> np.ndarray:
