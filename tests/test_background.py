@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import time
 import warnings
 
@@ -92,3 +94,34 @@ def test_a_result_that_cannot_be_sent_back_is_one_clear_failure():
         background(lambda: lambda: 1) as task,
     ):
         task.join()
+
+
+def test_a_join_cut_short_closes_no_other_file(tmp_path):
+    """An exception while join waits (a signal) leaves the pipe closed once: a file opened later
+    under the same descriptor number stays open when the block is left."""
+
+    class AlarmError(Exception):
+        pass
+
+    def ring(_signum, _frame):
+        raise AlarmError
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    opened: list[int] = []
+    try:
+        with background(lambda: time.sleep(30)) as task:
+            pipe_fd = task._read_fd
+            signal.setitimer(signal.ITIMER_REAL, 0.3)
+            with pytest.raises(AlarmError):
+                task.join()
+            while len(opened) < 64 and pipe_fd not in opened:  # the lowest free number comes first
+                opened.append(os.open(tmp_path / f"f{len(opened)}", os.O_CREAT | os.O_RDWR))
+            assert pipe_fd in opened
+        for fd in opened:
+            os.fstat(fd)  # raises if leaving the block closed it
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        for fd in opened:
+            with contextlib.suppress(OSError):
+                os.close(fd)

@@ -232,3 +232,38 @@ def test_a_second_copy_of_the_signal_while_leaving_keeps_the_exit_status(name, c
     )
     assert res.returncode == code, (res.stdout, res.stderr)
     assert "Traceback" not in res.stderr
+
+
+_CTRL_C_IN_NATIVE_PYTHON = '''
+import ctypes
+import sys
+
+from walkcircle.cli import commands, main
+from walkcircle.cli._common import handled_errors
+
+
+@commands.app.command("native-ctrl-c")
+def native_ctrl_c() -> None:
+    """Ctrl-C ends Python code that native code runs through PyRun_String."""
+    run = ctypes.pythonapi.PyRun_String
+    run.restype = ctypes.py_object
+    run.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.py_object, ctypes.py_object]
+    with handled_errors():
+        run(b"import os, signal\\nos.kill(os.getpid(), signal.SIGINT)\\nfor _ in range(10**7): pass\\n", 257, {}, {})
+        print("the signal was lost")
+
+
+sys.argv = ["walkcircle", "native-ctrl-c"]
+main()
+'''
+
+
+def test_ctrl_c_in_python_run_by_native_code_keeps_the_status_under_python_m(tmp_path):
+    """`python -m walkcircle.cli` exits 130, not -2: Python remembers a KeyboardInterrupt that ended
+    code run through PyRun_String (about 1 in 80 interrupted runs) and would end in SIGINT itself."""
+    (tmp_path / "native_ctrl_c.py").write_text(_CTRL_C_IN_NATIVE_PYTHON)
+    res = subprocess.run(
+        [sys.executable, "-m", "native_ctrl_c"], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
+    assert res.returncode == 130, (res.stdout, res.stderr)
+    assert "interrupted" in res.stderr and "lost" not in res.stdout and "Traceback" not in res.stderr

@@ -85,9 +85,9 @@ class Background:
             return job()
         if self._pid is None:
             return None
-        with os.fdopen(self._read_fd, "rb") as pipe:  # type: ignore[arg-type]
+        read_fd, self._read_fd = self._read_fd, None  # the file below owns it: closed once, whatever happens
+        with os.fdopen(read_fd, "rb") as pipe:  # type: ignore[arg-type]
             payload = pipe.read()
-        self._read_fd = None
         _, status = os.waitpid(self._pid, 0)
         self._pid = None
         if not payload:

@@ -7,15 +7,17 @@ back from the import as another exception, e.g. ``ImportError: initialization fa
 exceptions (an import lock's weakref callback, a ``__del__``) is sent again a moment later.
 """
 
+import atexit
+import contextlib
 import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NoReturn
 
-__all__ = ["SIGNALLED", "Terminated", "ignore_signals", "install_signals", "interruptible"]
+__all__ = ["SIGNALLED", "Terminated", "ignore_signals", "install_signals", "interruptible", "leave"]
 
 SIGNALLED: list[type[BaseException]] = []  # the signals that arrived, as the exceptions they raise
 
@@ -70,6 +72,28 @@ def ignore_signals() -> None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def leave(code: int) -> NoReturn:
+    """End the process after a signal with exit status `code`, whatever Python remembers of Ctrl-C.
+
+    Run as ``python -m``, Python ends in SIGINT itself (exit status -2) when a KeyboardInterrupt
+    ever ended code run through ``PyRun_String`` and friends, even after the program chose its
+    status: it keeps one flag for the whole process. So the status is set here, with
+    ``os._exit``, once the exit handlers (``atexit``: a compile helper stopped, temporary
+    folders removed) have run and the output is flushed.
+
+    Parameters
+    ----------
+    code
+        Exit status (130 after Ctrl-C, 143 after SIGTERM, or the command's own).
+    """
+    ignore_signals()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 @contextmanager

@@ -13,20 +13,24 @@ __all__ = ["app", "main"]
 
 def main() -> None:
     """Run the command line."""
-    from walkcircle._signals import SIGNALLED, Terminated, ignore_signals, install_signals
+    from walkcircle._signals import SIGNALLED, Terminated, ignore_signals, install_signals, leave
 
     install_signals()
     try:
         from walkcircle.cli.commands import app
 
         app()
+    except SystemExit as done:
+        if SIGNALLED and (done.code is None or isinstance(done.code, int)):
+            leave(done.code or 0)  # the status the command chose, not death by the signal
+        raise
     except BaseException:  # a signal before a command took over (while starting up), maybe wrapped
-        if not SIGNALLED or sys.exc_info()[0] is SystemExit:
+        if not SIGNALLED:
             raise
         terminated = SIGNALLED[-1] is Terminated
         ignore_signals()
         sys.stderr.write("terminated\n" if terminated else "interrupted\n")
-        sys.exit(143 if terminated else 130)
+        leave(143 if terminated else 130)
 
 
 def __getattr__(name: str) -> Any:
