@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 __all__ = ["SIGNALLED", "Terminated", "ignore_signals", "install_signals", "interruptible", "leave"]
 
 SIGNALLED: list[type[BaseException]] = []  # the signals that arrived, as the exceptions they raise
+_RAISED = [False]  # a signal's exception reached the program (not lost in a callback): it is leaving
 
 
 class Terminated(BaseException):
@@ -28,12 +29,23 @@ class Terminated(BaseException):
 
 def _terminate(_signum: int, _frame: Any) -> None:
     SIGNALLED.append(Terminated)
+    _RAISED[0] = True
     raise Terminated
 
 
 def _interrupt(_signum: int, _frame: Any) -> None:
     SIGNALLED.append(KeyboardInterrupt)
+    _RAISED[0] = True
     raise KeyboardInterrupt
+
+
+def _send_again(signum: int) -> None:
+    """Send the signal whose exception was lost, unless the program is leaving by another way.
+
+    (`interruptible`'s check raises for the same Ctrl-C: a second exception would cut its cleanup short.)
+    """
+    if not _RAISED[0]:
+        os.kill(os.getpid(), signum)
 
 
 def _deliver_again(unraisable: Any) -> None:
@@ -45,7 +57,8 @@ def _deliver_again(unraisable: Any) -> None:
     kind = unraisable.exc_type
     if kind is Terminated or kind is KeyboardInterrupt:
         signum = signal.SIGTERM if kind is Terminated else signal.SIGINT
-        timer = threading.Timer(0.01, os.kill, (os.getpid(), signum))
+        _RAISED[0] = False  # that exception never reached the program
+        timer = threading.Timer(0.01, _send_again, (signum,))
         timer.daemon = True
         timer.start()
         return
@@ -110,6 +123,7 @@ def interruptible() -> Iterator[Callable[[], None]]:
 
     def check() -> None:
         if pressed["flag"]:
+            _RAISED[0] = True
             raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGINT, handler)
