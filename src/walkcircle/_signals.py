@@ -4,7 +4,9 @@ A signal that arrives while a native module initialises (a lazy import of a C ex
 back from the import as another exception, e.g. ``ImportError: initialization failed``.
 `SIGNALLED` keeps the signals that arrived, so the command line still reports them as signals
 (exit 130 or 143) and not as an internal error. A signal that lands where Python ignores
-exceptions (an import lock's weakref callback, a ``__del__``) is sent again a moment later.
+exceptions (an import lock's weakref callback, a ``__del__``) is sent again a moment later,
+unless a signal's exception has reached the program meanwhile (`_RAISED`): the cleanup that
+exception started is then not cut short by the copy.
 """
 
 import atexit
